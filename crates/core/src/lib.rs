@@ -1,1 +1,29 @@
-//! placeholder
+//! The measurement core of skull-mem: everything that runs inside malloc.
+//!
+//! - `header`: the 16-byte header in front of each block (owner scope, size, check value).
+//! - `alloc`: the malloc family with glibc's semantics over a `RawAlloc`, counted.
+//! - `thread`: the per-thread state and the counting fast path; `thread_exit` reuse of
+//!   blocks after a thread ends.
+//! - `region`: the mapping with every thread's counters; `scopes`: the scope table.
+//! - `snapshot` and `report`: reading the counters, outside malloc; `abi`: the C structs.
+//!
+//! The core never allocates through the allocator it measures on the allocation path:
+//! counters live in an `mmap`ed region and the thread state in a const thread-local.
+
+pub mod abi;
+pub mod alloc;
+pub mod counters;
+pub mod header;
+pub mod region;
+pub mod report;
+pub mod scopes;
+pub mod snapshot;
+mod sys;
+pub mod thread;
+mod thread_exit;
+
+/// The version every part of skull-mem reports (library, binding, npm package).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The C ABI version (`SKULL_ABI_VERSION`).
+pub const ABI_VERSION: u32 = 1;

@@ -1,1 +1,12 @@
-//! placeholder
+//! `libskull_mem.so`: preload it into any process and every malloc-family call is counted
+//! and charged to the calling thread's scope.
+//!
+//! - `exports`: the malloc family, forwarding to glibc through `libc_alloc`.
+//! - `abi`: the C ABI of `include/skull_mem.h`.
+//! - `start`: the load-time constructor and the `__libc_start_main` hook that tells
+//!   allocations before `main` (scope `init`) from the rest.
+
+mod abi;
+mod exports;
+mod libc_alloc;
+mod start;

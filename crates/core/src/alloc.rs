@@ -1,0 +1,365 @@
+//! The malloc family with glibc's semantics, counted, over the allocator being measured.
+//!
+//! Every block gets a `header` in front; every call is `thread::record`ed. The common
+//! calls (malloc, free, calloc, realloc) are inlined straight-line code; failures and the
+//! aligned family are outlined.
+
+use crate::counters::{Api, Counter};
+use crate::header::{self, BlockInfo, HEADER_SIZE, MAX_SIZE, PLAIN_SHIFT};
+use crate::sys::set_errno;
+use crate::thread::{record, Alloc, Call, Foreign, Free, Resize};
+
+/// glibc's malloc alignment on x86-64: smaller alignments are plain mallocs.
+const MALLOC_ALIGNMENT: usize = 16;
+/// glibc's smallest chunk, the least alignment memalign uses above `MALLOC_ALIGNMENT`.
+const MIN_CHUNK: usize = 32;
+
+/// The allocator skull-mem measures and forwards to.
+///
+/// # Safety
+/// Implementations must behave like glibc's `__libc_*` functions: `malloc` returns
+/// 16-aligned memory or null, `free` accepts what they returned, and so on.
+pub unsafe trait RawAlloc {
+    /// `malloc(size)`.
+    unsafe fn malloc(size: usize) -> *mut u8;
+    /// `calloc(1, size)`: zeroed memory.
+    unsafe fn calloc(size: usize) -> *mut u8;
+    /// `realloc(ptr, size)`.
+    unsafe fn realloc(ptr: *mut u8, size: usize) -> *mut u8;
+    /// `memalign(align, size)`, `align` a power of two of at least 32.
+    unsafe fn memalign(align: usize, size: usize) -> *mut u8;
+    /// `free(ptr)`.
+    unsafe fn free(ptr: *mut u8);
+    /// `malloc_usable_size(ptr)`.
+    unsafe fn usable_size(ptr: *mut u8) -> usize;
+}
+
+#[cold]
+#[inline(never)]
+fn failed(api: Api) -> *mut u8 {
+    record(Call {
+        calls: api.calls(),
+        failed: true,
+    });
+    core::ptr::null_mut()
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_memory(api: Api) -> *mut u8 {
+    set_errno(libc::ENOMEM);
+    failed(api)
+}
+
+/// Finishes a plain block: counts it and writes its header.
+#[inline(always)]
+unsafe fn plain_block(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
+    let scope = record(Alloc {
+        api,
+        size,
+        overhead: HEADER_SIZE,
+    });
+    // SAFETY: `raw` is a live libc block of at least `size + HEADER_SIZE` bytes.
+    unsafe {
+        let user = raw.add(HEADER_SIZE);
+        header::write(user, plain(size, scope));
+        user
+    }
+}
+
+#[inline(always)]
+fn plain(size: usize, scope: u32) -> BlockInfo {
+    BlockInfo {
+        size,
+        scope,
+        shift: PLAIN_SHIFT,
+        traced: false,
+    }
+}
+
+/// `malloc(size)`, counted as a call of `api`.
+///
+/// # Safety
+/// As `malloc`.
+#[inline(always)]
+pub unsafe fn malloc<R: RawAlloc>(size: usize, api: Api) -> *mut u8 {
+    if size > MAX_SIZE {
+        return out_of_memory(api);
+    }
+    // SAFETY: forwarding to the measured allocator.
+    let raw = unsafe { R::malloc(size + HEADER_SIZE) };
+    if raw.is_null() {
+        return failed(api);
+    }
+    // SAFETY: `raw` holds `size + HEADER_SIZE` bytes.
+    unsafe { plain_block(raw, size, api) }
+}
+
+/// `calloc(count, size)`: overflow of `count * size` fails with ENOMEM.
+///
+/// # Safety
+/// As `calloc`.
+#[inline(always)]
+pub unsafe fn calloc<R: RawAlloc>(count: usize, size: usize) -> *mut u8 {
+    let total = match count.checked_mul(size) {
+        Some(total) if total <= MAX_SIZE => total,
+        _ => return out_of_memory(Api::Calloc),
+    };
+    // SAFETY: forwarding to the measured allocator; the header bytes are zeroed too and
+    // overwritten below.
+    let raw = unsafe { R::calloc(total + HEADER_SIZE) };
+    if raw.is_null() {
+        return failed(Api::Calloc);
+    }
+    // SAFETY: `raw` holds `total + HEADER_SIZE` bytes.
+    unsafe { plain_block(raw, total, Api::Calloc) }
+}
+
+/// `free(ptr)`: the block's bytes are credited to the scope that allocated it.
+///
+/// # Safety
+/// As `free`: `ptr` is null or a live block from this malloc family.
+#[inline(always)]
+pub unsafe fn free<R: RawAlloc>(ptr: *mut u8) {
+    if ptr.is_null() {
+        record(Call {
+            calls: Counter::FreeCalls,
+            failed: false,
+        });
+        return;
+    }
+    // SAFETY: a malloc-family pointer has 16 readable bytes in front of it.
+    match unsafe { header::read(ptr) } {
+        Some(block) => {
+            record(Free {
+                calls: Counter::FreeCalls,
+                block,
+            });
+            // SAFETY: the header proves `ptr` came from us, so `raw_of` is libc's block.
+            unsafe { release::<R>(ptr, &block) }
+        }
+        // SAFETY: not ours: libc gets exactly what the caller passed.
+        None => unsafe { free_foreign::<R>(ptr, Counter::FreeCalls) },
+    }
+}
+
+/// Gives a block of ours back to libc.
+#[inline(always)]
+unsafe fn release<R: RawAlloc>(ptr: *mut u8, block: &BlockInfo) {
+    if block.shift != PLAIN_SHIFT {
+        // libc reuses the front of the raw block, not the padding where this header sits;
+        // clearing it keeps a double free from passing the check.
+        // SAFETY: the header is ours and still allocated.
+        unsafe { header::clear(ptr) };
+    }
+    // SAFETY: the caller proved `ptr` is ours.
+    unsafe { R::free(header::raw_of(ptr, block)) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn free_foreign<R: RawAlloc>(ptr: *mut u8, calls: Counter) {
+    record(Foreign { calls });
+    // SAFETY: the caller passes a pointer it got from libc (or its own bug to libc).
+    unsafe { R::free(ptr) }
+}
+
+/// `realloc(ptr, size)` (or `reallocarray` as `api`): the old block is freed and credited
+/// to its owner, the new one charged to the current scope, whether or not it moved.
+/// `realloc(NULL, n)` allocates; `realloc(p, 0)` frees `p` and returns NULL, as glibc.
+///
+/// # Safety
+/// As `realloc`.
+#[inline(always)]
+pub unsafe fn realloc<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut u8 {
+    if ptr.is_null() {
+        // SAFETY: as malloc.
+        return unsafe { malloc::<R>(size, api) };
+    }
+    // SAFETY: a malloc-family pointer has 16 readable bytes in front of it.
+    let Some(old) = (unsafe { header::read(ptr) }) else {
+        // SAFETY: not ours: libc resizes its own block.
+        return unsafe { realloc_foreign::<R>(ptr, size, api) };
+    };
+    if size == 0 {
+        record(Free {
+            calls: api.calls(),
+            block: old,
+        });
+        // SAFETY: `ptr` is ours, checked above.
+        unsafe { release::<R>(ptr, &old) };
+        return core::ptr::null_mut();
+    }
+    if size > MAX_SIZE {
+        return out_of_memory(api);
+    }
+    let raw = if old.shift == PLAIN_SHIFT {
+        // SAFETY: `ptr` is ours and plain, so its raw block is a libc block.
+        unsafe { R::realloc(header::raw_of(ptr, &old), size + HEADER_SIZE) }
+    } else {
+        // SAFETY: as above, for an aligned block.
+        unsafe { move_aligned::<R>(ptr, &old, size) }
+    };
+    if raw.is_null() {
+        // libc left the old block (and its header) as it was.
+        return failed(api);
+    }
+    let scope = record(Resize { api, old, size });
+    // SAFETY: `raw` holds `size + HEADER_SIZE` bytes.
+    unsafe {
+        let user = raw.add(HEADER_SIZE);
+        header::write(user, plain(size, scope));
+        user
+    }
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn realloc_foreign<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut u8 {
+    record(Foreign { calls: api.calls() });
+    // SAFETY: the caller passes a block libc allocated.
+    unsafe { R::realloc(ptr, size) }
+}
+
+/// Moves an aligned block into a new plain one (realloc need not keep alignment).
+#[cold]
+#[inline(never)]
+unsafe fn move_aligned<R: RawAlloc>(ptr: *mut u8, old: &BlockInfo, size: usize) -> *mut u8 {
+    // SAFETY: forwarding to the measured allocator.
+    let raw = unsafe { R::malloc(size + HEADER_SIZE) };
+    if !raw.is_null() {
+        // SAFETY: both blocks hold at least `min(old.size, size)` bytes and are distinct.
+        unsafe {
+            core::ptr::copy_nonoverlapping(ptr, raw.add(HEADER_SIZE), old.size.min(size));
+            release::<R>(ptr, old);
+        }
+    }
+    raw
+}
+
+/// `reallocarray(ptr, count, size)`: overflow fails with ENOMEM and leaves `ptr` alone.
+///
+/// # Safety
+/// As `reallocarray`.
+pub unsafe fn reallocarray<R: RawAlloc>(ptr: *mut u8, count: usize, size: usize) -> *mut u8 {
+    match count.checked_mul(size) {
+        // SAFETY: as realloc.
+        Some(total) => unsafe { realloc::<R>(ptr, total, Api::ReallocArray) },
+        None => out_of_memory(Api::ReallocArray),
+    }
+}
+
+/// `memalign(align, size)` (also `aligned_alloc` as `api`), with glibc 2.36's rules:
+/// alignments up to 16 are plain mallocs, others are raised to at least 32 and to a
+/// power of two, and one above `SIZE_MAX / 2 + 1` fails with EINVAL.
+///
+/// # Safety
+/// As `memalign`.
+pub unsafe fn memalign<R: RawAlloc>(align: usize, size: usize, api: Api) -> *mut u8 {
+    if align <= MALLOC_ALIGNMENT {
+        // SAFETY: as malloc.
+        return unsafe { malloc::<R>(size, api) };
+    }
+    if align > usize::MAX / 2 + 1 {
+        set_errno(libc::EINVAL);
+        return failed(api);
+    }
+    let align = align.next_power_of_two().max(MIN_CHUNK);
+    let total = match size.checked_add(align) {
+        Some(total) if size <= MAX_SIZE => total,
+        _ => return out_of_memory(api),
+    };
+    // The user pointer is `raw + align`: aligned, with the header in the padding in front.
+    // SAFETY: forwarding to the measured allocator with a valid power-of-two alignment.
+    let raw = unsafe { R::memalign(align, total) };
+    if raw.is_null() {
+        return failed(api);
+    }
+    let scope = record(Alloc {
+        api,
+        size,
+        overhead: align,
+    });
+    // SAFETY: `raw` holds `size + align` bytes and `align >= HEADER_SIZE`.
+    unsafe {
+        let user = raw.add(align);
+        header::write(
+            user,
+            BlockInfo {
+                size,
+                scope,
+                shift: align.trailing_zeros(),
+                traced: false,
+            },
+        );
+        user
+    }
+}
+
+/// `posix_memalign(out, align, size)`: EINVAL unless `align` is a power of two multiple of
+/// `sizeof(void *)`; ENOMEM when out of memory; `*out` is set only on success.
+///
+/// # Safety
+/// As `posix_memalign`: `out` is writable.
+pub unsafe fn posix_memalign<R: RawAlloc>(out: *mut *mut u8, align: usize, size: usize) -> i32 {
+    let word = core::mem::size_of::<usize>();
+    if align == 0 || align % word != 0 || !(align / word).is_power_of_two() {
+        failed(Api::PosixMemalign);
+        return libc::EINVAL;
+    }
+    // SAFETY: as memalign.
+    let ptr = unsafe { memalign::<R>(align, size, Api::PosixMemalign) };
+    if ptr.is_null() {
+        return libc::ENOMEM;
+    }
+    // SAFETY: the caller guarantees `out` is writable.
+    unsafe { out.write(ptr) };
+    0
+}
+
+fn page_size() -> usize {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel passed.
+    match unsafe { libc::getauxval(libc::AT_PAGESZ) } {
+        0 => 4096,
+        size => size as usize,
+    }
+}
+
+/// `valloc(size)`: page-aligned.
+///
+/// # Safety
+/// As `valloc`.
+pub unsafe fn valloc<R: RawAlloc>(size: usize) -> *mut u8 {
+    // SAFETY: as memalign.
+    unsafe { memalign::<R>(page_size(), size, Api::Valloc) }
+}
+
+/// `pvalloc(size)`: page-aligned, the size rounded up to whole pages (at least one).
+///
+/// # Safety
+/// As `pvalloc`.
+pub unsafe fn pvalloc<R: RawAlloc>(size: usize) -> *mut u8 {
+    let page = page_size();
+    match size.max(1).checked_add(page - 1) {
+        // SAFETY: as memalign.
+        Some(end) => unsafe { memalign::<R>(page, end & !(page - 1), Api::Pvalloc) },
+        None => out_of_memory(Api::Pvalloc),
+    }
+}
+
+/// `malloc_usable_size(ptr)`: the bytes the caller may use from `ptr` on.
+///
+/// # Safety
+/// As `malloc_usable_size`.
+pub unsafe fn usable_size<R: RawAlloc>(ptr: *mut u8) -> usize {
+    if ptr.is_null() {
+        return 0;
+    }
+    // SAFETY: a malloc-family pointer has 16 readable bytes in front of it.
+    match unsafe { header::read(ptr) } {
+        // SAFETY: ours: libc's usable size of the raw block, less what precedes `ptr`.
+        Some(block) => unsafe { R::usable_size(header::raw_of(ptr, &block)) - block.overhead() },
+        // SAFETY: libc's own block.
+        None => unsafe { R::usable_size(ptr) },
+    }
+}

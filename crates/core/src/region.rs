@@ -1,0 +1,160 @@
+//! The region: one mapping that holds every scope's name and every thread's counters.
+//!
+//! It is mapped once, on the first allocation of the process, with `mmap` (never through
+//! the allocator it measures). Pages are touched only as threads and scopes use them, so
+//! its virtual size (about 80 MiB) costs little memory; the report states what it maps.
+
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+
+use crate::counters::{CounterSet, COUNTER_COUNT};
+use crate::scopes::ScopeTable;
+
+/// Most scopes a process can register.
+pub const MAX_SCOPES: usize = 512;
+
+/// Most threads that get a counter block of their own at once; more share one block with
+/// atomic adds (exact, only slower).
+pub const MAX_THREADS: usize = 1024;
+
+const SLOT_FREE: u32 = 0;
+const SLOT_USED: u32 = 1;
+
+/// One thread's counters: a set per scope.
+#[repr(C, align(4096))]
+pub struct ThreadBlock {
+    /// Indexed by scope id.
+    pub sets: [CounterSet; MAX_SCOPES],
+}
+
+/// Everything the measurement keeps, in one mapping.
+#[repr(C)]
+pub struct Region {
+    /// Registered scopes.
+    pub scopes: ScopeTable,
+    /// `SLOT_USED` while a live thread owns the block of the same index.
+    slots: [AtomicU32; MAX_THREADS],
+    /// One past the highest slot ever used; readers sum blocks below it.
+    slots_high_water: AtomicUsize,
+    /// Counters of threads without a block of their own, written with atomic adds.
+    pub overflow: [CounterSet; MAX_SCOPES],
+    /// Per-thread counter blocks, indexed like `slots`.
+    pub blocks: [ThreadBlock; MAX_THREADS],
+}
+
+const STATE_UNMAPPED: u8 = 0;
+const STATE_MAPPING: u8 = 1;
+const STATE_READY: u8 = 2;
+const STATE_FAILED: u8 = 3;
+
+static REGION: AtomicPtr<Region> = AtomicPtr::new(ptr::null_mut());
+static STATE: AtomicU8 = AtomicU8::new(STATE_UNMAPPED);
+
+/// The region if it is mapped.
+#[inline]
+pub fn get() -> Option<&'static Region> {
+    let region = REGION.load(Ordering::Acquire);
+    // SAFETY: a non-null pointer was published after the mapping was initialised, and the
+    // mapping is never unmapped.
+    unsafe { region.as_ref() }
+}
+
+/// The region, mapping it on first use; `None` if the mapping failed (then nothing is
+/// counted but allocation still works).
+#[cold]
+pub fn get_or_map() -> Option<&'static Region> {
+    loop {
+        match STATE.compare_exchange(
+            STATE_UNMAPPED,
+            STATE_MAPPING,
+            Ordering::Acquire,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return map(),
+            Err(STATE_READY) => return get(),
+            Err(STATE_FAILED) => return None,
+            // Another thread is mapping; this happens at most once, at process start.
+            Err(_) => core::hint::spin_loop(),
+        }
+    }
+}
+
+fn map() -> Option<&'static Region> {
+    let errno = crate::sys::errno();
+    let size = core::mem::size_of::<Region>();
+    // SAFETY: a fresh anonymous mapping; no existing memory is affected.
+    let addr = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    crate::sys::set_errno(errno);
+    if addr == libc::MAP_FAILED {
+        STATE.store(STATE_FAILED, Ordering::Release);
+        return None;
+    }
+    let region = addr as *mut Region;
+    // SAFETY: the mapping is zero-filled, which is a valid empty `Region` (all atomics
+    // zero); nothing else can see it before the pointer is published below.
+    let region: &'static Region = unsafe { &*region };
+    region.scopes.register_builtins();
+    REGION.store(region as *const Region as *mut Region, Ordering::Release);
+    STATE.store(STATE_READY, Ordering::Release);
+    Some(region)
+}
+
+impl Region {
+    /// Bytes of address space the region maps.
+    pub const fn mapped_bytes() -> usize {
+        core::mem::size_of::<Region>()
+    }
+
+    /// Claims a free thread slot, or `None` when all are in use.
+    pub fn acquire_slot(&self) -> Option<usize> {
+        let index = self.slots.iter().position(|slot| {
+            slot.compare_exchange(SLOT_FREE, SLOT_USED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        })?;
+        self.slots_high_water
+            .fetch_max(index + 1, Ordering::Release);
+        Some(index)
+    }
+
+    /// Gives a slot back; its counters stay and a later thread adds to them.
+    pub fn release_slot(&self, index: usize) {
+        self.slots[index].store(SLOT_FREE, Ordering::Release);
+    }
+
+    /// Frees every slot except `keep`: after `fork`, only the forking thread exists.
+    pub fn release_all_slots_but(&self, keep: Option<usize>) {
+        for (index, slot) in self.slots.iter().enumerate() {
+            if Some(index) != keep {
+                slot.store(SLOT_FREE, Ordering::Release);
+            }
+        }
+    }
+
+    /// Number of slots owned by live threads.
+    pub fn threads_attached(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| slot.load(Ordering::Relaxed) == SLOT_USED)
+            .count()
+    }
+
+    /// Sums one scope's counters over every thread block and the overflow set.
+    pub fn sum_scope(&self, scope: usize) -> [u64; COUNTER_COUNT] {
+        let mut sum = [0u64; COUNTER_COUNT];
+        let used = self.slots_high_water.load(Ordering::Acquire);
+        for block in &self.blocks[..used] {
+            block.sets[scope].add_into(&mut sum);
+        }
+        self.overflow[scope].add_into(&mut sum);
+        sum
+    }
+}

@@ -1,0 +1,116 @@
+//! Reading the counters: per-scope sums over all threads, and the derived figures.
+//!
+//! A snapshot sums single-writer counters while threads keep running, so it is exact for
+//! a quiescent process and otherwise may lag by the calls in flight (never by more).
+
+use crate::counters::{Counter, COUNTER_COUNT};
+use crate::region::{self, Region};
+
+/// One scope's figures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeStats {
+    /// Scope id.
+    pub id: u32,
+    /// Registered name.
+    pub name: String,
+    /// Registered kind (`core`, `init`, `tool`, `module`, `service`, `route`, ...).
+    pub kind: String,
+    /// Monotonic counters, indexed by `Counter`.
+    pub counters: [u64; COUNTER_COUNT],
+    /// Highest used bytes any snapshot has seen.
+    pub peak_used_bytes: u64,
+}
+
+impl ScopeStats {
+    /// One counter.
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.counters[counter as usize]
+    }
+
+    /// Bytes allocated and not yet freed.
+    pub fn used_bytes(&self) -> u64 {
+        used_bytes(&self.counters)
+    }
+
+    /// Blocks allocated and not yet freed.
+    pub fn live_blocks(&self) -> u64 {
+        live_blocks(&self.counters)
+    }
+
+    /// Header and alignment bytes of live blocks.
+    pub fn overhead_bytes(&self) -> u64 {
+        self.get(Counter::OverheadBytes)
+            .saturating_sub(self.get(Counter::OverheadFreedBytes))
+    }
+}
+
+/// Bytes allocated and not yet freed, from a counter array.
+pub fn used_bytes(counters: &[u64; COUNTER_COUNT]) -> u64 {
+    counters[Counter::AllocBytes as usize].saturating_sub(counters[Counter::FreedBytes as usize])
+}
+
+/// Blocks allocated and not yet freed, from a counter array.
+pub fn live_blocks(counters: &[u64; COUNTER_COUNT]) -> u64 {
+    counters[Counter::AllocBlocks as usize].saturating_sub(counters[Counter::FreedBlocks as usize])
+}
+
+/// A whole process's figures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The measured process.
+    pub pid: u32,
+    /// Threads holding a counter block now, where known (not through the C ABI).
+    pub threads: Option<usize>,
+    /// Bytes of address space the counters map, where known (not through the C ABI).
+    pub region_bytes: Option<usize>,
+    /// Every registered scope, by id.
+    pub scopes: Vec<ScopeStats>,
+}
+
+impl Snapshot {
+    /// Sum of every scope's counters.
+    pub fn totals(&self) -> [u64; COUNTER_COUNT] {
+        let mut sum = [0u64; COUNTER_COUNT];
+        for scope in &self.scopes {
+            for (total, value) in sum.iter_mut().zip(scope.counters) {
+                *total = total.wrapping_add(value);
+            }
+        }
+        sum
+    }
+}
+
+/// Sums scope `id` and raises its peak to the used bytes seen now. Never allocates.
+pub fn scope_counters(region: &Region, id: u32) -> ([u64; COUNTER_COUNT], u64) {
+    let counters = region.sum_scope(id as usize);
+    let used = used_bytes(&counters);
+    let previous = region
+        .scopes
+        .entry(id)
+        .peak_used
+        .fetch_max(used, core::sync::atomic::Ordering::Relaxed);
+    (counters, previous.max(used))
+}
+
+/// The calling process's figures, or `None` when counting is not running.
+pub fn take() -> Option<Snapshot> {
+    let region = region::get()?;
+    let scopes = (0..region.scopes.len())
+        .map(|id| {
+            let (counters, peak_used_bytes) = scope_counters(region, id);
+            ScopeStats {
+                id,
+                name: region.scopes.name(id).to_owned(),
+                kind: region.scopes.kind(id).to_owned(),
+                counters,
+                peak_used_bytes,
+            }
+        })
+        .collect();
+    Some(Snapshot {
+        pid: std::process::id(),
+        threads: Some(region.threads_attached()),
+        region_bytes: Some(Region::mapped_bytes()),
+        scopes,
+    })
+}

@@ -1,0 +1,316 @@
+//! The calling thread's state and the counting fast path.
+//!
+//! Fast path budget: one TLS access, a null check, and a handful of single-writer adds to
+//! the thread's own counter block. Everything rare (first call on a thread, thread exit,
+//! more than `MAX_THREADS` threads, a failed mapping) is outlined in `record_cold`.
+
+use core::cell::Cell;
+use core::ptr;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::counters::{Api, Counter, CounterSet};
+use crate::header::BlockInfo;
+use crate::region::{self, Region};
+use crate::scopes::{SCOPE_CORE, SCOPE_INIT, SCOPE_INVALID};
+
+const STATUS_NEW: u8 = 0;
+const STATUS_ATTACHING: u8 = 1;
+const STATUS_ACTIVE: u8 = 2;
+/// No block of its own (all taken, or the thread is exiting): counts go to the overflow set.
+const STATUS_SHARED: u8 = 3;
+
+/// What the allocator keeps per thread. Const-initialised and without `Drop`, so the
+/// thread-local needs no lazy-init check and no destructor registration.
+struct ThreadState {
+    /// The thread's `CounterSet`s, indexed by scope; null until attached.
+    sets: Cell<*const CounterSet>,
+    /// The current scope, or `SCOPE_INVALID` until set or attached.
+    scope: Cell<u32>,
+    /// The thread's slot in the region, when `STATUS_ACTIVE`.
+    slot: Cell<u32>,
+    status: Cell<u8>,
+}
+
+thread_local! {
+    static THREAD: ThreadState = const {
+        ThreadState {
+            sets: Cell::new(ptr::null()),
+            scope: Cell::new(SCOPE_INVALID),
+            slot: Cell::new(0),
+            status: Cell::new(STATUS_NEW),
+        }
+    };
+}
+
+/// Scope of threads that have not entered one: `init` until `main` starts, then `core`.
+static DEFAULT_SCOPE: AtomicU32 = AtomicU32::new(SCOPE_INIT);
+
+/// Where an event's counts go.
+pub(crate) trait Sink {
+    fn add(&self, scope: u32, counter: Counter, n: u64);
+}
+
+/// The thread's own block: single-writer adds.
+struct OwnBlock(*const CounterSet);
+
+impl Sink for OwnBlock {
+    #[inline(always)]
+    fn add(&self, scope: u32, counter: Counter, n: u64) {
+        // SAFETY: the pointer is the attached thread's block of `MAX_SCOPES` sets and
+        // `scope` is a registered id (< MAX_SCOPES); only this thread writes the block.
+        unsafe { (*self.0.add(scope as usize)).add(counter, n) }
+    }
+}
+
+/// The shared overflow block: atomic adds.
+struct Overflow(&'static Region);
+
+impl Sink for Overflow {
+    fn add(&self, scope: u32, counter: Counter, n: u64) {
+        self.0.overflow[scope as usize].add_shared(counter, n);
+    }
+}
+
+/// Nowhere: the region could not be mapped, so nothing is counted.
+struct Nowhere;
+
+impl Sink for Nowhere {
+    fn add(&self, _: u32, _: Counter, _: u64) {}
+}
+
+/// Something that happened to memory, to be counted.
+pub(crate) trait Event: Copy {
+    /// Adds the event's counts to `sink`, `scope` being the current scope; returns the
+    /// scope a new block is charged to.
+    #[doc(hidden)]
+    fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32;
+}
+
+/// A block of `size` bytes was allocated by `api` with `overhead` bytes of our own.
+#[derive(Clone, Copy)]
+pub(crate) struct Alloc {
+    /// The entry point.
+    pub api: Api,
+    /// Requested bytes.
+    pub size: usize,
+    /// Header and alignment bytes.
+    pub overhead: usize,
+}
+
+/// A block of ours was freed by `calls` (free, or realloc to zero bytes).
+#[derive(Clone, Copy)]
+pub(crate) struct Free {
+    /// The call counter of the entry point.
+    pub calls: Counter,
+    /// The freed block's header.
+    pub block: BlockInfo,
+}
+
+/// A block of ours was resized: the old block is freed, a new one allocated.
+#[derive(Clone, Copy)]
+pub(crate) struct Resize {
+    /// The entry point (realloc or reallocarray).
+    pub api: Api,
+    /// The old block's header.
+    pub old: BlockInfo,
+    /// Bytes requested now.
+    pub size: usize,
+}
+
+/// A call that touched no block of ours: `free(NULL)`, or a failed allocation when
+/// `failed` is set.
+#[derive(Clone, Copy)]
+pub(crate) struct Call {
+    /// The call counter of the entry point.
+    pub calls: Counter,
+    /// Whether it returned NULL for lack of memory or invalid arguments.
+    pub failed: bool,
+}
+
+/// A pointer we did not allocate was handed to libc by `calls`.
+#[derive(Clone, Copy)]
+pub(crate) struct Foreign {
+    /// The call counter of the entry point.
+    pub calls: Counter,
+}
+
+#[inline(always)]
+fn add_free<S: Sink>(sink: &S, scope: u32, block: &BlockInfo) {
+    let owner = block.scope;
+    sink.add(owner, Counter::FreedBytes, block.size as u64);
+    sink.add(owner, Counter::FreedBlocks, 1);
+    sink.add(owner, Counter::OverheadFreedBytes, block.overhead() as u64);
+    if owner != scope {
+        add_cross_free(sink, owner, block);
+    }
+}
+
+#[inline(never)]
+fn add_cross_free<S: Sink>(sink: &S, owner: u32, block: &BlockInfo) {
+    sink.add(owner, Counter::CrossFreedBlocks, 1);
+    sink.add(owner, Counter::CrossFreedBytes, block.size as u64);
+}
+
+impl Event for Alloc {
+    #[inline(always)]
+    fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
+        sink.add(scope, self.api.calls(), 1);
+        sink.add(scope, Counter::AllocBytes, self.size as u64);
+        sink.add(scope, Counter::AllocBlocks, 1);
+        sink.add(scope, Counter::OverheadBytes, self.overhead as u64);
+        scope
+    }
+}
+
+impl Event for Free {
+    #[inline(always)]
+    fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
+        sink.add(scope, self.calls, 1);
+        add_free(sink, scope, &self.block);
+        scope
+    }
+}
+
+impl Event for Resize {
+    #[inline(always)]
+    fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
+        add_free(sink, scope, &self.old);
+        Alloc {
+            api: self.api,
+            size: self.size,
+            overhead: crate::header::HEADER_SIZE,
+        }
+        .apply(sink, scope)
+    }
+}
+
+impl Event for Call {
+    fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
+        sink.add(scope, self.calls, 1);
+        if self.failed {
+            sink.add(scope, Counter::FailedAllocs, 1);
+        }
+        scope
+    }
+}
+
+impl Event for Foreign {
+    fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
+        sink.add(scope, self.calls, 1);
+        sink.add(scope, Counter::ForeignFrees, 1);
+        scope
+    }
+}
+
+/// Counts `event` for the calling thread; returns the scope a new block is charged to.
+#[inline(always)]
+pub(crate) fn record<E: Event>(event: E) -> u32 {
+    THREAD.with(|thread| {
+        let sets = thread.sets.get();
+        if sets.is_null() {
+            return record_cold(thread, event);
+        }
+        event.apply(&OwnBlock(sets), thread.scope.get())
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn record_cold<E: Event>(thread: &ThreadState, event: E) -> u32 {
+    if thread.status.get() == STATUS_NEW {
+        attach(thread);
+        let sets = thread.sets.get();
+        if !sets.is_null() {
+            return event.apply(&OwnBlock(sets), thread.scope.get());
+        }
+    }
+    // Re-entered while attaching (pthread_setspecific may calloc), no block left, or the
+    // thread is exiting.
+    let scope = resolved_scope(thread.scope.get());
+    match region::get_or_map() {
+        Some(region) => event.apply(&Overflow(region), scope),
+        None => event.apply(&Nowhere, scope),
+    }
+}
+
+fn resolved_scope(scope: u32) -> u32 {
+    if scope == SCOPE_INVALID {
+        DEFAULT_SCOPE.load(Ordering::Relaxed)
+    } else {
+        scope
+    }
+}
+
+fn attach(thread: &ThreadState) {
+    thread.status.set(STATUS_ATTACHING);
+    thread.scope.set(resolved_scope(thread.scope.get()));
+    let Some(region) = region::get_or_map() else {
+        thread.status.set(STATUS_SHARED);
+        return;
+    };
+    let Some(slot) = region.acquire_slot() else {
+        thread.status.set(STATUS_SHARED);
+        return;
+    };
+    crate::thread_exit::watch(slot);
+    thread.slot.set(slot as u32);
+    thread.sets.set(region.blocks[slot].sets.as_ptr());
+    thread.status.set(STATUS_ACTIVE);
+}
+
+/// Called when the calling thread exits: gives its block back for reuse. Later calls on
+/// this thread (other exit handlers) count into the overflow set.
+pub(crate) fn detach() {
+    // `try_with`: during the very last exit handlers the thread-local may be gone.
+    let _ = THREAD.try_with(|thread| {
+        if thread.status.get() == STATUS_ACTIVE {
+            if let Some(region) = region::get() {
+                region.release_slot(thread.slot.get() as usize);
+            }
+        }
+        thread.sets.set(ptr::null());
+        thread.status.set(STATUS_SHARED);
+    });
+}
+
+/// The calling thread's current scope.
+pub fn current_scope() -> u32 {
+    THREAD.with(|thread| resolved_scope(thread.scope.get()))
+}
+
+/// Makes `scope` current and returns the previous scope; `SCOPE_INVALID` (and no change)
+/// when `scope` is not registered.
+pub fn enter(scope: u32) -> u32 {
+    let registered = region::get_or_map().is_some_and(|region| region.scopes.contains(scope));
+    if !registered {
+        return SCOPE_INVALID;
+    }
+    THREAD.with(|thread| {
+        let previous = resolved_scope(thread.scope.get());
+        thread.scope.set(scope);
+        previous
+    })
+}
+
+/// Restores the scope `enter` returned; an unregistered id is ignored.
+pub fn leave(previous: u32) {
+    enter(previous);
+}
+
+/// `main` has started: threads without a scope of their own now count as `core`.
+pub fn main_started() {
+    DEFAULT_SCOPE.store(SCOPE_CORE, Ordering::Relaxed);
+    THREAD.with(|thread| {
+        if matches!(thread.scope.get(), SCOPE_INIT | SCOPE_INVALID) {
+            thread.scope.set(SCOPE_CORE);
+        }
+    });
+}
+
+/// In a child after `fork`: only the calling thread exists, so every other block is free.
+pub fn after_fork_in_child() {
+    let Some(region) = region::get() else { return };
+    let keep = THREAD
+        .with(|thread| (thread.status.get() == STATUS_ACTIVE).then(|| thread.slot.get() as usize));
+    region.release_all_slots_but(keep);
+}
