@@ -7,7 +7,7 @@
 use crate::counters::{Api, Counter};
 use crate::header::{self, BlockInfo, HEADER_SIZE, MAX_SIZE, PLAIN_SHIFT};
 use crate::sys::set_errno;
-use crate::thread::{record, Alloc, Call, Foreign, Free, Resize};
+use crate::thread::{own_block, record, record_slow, Alloc, Call, Event, Foreign, Free, Resize};
 
 /// glibc's malloc alignment on x86-64: smaller alignments are plain mallocs.
 const MALLOC_ALIGNMENT: usize = 16;
@@ -54,12 +54,38 @@ fn out_of_memory(api: Api) -> *mut u8 {
 /// Finishes a plain block: counts it and writes its header.
 #[inline(always)]
 unsafe fn plain_block(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
-    let scope = record(Alloc {
+    let Some((sink, scope)) = own_block() else {
+        // SAFETY: as below.
+        return unsafe { plain_block_slow(raw, size, api) };
+    };
+    let scope = plain_alloc(size, api).apply(&sink, scope);
+    // SAFETY: `raw` is a live libc block of at least `size + HEADER_SIZE` bytes.
+    unsafe { with_plain_header(raw, size, scope) }
+}
+
+/// `plain_block` for a thread without a block of its own yet. A tail call taking scalars,
+/// so the fast path builds no event on the stack.
+#[cold]
+#[inline(never)]
+unsafe fn plain_block_slow(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
+    let scope = record_slow(plain_alloc(size, api));
+    // SAFETY: as in `plain_block`.
+    unsafe { with_plain_header(raw, size, scope) }
+}
+
+#[inline(always)]
+fn plain_alloc(size: usize, api: Api) -> Alloc {
+    Alloc {
         api,
         size,
         overhead: HEADER_SIZE,
-    });
-    // SAFETY: `raw` is a live libc block of at least `size + HEADER_SIZE` bytes.
+    }
+}
+
+/// Writes a plain header at the front of `raw` and returns the user pointer.
+#[inline(always)]
+unsafe fn with_plain_header(raw: *mut u8, size: usize, scope: u32) -> *mut u8 {
+    // SAFETY: the caller passes a live libc block of at least `size + HEADER_SIZE` bytes.
     unsafe {
         let user = raw.add(HEADER_SIZE);
         header::write(user, plain(size, scope));
@@ -122,25 +148,50 @@ pub unsafe fn calloc<R: RawAlloc>(count: usize, size: usize) -> *mut u8 {
 #[inline(always)]
 pub unsafe fn free<R: RawAlloc>(ptr: *mut u8) {
     if ptr.is_null() {
-        record(Call {
-            calls: Counter::FreeCalls,
-            failed: false,
-        });
-        return;
+        return free_null();
     }
     // SAFETY: a malloc-family pointer has 16 readable bytes in front of it.
-    match unsafe { header::read(ptr) } {
-        Some(block) => {
-            record(Free {
-                calls: Counter::FreeCalls,
-                block,
-            });
-            // SAFETY: the header proves `ptr` came from us, so `raw_of` is libc's block.
-            unsafe { release::<R>(ptr, &block) }
-        }
+    let Some(block) = (unsafe { header::read(ptr) }) else {
         // SAFETY: not ours: libc gets exactly what the caller passed.
-        None => unsafe { free_foreign::<R>(ptr, Counter::FreeCalls) },
+        return unsafe { free_foreign::<R>(ptr, Counter::FreeCalls) };
+    };
+    let Some((sink, scope)) = own_block() else {
+        // SAFETY: as below.
+        return unsafe { free_slow::<R>(ptr) };
+    };
+    Free {
+        calls: Counter::FreeCalls,
+        block,
     }
+    .apply(&sink, scope);
+    // SAFETY: the header proves `ptr` came from us, so `raw_of` is libc's block.
+    unsafe { release::<R>(ptr, &block) }
+}
+
+#[cold]
+#[inline(never)]
+fn free_null() {
+    record(Call {
+        calls: Counter::FreeCalls,
+        failed: false,
+    });
+}
+
+/// `free` for a thread without a block of its own yet. It reads the (checked) header
+/// again rather than taking it, so the fast path builds no event on the stack.
+#[cold]
+#[inline(never)]
+unsafe fn free_slow<R: RawAlloc>(ptr: *mut u8) {
+    // SAFETY: the caller checked that `ptr` carries our header.
+    let Some(block) = (unsafe { header::read(ptr) }) else {
+        return;
+    };
+    record_slow(Free {
+        calls: Counter::FreeCalls,
+        block,
+    });
+    // SAFETY: as above.
+    unsafe { release::<R>(ptr, &block) }
 }
 
 /// Gives a block of ours back to libc.

@@ -49,12 +49,12 @@ impl BlockInfo {
 
 #[inline(always)]
 fn check_value(header_addr: usize, word0: u64, meta: u64) -> u64 {
-    // One multiply of a mix of address and contents; the top 56 bits become the check.
-    let mixed = (header_addr as u64 ^ 0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(word0.rotate_left(29))
-        .wrapping_add(meta)
+    // Multiplying by an odd constant is a bijection, so for a foreign pointer (whose second
+    // word is unrelated to the first) the top 56 bits match with probability 2^-56; the
+    // address makes a header copied elsewhere fail.
+    let mixed = (header_addr as u64 ^ word0 ^ meta ^ 0x9e37_79b9_7f4a_7c15)
         .wrapping_mul(0xd6e8_feb8_6659_fd93);
-    (mixed ^ (mixed >> 32)) << META_BITS
+    mixed & !((1 << META_BITS) - 1)
 }
 
 /// Writes the header for a block whose user data starts at `user`.

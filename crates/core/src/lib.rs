@@ -21,6 +21,7 @@ pub mod snapshot;
 mod sys;
 pub mod thread;
 mod thread_exit;
+mod tls;
 
 /// The version every part of skull-mem reports (library, binding, npm package).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

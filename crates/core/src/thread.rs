@@ -19,8 +19,9 @@ const STATUS_ACTIVE: u8 = 2;
 /// No block of its own (all taken, or the thread is exiting): counts go to the overflow set.
 const STATUS_SHARED: u8 = 3;
 
-/// What the allocator keeps per thread. Const-initialised and without `Drop`, so the
-/// thread-local needs no lazy-init check and no destructor registration.
+/// What the allocator keeps per thread, in `tls` storage: statically initialised and
+/// without `Drop`, so no lazy-init check and no destructor registration.
+#[repr(C)]
 struct ThreadState {
     /// The thread's `CounterSet`s, indexed by scope; null until attached.
     sets: Cell<*const CounterSet>,
@@ -31,27 +32,28 @@ struct ThreadState {
     status: Cell<u8>,
 }
 
-thread_local! {
-    static THREAD: ThreadState = const {
-        ThreadState {
-            sets: Cell::new(ptr::null()),
-            scope: Cell::new(SCOPE_INVALID),
-            slot: Cell::new(0),
-            status: Cell::new(STATUS_NEW),
-        }
-    };
+const _: () = assert!(core::mem::size_of::<ThreadState>() == 24);
+
+/// The calling thread's state.
+#[inline(always)]
+fn thread() -> &'static ThreadState {
+    // SAFETY: `tls` storage is 24 bytes, 8-aligned, initialised to the `ThreadState` of a
+    // new thread (null, SCOPE_INVALID, 0, STATUS_NEW), and used only by its own thread
+    // (`ThreadState` is not `Sync`, and the reference never leaves the thread).
+    unsafe { &*(crate::tls::state_addr() as *const ThreadState) }
 }
 
 /// Scope of threads that have not entered one: `init` until `main` starts, then `core`.
 static DEFAULT_SCOPE: AtomicU32 = AtomicU32::new(SCOPE_INIT);
 
 /// Where an event's counts go.
-pub(crate) trait Sink {
+pub(crate) trait Sink: Copy {
     fn add(&self, scope: u32, counter: Counter, n: u64);
 }
 
 /// The thread's own block: single-writer adds.
-struct OwnBlock(*const CounterSet);
+#[derive(Clone, Copy)]
+pub(crate) struct OwnBlock(*const CounterSet);
 
 impl Sink for OwnBlock {
     #[inline(always)]
@@ -63,6 +65,7 @@ impl Sink for OwnBlock {
 }
 
 /// The shared overflow block: atomic adds.
+#[derive(Clone, Copy)]
 struct Overflow(&'static Region);
 
 impl Sink for Overflow {
@@ -72,6 +75,7 @@ impl Sink for Overflow {
 }
 
 /// Nowhere: the region could not be mapped, so nothing is counted.
+#[derive(Clone, Copy)]
 struct Nowhere;
 
 impl Sink for Nowhere {
@@ -141,14 +145,15 @@ fn add_free<S: Sink>(sink: &S, scope: u32, block: &BlockInfo) {
     sink.add(owner, Counter::FreedBlocks, 1);
     sink.add(owner, Counter::OverheadFreedBytes, block.overhead() as u64);
     if owner != scope {
-        add_cross_free(sink, owner, block);
+        add_cross_free(*sink, owner, block.size as u64);
     }
 }
 
+// Outlined and taking scalars, so the common same-scope free keeps everything in registers.
 #[inline(never)]
-fn add_cross_free<S: Sink>(sink: &S, owner: u32, block: &BlockInfo) {
+fn add_cross_free<S: Sink>(sink: S, owner: u32, size: u64) {
     sink.add(owner, Counter::CrossFreedBlocks, 1);
-    sink.add(owner, Counter::CrossFreedBytes, block.size as u64);
+    sink.add(owner, Counter::CrossFreedBytes, size);
 }
 
 impl Event for Alloc {
@@ -202,30 +207,41 @@ impl Event for Foreign {
     }
 }
 
+/// The calling thread's own block and current scope: the fast path. `None` on a thread's
+/// first call, and for threads that count into the overflow set.
+#[inline(always)]
+pub(crate) fn own_block() -> Option<(OwnBlock, u32)> {
+    let thread = thread();
+    let sets = thread.sets.get();
+    if sets.is_null() {
+        return None;
+    }
+    Some((OwnBlock(sets), thread.scope.get()))
+}
+
 /// Counts `event` for the calling thread; returns the scope a new block is charged to.
 #[inline(always)]
 pub(crate) fn record<E: Event>(event: E) -> u32 {
-    THREAD.with(|thread| {
-        let sets = thread.sets.get();
-        if sets.is_null() {
-            return record_cold(thread, event);
-        }
-        event.apply(&OwnBlock(sets), thread.scope.get())
-    })
+    match own_block() {
+        Some((sink, scope)) => event.apply(&sink, scope),
+        None => record_slow(event),
+    }
 }
 
+/// Counts `event` when the thread has no block yet (attaching it), or has none at all:
+/// re-entered while attaching (pthread_setspecific may calloc), all blocks taken, or the
+/// thread is exiting; those count into the overflow set.
 #[cold]
 #[inline(never)]
-fn record_cold<E: Event>(thread: &ThreadState, event: E) -> u32 {
+pub(crate) fn record_slow<E: Event>(event: E) -> u32 {
+    let thread = thread();
     if thread.status.get() == STATUS_NEW {
         attach(thread);
-        let sets = thread.sets.get();
-        if !sets.is_null() {
-            return event.apply(&OwnBlock(sets), thread.scope.get());
-        }
     }
-    // Re-entered while attaching (pthread_setspecific may calloc), no block left, or the
-    // thread is exiting.
+    let sets = thread.sets.get();
+    if !sets.is_null() {
+        return event.apply(&OwnBlock(sets), thread.scope.get());
+    }
     let scope = resolved_scope(thread.scope.get());
     match region::get_or_map() {
         Some(region) => event.apply(&Overflow(region), scope),
@@ -261,21 +277,19 @@ fn attach(thread: &ThreadState) {
 /// Called when the calling thread exits: gives its block back for reuse. Later calls on
 /// this thread (other exit handlers) count into the overflow set.
 pub(crate) fn detach() {
-    // `try_with`: during the very last exit handlers the thread-local may be gone.
-    let _ = THREAD.try_with(|thread| {
-        if thread.status.get() == STATUS_ACTIVE {
-            if let Some(region) = region::get() {
-                region.release_slot(thread.slot.get() as usize);
-            }
+    let thread = thread();
+    if thread.status.get() == STATUS_ACTIVE {
+        if let Some(region) = region::get() {
+            region.release_slot(thread.slot.get() as usize);
         }
-        thread.sets.set(ptr::null());
-        thread.status.set(STATUS_SHARED);
-    });
+    }
+    thread.sets.set(ptr::null());
+    thread.status.set(STATUS_SHARED);
 }
 
 /// The calling thread's current scope.
 pub fn current_scope() -> u32 {
-    THREAD.with(|thread| resolved_scope(thread.scope.get()))
+    resolved_scope(thread().scope.get())
 }
 
 /// Makes `scope` current and returns the previous scope; `SCOPE_INVALID` (and no change)
@@ -285,11 +299,10 @@ pub fn enter(scope: u32) -> u32 {
     if !registered {
         return SCOPE_INVALID;
     }
-    THREAD.with(|thread| {
-        let previous = resolved_scope(thread.scope.get());
-        thread.scope.set(scope);
-        previous
-    })
+    let thread = thread();
+    let previous = resolved_scope(thread.scope.get());
+    thread.scope.set(scope);
+    previous
 }
 
 /// Restores the scope `enter` returned; an unregistered id is ignored.
@@ -300,17 +313,16 @@ pub fn leave(previous: u32) {
 /// `main` has started: threads without a scope of their own now count as `core`.
 pub fn main_started() {
     DEFAULT_SCOPE.store(SCOPE_CORE, Ordering::Relaxed);
-    THREAD.with(|thread| {
-        if matches!(thread.scope.get(), SCOPE_INIT | SCOPE_INVALID) {
-            thread.scope.set(SCOPE_CORE);
-        }
-    });
+    let thread = thread();
+    if matches!(thread.scope.get(), SCOPE_INIT | SCOPE_INVALID) {
+        thread.scope.set(SCOPE_CORE);
+    }
 }
 
 /// In a child after `fork`: only the calling thread exists, so every other block is free.
 pub fn after_fork_in_child() {
     let Some(region) = region::get() else { return };
-    let keep = THREAD
-        .with(|thread| (thread.status.get() == STATUS_ACTIVE).then(|| thread.slot.get() as usize));
+    let thread = thread();
+    let keep = (thread.status.get() == STATUS_ACTIVE).then(|| thread.slot.get() as usize);
     region.release_all_slots_but(keep);
 }
