@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+/**
+ * The skull-mem CLI: runs programs with the interposer preloaded and prints where it is.
+ * Errors are one line (`skull-mem: <message>`), never a stack trace: exit 1 for failures,
+ * exit 2 for usage errors.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { packageRoot, preloadLibraryPath } from '../src/native';
+
+/** An error the CLI reports as one line with a chosen exit code. */
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** The library path, checked to be expressible in LD_PRELOAD (which splits on spaces and colons). */
+function libraryForPreload(): string {
+  const library = preloadLibraryPath();
+  if (/[\s:]/.test(library)) {
+    throw new CliError(
+      `${library} contains a space or a colon, which LD_PRELOAD cannot express; ` +
+        `copy libskull_mem.so and skull-mem.*.node to a plain path and set SKULL_MEM_BINARY_DIR to it`,
+    );
+  }
+  return library;
+}
+
+/** LD_PRELOAD with `library` first, keeping the entries already there. */
+function withPreload(library: string, existing: string | undefined): string {
+  const others = (existing ?? '').split(/[\s:]+/).filter((entry) => entry !== '' && entry !== library);
+  return [library, ...others].join(':');
+}
+
+/** Runs `argv` with `env`, stdio inherited, printing `announce` to stderr once it started;
+ * resolves to the exit code to pass on (128+n for a signal). */
+function runChild(argv: string[], env: NodeJS.ProcessEnv, announce?: string, cwd?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env, cwd });
+    child.on('spawn', () => {
+      if (announce !== undefined) process.stderr.write(`skull-mem: ${announce}\n`);
+    });
+    // Terminal signals reach the whole process group, so the child already has them: wait for it.
+    // Signals sent to this process alone (a supervisor stopping it) are passed on.
+    const ignore = (): void => {};
+    const forward = (signal: NodeJS.Signals) => (): void => void child.kill(signal);
+    const handlers: [NodeJS.Signals, () => void][] = [
+      ['SIGINT', ignore],
+      ['SIGQUIT', ignore],
+      ['SIGTERM', forward('SIGTERM')],
+      ['SIGHUP', forward('SIGHUP')],
+    ];
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+    const done = (): void => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      done();
+      if (err.code === 'ENOENT') reject(new CliError(`cannot run \`${argv[0]}\`: command not found`, 127));
+      else if (err.code === 'EACCES') reject(new CliError(`cannot run \`${argv[0]}\`: permission denied`, 126));
+      else reject(new CliError(`cannot run \`${argv[0]}\`: ${err.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      done();
+      resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1));
+    });
+  });
+}
+
+/** `skull-mem run`: the command with libskull_mem.so preloaded. */
+async function runCommand(argv: string[], options: { dir?: string }): Promise<number> {
+  const library = libraryForPreload();
+  if (options.dir !== undefined && !fs.statSync(options.dir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new CliError(`--dir ${options.dir} is not a directory`, 2);
+  }
+  const env = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) };
+  return runChild(argv, env, `${library} preloaded into \`${argv.join(' ')}\``, options.dir);
+}
+
+/** `skull-mem demo`: compiles demo/demo.c against the library and runs it preloaded. */
+async function demoCommand(): Promise<number> {
+  const root = packageRoot();
+  const source = path.join(root, 'demo', 'demo.c');
+  if (!fs.existsSync(source)) throw new CliError(`${source} is missing; reinstall skull-mem`);
+  const library = libraryForPreload();
+  const libDir = path.dirname(library);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'skull-mem-demo-'));
+  try {
+    const program = path.join(work, 'demo');
+    const gccArgs = ['-O1', '-g', '-I', path.join(root, 'include'), source, '-o', program];
+    gccArgs.push(`-L${libDir}`, '-lskull_mem', `-Wl,-rpath,${libDir}`, '-pthread');
+    const gcc = spawnSync('gcc', gccArgs, { stdio: 'inherit' });
+    if (gcc.error) {
+      const missing = (gcc.error as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new CliError(missing ? 'the demo needs gcc, which is not on PATH (e.g. `apt-get install gcc`)' : gcc.error.message);
+    }
+    if (gcc.status !== 0) throw new CliError(`gcc could not compile ${source} (exit ${gcc.status ?? gcc.signal})`);
+    return await runChild([program], { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) });
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+/** Builds the command tree; every action stores its exit code in `exit`. */
+function program(exit: (code: number) => void): Command {
+  const cli = new Command('skull-mem')
+    .description('Exact native memory accounting per scope, for any Linux process (LD_PRELOAD)')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`skull-mem: ${text.replace(/^error: /, '')}`) });
+
+  cli
+    .command('run')
+    .description('run a command with libskull_mem.so preloaded; exits with its exit code')
+    .option('--dir <dir>', 'working directory of the command')
+    .argument('<command...>', 'the command and its arguments (put them after --)')
+    .passThroughOptions()
+    .usage('[--dir <dir>] -- <command...>')
+    .action(async (argv: string[], options: { dir?: string }) => exit(await runCommand(argv, options)));
+
+  cli
+    .command('preload-path')
+    .description('print the absolute path of libskull_mem.so')
+    .action(() => {
+      process.stdout.write(`${preloadLibraryPath()}\n`);
+      exit(0);
+    });
+
+  cli
+    .command('env')
+    .description('print the LD_PRELOAD line for a Dockerfile ENV or a systemd Environment=')
+    .action(() => {
+      process.stdout.write(`LD_PRELOAD=${libraryForPreload()}\n`);
+      exit(0);
+    });
+
+  cli
+    .command('demo')
+    .description('compile demo/demo.c with gcc and run it preloaded; it prints its own table')
+    .action(async () => exit(await demoCommand()));
+
+  return cli;
+}
+
+async function main(): Promise<number> {
+  let code = 0;
+  try {
+    await program((c) => (code = c)).parseAsync(process.argv);
+  } catch (err) {
+    // Help and --version end with exit code 0; every other parse error is a usage error.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  return code;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`skull-mem: ${message.replace(/^skull-mem: /, '')}\n`);
+    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+  },
+);
