@@ -21,16 +21,34 @@ const MIN_CHUNK: usize = 32;
 /// 16-aligned memory or null, `free` accepts what they returned, and so on.
 pub unsafe trait RawAlloc {
     /// `malloc(size)`.
+    ///
+    /// # Safety
+    /// Callable from any thread at any time, as glibc's; the caller owns the result.
     unsafe fn malloc(size: usize) -> *mut u8;
     /// `calloc(1, size)`: zeroed memory.
+    ///
+    /// # Safety
+    /// As `malloc`.
     unsafe fn calloc(size: usize) -> *mut u8;
     /// `realloc(ptr, size)`.
+    ///
+    /// # Safety
+    /// `ptr` is null or a live block returned by this allocator.
     unsafe fn realloc(ptr: *mut u8, size: usize) -> *mut u8;
     /// `memalign(align, size)`, `align` a power of two of at least 32.
+    ///
+    /// # Safety
+    /// As `malloc`, and `align` must be a power of two.
     unsafe fn memalign(align: usize, size: usize) -> *mut u8;
     /// `free(ptr)`.
+    ///
+    /// # Safety
+    /// `ptr` is null or a live block returned by this allocator; it is dead afterwards.
     unsafe fn free(ptr: *mut u8);
     /// `malloc_usable_size(ptr)`.
+    ///
+    /// # Safety
+    /// `ptr` is a live block returned by this allocator.
     unsafe fn usable_size(ptr: *mut u8) -> usize;
 }
 
@@ -354,7 +372,7 @@ pub unsafe fn memalign<R: RawAlloc>(align: usize, size: usize, api: Api) -> *mut
 /// As `posix_memalign`: `out` is writable.
 pub unsafe fn posix_memalign<R: RawAlloc>(out: *mut *mut u8, align: usize, size: usize) -> i32 {
     let word = core::mem::size_of::<usize>();
-    if align == 0 || align % word != 0 || !(align / word).is_power_of_two() {
+    if align == 0 || !align.is_multiple_of(word) || !(align / word).is_power_of_two() {
         failed(Api::PosixMemalign);
         return libc::EINVAL;
     }

@@ -137,21 +137,24 @@ mod tests {
     #[test]
     fn a_changed_size_or_address_fails_the_check() {
         let mut buf = [0u64; 6];
-        let user = buf.as_mut_ptr().wrapping_add(2) as *mut u8;
+        let base = buf.as_mut_ptr();
+        let user = base.wrapping_add(2) as *mut u8;
+        let moved = base.wrapping_add(4) as *mut u8;
         let info = BlockInfo {
             size: 64,
             scope: 3,
             shift: PLAIN_SHIFT,
             traced: false,
         };
-        // SAFETY: `buf` holds the header bytes of both pointers used below.
+        // SAFETY: `buf` holds the header bytes of both pointers; all access goes through `base`.
         unsafe {
             write(user, info);
-            buf[2] = buf[0];
-            buf[3] = buf[1];
-            let moved = buf.as_mut_ptr().wrapping_add(4) as *mut u8;
+            // The same header copied in front of another address must not pass.
+            base.add(2).write(base.read());
+            base.add(3).write(base.add(1).read());
             assert_eq!(read(moved), None);
-            buf[0] += 1;
+            // A changed size must not pass either.
+            base.write(base.read() + 1);
             assert_eq!(read(user), None);
         }
     }

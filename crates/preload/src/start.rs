@@ -31,7 +31,10 @@ extern "C" fn on_load() {
     // SAFETY: a plain symbol lookup in the global scope.
     let resolved = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr()) };
     let ours = crate::exports::malloc as *const c_void;
-    INTERPOSING.store(resolved as *const c_void == ours, Ordering::Relaxed);
+    INTERPOSING.store(
+        std::ptr::eq(resolved as *const c_void, ours),
+        Ordering::Relaxed,
+    );
     // SAFETY: registering a plain extern fn as the child-side fork handler.
     unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
 }

@@ -9,12 +9,17 @@ use skull_mem_core::scopes::{RegisterError, SCOPE_INVALID};
 use skull_mem_core::snapshot::{ScopeStats, Snapshot};
 use skull_mem_core::{region, report, snapshot, thread};
 
+type RegisterFn = unsafe extern "C" fn(*const c_char, *const c_char) -> u32;
+type EnterFn = unsafe extern "C" fn(u32) -> u32;
+type LeaveFn = unsafe extern "C" fn(u32);
+type SnapshotFn = unsafe extern "C" fn(*mut ScopeStatsC, usize, usize) -> usize;
+
 /// The preloaded library's functions.
 pub(crate) struct PreloadedAbi {
-    register: unsafe extern "C" fn(*const c_char, *const c_char) -> u32,
-    enter: unsafe extern "C" fn(u32) -> u32,
-    leave: unsafe extern "C" fn(u32),
-    snapshot: unsafe extern "C" fn(*mut ScopeStatsC, usize, usize) -> usize,
+    register: RegisterFn,
+    enter: EnterFn,
+    leave: LeaveFn,
+    snapshot: SnapshotFn,
 }
 
 pub(crate) enum Backend {
@@ -46,10 +51,14 @@ fn preloaded_abi() -> Option<PreloadedAbi> {
     // SAFETY: each symbol, when present, has the signature of `include/skull_mem.h`.
     unsafe {
         Some(PreloadedAbi {
-            register: std::mem::transmute::<*mut libc::c_void, _>(symbol(c"skull_scope_register")?),
-            enter: std::mem::transmute::<*mut libc::c_void, _>(symbol(c"skull_scope_enter")?),
-            leave: std::mem::transmute::<*mut libc::c_void, _>(symbol(c"skull_scope_leave")?),
-            snapshot: std::mem::transmute::<*mut libc::c_void, _>(symbol(c"skull_snapshot")?),
+            register: std::mem::transmute::<*mut libc::c_void, RegisterFn>(symbol(
+                c"skull_scope_register",
+            )?),
+            enter: std::mem::transmute::<*mut libc::c_void, EnterFn>(symbol(c"skull_scope_enter")?),
+            leave: std::mem::transmute::<*mut libc::c_void, LeaveFn>(symbol(c"skull_scope_leave")?),
+            snapshot: std::mem::transmute::<*mut libc::c_void, SnapshotFn>(symbol(
+                c"skull_snapshot",
+            )?),
         })
     }
 }
