@@ -4,7 +4,8 @@
 //! - `alloc`: the malloc family with glibc's semantics over a `RawAlloc`, counted.
 //! - `thread`: the per-thread state and the counting fast path; `thread_exit` reuse of
 //!   blocks after a thread ends.
-//! - `region`: the mapping with every thread's counters; `scopes`: the scope table.
+//! - `region`: the mapping with every thread's counters; `scopes`: the scope table;
+//!   `segment`: the region as a shared-memory file the CLI reads (`reader`).
 //! - `snapshot` and `report`: reading the counters, outside malloc; `abi`: the C structs.
 //!
 //! The core never allocates through the allocator it measures on the allocation path:
@@ -14,9 +15,12 @@ pub mod abi;
 pub mod alloc;
 pub mod counters;
 pub mod header;
+mod proc_self;
+pub mod reader;
 pub mod region;
 pub mod report;
 pub mod scopes;
+pub mod segment;
 pub mod snapshot;
 mod sys;
 pub mod thread;

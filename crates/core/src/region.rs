@@ -1,14 +1,16 @@
 //! The region: one mapping that holds every scope's name and every thread's counters.
 //!
 //! It is mapped once, on the first allocation of the process, with `mmap` (never through
-//! the allocator it measures). Pages are touched only as threads and scopes use them, so
+//! the allocator it measures), as the process's shared-memory segment (`segment`) so the
+//! CLI can read it from outside. Pages are touched only as threads and scopes use them, so
 //! its virtual size (about 80 MiB) costs little memory; the report states what it maps.
 
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use crate::counters::{CounterSet, COUNTER_COUNT};
 use crate::scopes::ScopeTable;
+use crate::segment::{self, SegmentHeader};
 
 /// Most scopes a process can register.
 pub const MAX_SCOPES: usize = 512;
@@ -28,14 +30,19 @@ pub struct ThreadBlock {
 }
 
 /// Everything the measurement keeps, in one mapping.
+///
+/// Only integers, atomics and bytes, so that a reader mapping a segment of another process
+/// can view any content as a `Region` once the header's layout fields match.
 #[repr(C)]
 pub struct Region {
+    /// What the segment is and whose (read by the CLI).
+    pub header: SegmentHeader,
     /// Registered scopes.
     pub scopes: ScopeTable,
     /// `SLOT_USED` while a live thread owns the block of the same index.
     slots: [AtomicU32; MAX_THREADS],
     /// One past the highest slot ever used; readers sum blocks below it.
-    slots_high_water: AtomicUsize,
+    slots_high_water: AtomicU64,
     /// Counters of threads without a block of their own, written with atomic adds.
     pub overflow: [CounterSet; MAX_SCOPES],
     /// Per-thread counter blocks, indexed like `slots`.
@@ -79,33 +86,43 @@ pub fn get_or_map() -> Option<&'static Region> {
     }
 }
 
+/// Whether the region is the segment file (and so must be copied after `fork`).
+static FILE_BACKED: AtomicBool = AtomicBool::new(false);
+
 fn map() -> Option<&'static Region> {
-    let errno = crate::sys::errno();
-    let size = core::mem::size_of::<Region>();
-    // SAFETY: a fresh anonymous mapping; no existing memory is affected.
-    let addr = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    crate::sys::set_errno(errno);
-    if addr == libc::MAP_FAILED {
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() } as u32;
+    let Some((region, file_backed)) = segment::map_fresh(pid) else {
         STATE.store(STATE_FAILED, Ordering::Release);
         return None;
-    }
-    let region = addr as *mut Region;
-    // SAFETY: the mapping is zero-filled, which is a valid empty `Region` (all atomics
-    // zero); nothing else can see it before the pointer is published below.
+    };
+    // SAFETY: a fresh zeroed mapping nothing else sees yet; zero is a valid empty `Region`
+    // (all atomics zero).
+    unsafe { segment::write_header(region, pid) };
+    // SAFETY: as above; the header is written, the rest is a valid empty region.
     let region: &'static Region = unsafe { &*region };
     region.scopes.register_builtins();
+    FILE_BACKED.store(file_backed, Ordering::Relaxed);
     REGION.store(region as *const Region as *mut Region, Ordering::Release);
     STATE.store(STATE_READY, Ordering::Release);
+    // Registered once the region is ready: `pthread_atfork` may allocate.
+    // SAFETY: registering a plain extern fn as the child-side fork handler.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
     Some(region)
+}
+
+/// In a child after `fork`: gives the child a segment of its own, then frees the thread
+/// blocks of the threads that did not survive the fork.
+extern "C" fn after_fork_in_child() {
+    let region = REGION.load(Ordering::Acquire);
+    if region.is_null() {
+        return;
+    }
+    // SAFETY: the child has one thread, and this runs before it counts anything else.
+    let file_backed =
+        unsafe { segment::move_to_own_segment(region, FILE_BACKED.load(Ordering::Relaxed)) };
+    FILE_BACKED.store(file_backed, Ordering::Relaxed);
+    crate::thread::after_fork_in_child();
 }
 
 impl Region {
@@ -121,7 +138,7 @@ impl Region {
                 .is_ok()
         })?;
         self.slots_high_water
-            .fetch_max(index + 1, Ordering::Release);
+            .fetch_max(index as u64 + 1, Ordering::Release);
         Some(index)
     }
 
@@ -147,11 +164,16 @@ impl Region {
             .count()
     }
 
+    /// Thread blocks ever used: the ones readers sum. Bounded, so that a corrupt segment
+    /// read from outside cannot index past the table.
+    pub fn blocks_in_use(&self) -> usize {
+        (self.slots_high_water.load(Ordering::Acquire) as usize).min(MAX_THREADS)
+    }
+
     /// Sums one scope's counters over every thread block and the overflow set.
     pub fn sum_scope(&self, scope: usize) -> [u64; COUNTER_COUNT] {
         let mut sum = [0u64; COUNTER_COUNT];
-        let used = self.slots_high_water.load(Ordering::Acquire);
-        for block in &self.blocks[..used] {
+        for block in &self.blocks[..self.blocks_in_use()] {
             block.sets[scope].add_into(&mut sum);
         }
         self.overflow[scope].add_into(&mut sum);

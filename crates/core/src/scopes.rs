@@ -4,9 +4,10 @@
 //! table, it only uses the scope id kept in the thread state.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::region::MAX_SCOPES;
+use crate::segment::nul_terminated;
 
 /// `core`: everything outside a user scope, once `main` has started.
 pub const SCOPE_CORE: u32 = 0;
@@ -58,7 +59,9 @@ pub struct ScopeEntry {
 /// All scopes, ids dense from 0.
 #[repr(C)]
 pub struct ScopeTable {
-    lock: AtomicBool,
+    /// 1 while a registration runs (an integer, not a bool: any value read from a foreign
+    /// segment must be valid).
+    lock: AtomicU32,
     count: AtomicU32,
     entries: [ScopeEntry; MAX_SCOPES],
 }
@@ -66,11 +69,6 @@ pub struct ScopeTable {
 // SAFETY: an entry's name and kind are written once, under the lock, before `count`
 // publishes it with Release; afterwards they are only read.
 unsafe impl Sync for ScopeTable {}
-
-fn nul_terminated(bytes: &[u8]) -> &str {
-    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    core::str::from_utf8(&bytes[..len]).unwrap_or("?")
-}
 
 fn validate(text: &str, max: usize) -> Result<(), RegisterError> {
     if text.is_empty() {
@@ -88,7 +86,8 @@ impl ScopeTable {
     /// Number of registered scopes.
     #[inline]
     pub fn len(&self) -> u32 {
-        self.count.load(Ordering::Acquire)
+        // Bounded, so that a corrupt segment read from outside cannot index past the table.
+        self.count.load(Ordering::Acquire).min(MAX_SCOPES as u32)
     }
 
     /// Whether no scope is registered (only before the built-ins exist).
@@ -126,13 +125,13 @@ impl ScopeTable {
         validate(kind, KIND_MAX)?;
         while self
             .lock
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
             core::hint::spin_loop();
         }
         let result = self.register_locked(name, kind);
-        self.lock.store(false, Ordering::Release);
+        self.lock.store(0, Ordering::Release);
         result
     }
 

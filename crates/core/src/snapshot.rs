@@ -92,12 +92,31 @@ pub fn scope_counters(region: &Region, id: u32) -> ([u64; COUNTER_COUNT], u64) {
     (counters, previous.max(used))
 }
 
-/// The calling process's figures, or `None` when counting is not running.
-pub fn take() -> Option<Snapshot> {
-    let region = region::get()?;
+/// How a snapshot treats the peak each scope entry keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peak {
+    /// Raise the stored peak to what is seen now (the process's own region).
+    Raise,
+    /// Leave the region untouched (a segment mapped read-only from outside).
+    ReadOnly,
+}
+
+/// Every scope of `region`, as process `pid`'s snapshot.
+pub fn of_region(region: &Region, pid: u32, peak: Peak) -> Snapshot {
     let scopes = (0..region.scopes.len())
         .map(|id| {
-            let (counters, peak_used_bytes) = scope_counters(region, id);
+            let (counters, peak_used_bytes) = match peak {
+                Peak::Raise => scope_counters(region, id),
+                Peak::ReadOnly => {
+                    let counters = region.sum_scope(id as usize);
+                    let stored = region
+                        .scopes
+                        .entry(id)
+                        .peak_used
+                        .load(core::sync::atomic::Ordering::Relaxed);
+                    (counters, stored.max(used_bytes(&counters)))
+                }
+            };
             ScopeStats {
                 id,
                 name: region.scopes.name(id).to_owned(),
@@ -107,10 +126,15 @@ pub fn take() -> Option<Snapshot> {
             }
         })
         .collect();
-    Some(Snapshot {
-        pid: std::process::id(),
+    Snapshot {
+        pid,
         threads: Some(region.threads_attached()),
         region_bytes: Some(Region::mapped_bytes()),
         scopes,
-    })
+    }
+}
+
+/// The calling process's figures, or `None` when counting is not running.
+pub fn take() -> Option<Snapshot> {
+    Some(of_region(region::get()?, std::process::id(), Peak::Raise))
 }

@@ -11,6 +11,7 @@
 //! (8 PiB), which no process reaches in practice.
 
 mod abi;
+pub mod reader;
 
 use std::ffi::{CStr, CString};
 

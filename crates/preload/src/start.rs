@@ -35,12 +35,6 @@ extern "C" fn on_load() {
         std::ptr::eq(resolved as *const c_void, ours),
         Ordering::Relaxed,
     );
-    // SAFETY: registering a plain extern fn as the child-side fork handler.
-    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-}
-
-extern "C" fn after_fork_in_child() {
-    thread::after_fork_in_child();
 }
 
 #[used]

@@ -1,0 +1,441 @@
+//! Reading another process's segment: find it by pid, check everything, take a snapshot.
+//!
+//! The file may be stale, foreign, truncated, planted or corrupt, so nothing in it is
+//! trusted until checked: it must be a regular file (not followed through a symlink),
+//! owned by the caller (or the caller is root) with mode 0600, exactly one segment long,
+//! with our magic, layout version and layout; its process must be alive with the start time
+//! the header records. Counts read from it are clamped to the table sizes by `Region`.
+//!
+//! The file is mapped read-only. A same-user process truncating it during the read could
+//! still raise SIGBUS; only its owner can do that, and the owner can already do worse.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::proc_self::start_time_from_stat;
+use crate::region::Region;
+use crate::segment::{self, SegmentHeader, FILE_PREFIX, LAYOUT_VERSION, MAGIC};
+use crate::snapshot::{self, Peak, Snapshot};
+
+/// Why a segment could not be read. `code()` is stable; `Display` is one line for a user.
+#[derive(Debug)]
+pub enum ReadError {
+    /// No process has this pid.
+    NoProcess { pid: u32 },
+    /// The process exists but has no segment: it does not run with the library.
+    NotMeasured { pid: u32, command: String },
+    /// The caller may not open the file.
+    PermissionDenied { path: PathBuf },
+    /// The file belongs to another user.
+    NotOwned { path: PathBuf, owner: u32 },
+    /// A symbolic link sits where the segment should be.
+    Symlink { path: PathBuf },
+    /// Not a regular file.
+    NotRegular { path: PathBuf },
+    /// Readable or writable by others than its owner.
+    InsecureMode { path: PathBuf, mode: u32 },
+    /// Shorter than a segment header or than the segment it describes.
+    Truncated { path: PathBuf, size: u64 },
+    /// No magic: another kind of file, or a segment still being set up.
+    NotASegment { path: PathBuf },
+    /// Written by a skull-mem with another segment layout.
+    Version {
+        path: PathBuf,
+        found: u32,
+        library: String,
+    },
+    /// Inconsistent content.
+    Corrupt { path: PathBuf, what: &'static str },
+    /// Left by a process that has ended (its pid may since belong to another process).
+    Stale { path: PathBuf, pid: u32 },
+    /// Any other I/O failure.
+    Io { path: PathBuf, error: io::Error },
+}
+
+impl ReadError {
+    /// A stable identifier for scripts and tests.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReadError::NoProcess { .. } => "NO_PROCESS",
+            ReadError::NotMeasured { .. } => "NOT_MEASURED",
+            ReadError::PermissionDenied { .. } => "PERMISSION_DENIED",
+            ReadError::NotOwned { .. } => "NOT_OWNED",
+            ReadError::Symlink { .. } => "SYMLINK",
+            ReadError::NotRegular { .. } => "NOT_REGULAR",
+            ReadError::InsecureMode { .. } => "INSECURE_MODE",
+            ReadError::Truncated { .. } => "TRUNCATED",
+            ReadError::NotASegment { .. } => "NOT_A_SEGMENT",
+            ReadError::Version { .. } => "VERSION_MISMATCH",
+            ReadError::Corrupt { .. } => "CORRUPT",
+            ReadError::Stale { .. } => "STALE",
+            ReadError::Io { .. } => "IO",
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::NoProcess { pid } => write!(f, "no process with pid {pid}"),
+            ReadError::NotMeasured { pid, command } => write!(
+                f,
+                "process {pid} ({command}) does not run with skull-mem; start it with `skull-mem run -- {command}`"
+            ),
+            ReadError::PermissionDenied { path } => {
+                write!(f, "{}: permission denied", path.display())
+            }
+            ReadError::NotOwned { path, owner } => write!(
+                f,
+                "{} belongs to uid {owner}; only that user or root may read it",
+                path.display()
+            ),
+            ReadError::Symlink { path } => write!(
+                f,
+                "{} is a symbolic link, not a skull-mem segment; refusing to follow it",
+                path.display()
+            ),
+            ReadError::NotRegular { path } => {
+                write!(f, "{} is not a regular file; refusing it", path.display())
+            }
+            ReadError::InsecureMode { path, mode } => write!(
+                f,
+                "{} has mode {mode:04o}, but a skull-mem segment is 0600; refusing it",
+                path.display()
+            ),
+            ReadError::Truncated { path, size } => write!(
+                f,
+                "{} is truncated ({size} bytes; a segment is {} bytes)",
+                path.display(),
+                Region::mapped_bytes()
+            ),
+            ReadError::NotASegment { path } => write!(
+                f,
+                "{} is not a skull-mem segment (no magic; or its process is still starting)",
+                path.display()
+            ),
+            ReadError::Version {
+                path,
+                found,
+                library,
+            } => write!(
+                f,
+                "{} has segment layout {found} (library {library}); this skull-mem {} reads layout {LAYOUT_VERSION}: use the CLI of the same version as the library",
+                path.display(),
+                crate::VERSION
+            ),
+            ReadError::Corrupt { path, what } => {
+                write!(f, "{} is corrupt: {what}", path.display())
+            }
+            ReadError::Stale { path, pid } => write!(
+                f,
+                "{} is left over from process {pid}, which has ended",
+                path.display()
+            ),
+            ReadError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// What a segment says about its process.
+#[derive(Clone, Debug)]
+pub struct SegmentInfo {
+    /// The segment file.
+    pub path: PathBuf,
+    /// The process.
+    pub pid: u32,
+    /// Its real user id.
+    pub uid: u32,
+    /// Start time in clock ticks after boot.
+    pub start_time: u64,
+    /// `/proc/<pid>/exe` at start.
+    pub executable: String,
+    /// The command line at start.
+    pub command_line: String,
+    /// The library version in the process.
+    pub library_version: String,
+    /// The control word (tracing state).
+    pub control: u64,
+}
+
+/// A checked segment and the snapshot read from it.
+#[derive(Clone, Debug)]
+pub struct Reading {
+    /// Whose segment.
+    pub info: SegmentInfo,
+    /// Its counters.
+    pub snapshot: Snapshot,
+}
+
+/// `$SKULL_MEM_DIR`, or `/dev/shm`: where processes put their segments.
+pub fn segment_dir() -> PathBuf {
+    match std::env::var_os(segment::DIR_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(segment::DEFAULT_DIR),
+    }
+}
+
+/// The segment path of process `pid` owned by `uid`.
+pub fn segment_path(dir: &Path, uid: u32, pid: u32) -> PathBuf {
+    dir.join(format!("{FILE_PREFIX}{uid}-{pid}"))
+}
+
+/// The `(uid, pid)` a segment file name encodes, if it is one.
+pub fn parse_file_name(name: &str) -> Option<(u32, u32)> {
+    let (uid, pid) = name.strip_prefix(FILE_PREFIX)?.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(uid) || !digits(pid) {
+        return None;
+    }
+    Some((uid.parse().ok()?, pid.parse().ok()?))
+}
+
+/// A live process's start time, or `None` when there is no such process.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    start_time_from_stat(&stat)
+}
+
+fn process_uid(pid: u32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn process_command(pid: u32) -> String {
+    let line = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let words: Vec<String> = line
+        .split(|&b| b == 0)
+        .filter(|word| !word.is_empty())
+        .map(|word| String::from_utf8_lossy(word).into_owned())
+        .collect();
+    if words.is_empty() {
+        fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|comm| comm.trim().to_owned())
+            .unwrap_or_else(|_| "?".to_owned())
+    } else {
+        words.join(" ")
+    }
+}
+
+/// Reads the segment of the live process `pid` in `dir`.
+pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
+    let Some(start_time) = process_start_time(pid) else {
+        return Err(ReadError::NoProcess { pid });
+    };
+    let uid = process_uid(pid).ok_or(ReadError::NoProcess { pid })?;
+    let path = segment_path(dir, uid, pid);
+    let reading = match read_file(&path) {
+        Err(ReadError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(ReadError::NotMeasured {
+                pid,
+                command: process_command(pid),
+            })
+        }
+        other => other?,
+    };
+    if reading.info.pid != pid {
+        return Err(ReadError::Corrupt {
+            path,
+            what: "its header names another pid",
+        });
+    }
+    if reading.info.start_time != start_time {
+        return Err(ReadError::Stale { path, pid });
+    }
+    Ok(reading)
+}
+
+/// Opens and checks a segment file, then takes its snapshot. Does not check that its
+/// process is alive (`read_pid` and `scan` do).
+pub fn read_file(path: &Path) -> Result<Reading, ReadError> {
+    let file = open_checked(path)?;
+    let size = file
+        .metadata()
+        .map_err(|error| io_error(path, error))?
+        .len();
+    if size < std::mem::size_of::<SegmentHeader>() as u64 {
+        return Err(ReadError::Truncated {
+            path: path.to_owned(),
+            size,
+        });
+    }
+    // SAFETY: a read-only private view of a file checked above to be ours and regular;
+    // every byte is only ever read through integer and atomic types (see the module doc
+    // for truncation during the read).
+    let map =
+        unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(|error| io_error(path, error))?;
+    // SAFETY: the mapping is page-aligned and at least a header long; a header is plain
+    // integers and bytes, valid for any content.
+    let header = unsafe { &*(map.as_ptr() as *const SegmentHeader) };
+    check_header(path, header, size)?;
+    // SAFETY: `check_header` proved the file is exactly one `Region` of our layout; a
+    // `Region` is plain integers, atomics and bytes, valid for any content, and the
+    // mapping is page-aligned (as `Region` requires) and lives until `map` drops below.
+    let region = unsafe { &*(map.as_ptr() as *const Region) };
+    let info = SegmentInfo {
+        path: path.to_owned(),
+        pid: header.pid,
+        uid: header.uid,
+        start_time: header.start_time,
+        executable: header.executable().to_owned(),
+        command_line: header.command_line().to_owned(),
+        library_version: header.library_version().to_owned(),
+        control: header.control.load(std::sync::atomic::Ordering::Relaxed),
+    };
+    let snapshot = snapshot::of_region(region, header.pid, Peak::ReadOnly);
+    drop(map);
+    Ok(Reading { info, snapshot })
+}
+
+fn io_error(path: &Path, error: io::Error) -> ReadError {
+    match error.raw_os_error() {
+        Some(libc::ELOOP) => ReadError::Symlink {
+            path: path.to_owned(),
+        },
+        Some(libc::EACCES) | Some(libc::EPERM) => ReadError::PermissionDenied {
+            path: path.to_owned(),
+        },
+        _ => ReadError::Io {
+            path: path.to_owned(),
+            error,
+        },
+    }
+}
+
+/// Opens without following a symlink and without blocking on a planted FIFO, then checks
+/// kind, owner and mode on the open file (no race with a swap of the path).
+fn open_checked(path: &Path) -> Result<File, ReadError> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|error| io_error(path, error))?;
+    let meta = file.metadata().map_err(|error| io_error(path, error))?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::NotRegular {
+            path: path.to_owned(),
+        });
+    }
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me && me != 0 {
+        return Err(ReadError::NotOwned {
+            path: path.to_owned(),
+            owner: meta.uid(),
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(ReadError::InsecureMode {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(file)
+}
+
+fn check_header(path: &Path, header: &SegmentHeader, size: u64) -> Result<(), ReadError> {
+    let corrupt = |what| ReadError::Corrupt {
+        path: path.to_owned(),
+        what,
+    };
+    if header.magic.load(std::sync::atomic::Ordering::Acquire) != MAGIC {
+        return Err(ReadError::NotASegment {
+            path: path.to_owned(),
+        });
+    }
+    if header.layout_version != LAYOUT_VERSION {
+        return Err(ReadError::Version {
+            path: path.to_owned(),
+            found: header.layout_version,
+            library: header.library_version().to_owned(),
+        });
+    }
+    if size < header.segment_size || size < Region::mapped_bytes() as u64 {
+        return Err(ReadError::Truncated {
+            path: path.to_owned(),
+            size,
+        });
+    }
+    if !header.layout_matches(size) {
+        return Err(corrupt("its layout fields do not match its layout version"));
+    }
+    if let Some((_, pid)) = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(parse_file_name)
+    {
+        if pid != header.pid {
+            return Err(corrupt("its header names another pid than its file name"));
+        }
+    }
+    Ok(())
+}
+
+/// What a scan of the segment directory found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Live processes' segments, by pid.
+    pub live: Vec<Reading>,
+    /// Stale segments removed (their processes had ended).
+    pub removed: Vec<PathBuf>,
+    /// Segments that could not be read, with why (not removed).
+    pub unreadable: Vec<ReadError>,
+}
+
+/// Reads every segment in `dir` the caller may read. With `clean`, removes the caller's
+/// segments whose process has ended (checked by pid and start time, so a reused pid is
+/// never mistaken for the old process).
+pub fn scan(dir: &Path, clean: bool) -> Result<Scan, ReadError> {
+    let entries = fs::read_dir(dir).map_err(|error| io_error(dir, error))?;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let mut scan = Scan::default();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some((uid, pid)) = name.to_str().and_then(parse_file_name) else {
+            continue;
+        };
+        if uid != me && me != 0 {
+            continue;
+        }
+        let path = entry.path();
+        match read_file(&path) {
+            Ok(reading) if process_start_time(pid) == Some(reading.info.start_time) => {
+                scan.live.push(reading)
+            }
+            Ok(_) => stale(&mut scan, path, pid, clean),
+            Err(_) if process_start_time(pid).is_none() => stale(&mut scan, path, pid, clean),
+            Err(error) => scan.unreadable.push(error),
+        }
+    }
+    scan.live.sort_by_key(|reading| reading.info.pid);
+    Ok(scan)
+}
+
+fn stale(scan: &mut Scan, path: PathBuf, pid: u32, clean: bool) {
+    if clean && fs::remove_file(&path).is_ok() {
+        scan.removed.push(path);
+    } else if !clean {
+        scan.unreadable.push(ReadError::Stale { path, pid });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_parse_only_when_exact() {
+        assert_eq!(parse_file_name("skull-mem-1000-42"), Some((1000, 42)));
+        assert_eq!(parse_file_name("skull-mem-1000-42x"), None);
+        assert_eq!(parse_file_name("skull-mem--42"), None);
+        assert_eq!(parse_file_name("other-1000-42"), None);
+        assert_eq!(parse_file_name("skull-mem-1000"), None);
+    }
+}

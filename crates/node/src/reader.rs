@@ -1,0 +1,82 @@
+//! Reading other processes' segments for the CLI (`skull-mem ps`, `memory`, `snapshot`).
+//!
+//! Results cross to JavaScript as JSON text: either `{"ok":true,...}` or
+//! `{"ok":false,"code":...,"message":...}`, so that every failure reaches the CLI as a code it
+//! can map to an exit status and a one-line message, never as an exception with a stack.
+
+use std::path::PathBuf;
+
+use napi_derive::napi;
+use serde_json::{json, Value};
+use skull_mem_core::reader::{self, ReadError, Reading};
+use skull_mem_core::report;
+
+fn dir_or_default(dir: Option<String>) -> PathBuf {
+    dir.filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(reader::segment_dir)
+}
+
+fn error_json(error: &ReadError) -> Value {
+    json!({ "ok": false, "code": error.code(), "message": error.to_string() })
+}
+
+fn reading_json(reading: &Reading) -> Value {
+    let info = &reading.info;
+    json!({
+        "segment": {
+            "path": info.path.to_string_lossy(),
+            "pid": info.pid,
+            "uid": info.uid,
+            "start_time": info.start_time,
+            "executable": info.executable,
+            "command_line": info.command_line,
+            "library_version": info.library_version,
+            "control": info.control,
+        },
+        "report": report::json(&reading.snapshot),
+    })
+}
+
+fn result_json(result: Result<Reading, ReadError>) -> String {
+    let value = match result {
+        Ok(reading) => {
+            let mut value = reading_json(&reading);
+            value["ok"] = json!(true);
+            value
+        }
+        Err(error) => error_json(&error),
+    };
+    value.to_string()
+}
+
+/// Reads the segment of process `pid` (in `dir`, default `$SKULL_MEM_DIR` or /dev/shm).
+#[napi]
+pub fn read_process(pid: u32, dir: Option<String>) -> String {
+    result_json(reader::read_pid(&dir_or_default(dir), pid))
+}
+
+/// Reads a segment file by path, without checking that its process lives (for tests and
+/// for inspecting a file left behind).
+#[napi]
+pub fn read_segment_file(path: String) -> String {
+    result_json(reader::read_file(&PathBuf::from(path)))
+}
+
+/// Every live measured process the caller may read; with `clean`, removes segments of
+/// processes that have ended.
+#[napi]
+pub fn scan_processes(dir: Option<String>, clean: bool) -> String {
+    let dir = dir_or_default(dir);
+    let value = match reader::scan(&dir, clean) {
+        Ok(scan) => json!({
+            "ok": true,
+            "dir": dir.to_string_lossy(),
+            "processes": scan.live.iter().map(reading_json).collect::<Vec<_>>(),
+            "removed": scan.removed.iter().map(|path| path.to_string_lossy()).collect::<Vec<_>>(),
+            "unreadable": scan.unreadable.iter().map(error_json).collect::<Vec<_>>(),
+        }),
+        Err(error) => error_json(&error),
+    };
+    value.to_string()
+}
