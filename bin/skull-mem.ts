@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The skull-mem CLI: runs programs with the interposer preloaded and prints where it is.
- * Errors are one line (`skull-mem: <message>`), never a stack trace: exit 1 for failures,
- * exit 2 for usage errors.
+ * The skull-mem CLI: runs programs with the interposer preloaded, and reads measured processes
+ * from outside through their shared-memory segments (`ps`, `memory`, `snapshot`, `diff`).
+ * Errors are one line (`skull-mem: <message>`), never a stack trace: exit 1 when the process
+ * or segment is not usable, exit 2 for usage errors.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,16 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot, preloadLibraryPath } from '../src/native';
-
-/** An error the CLI reports as one line with a chosen exit code. */
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+import { CliError, parsePid, parseSeconds } from './cli/cli-error';
+/** The library's environment variable for the segment directory (crates/core/src/segment.rs). */
+const SEGMENT_DIR_ENV = 'SKULL_MEM_DIR';
+import { memoryCommand, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
 
 /** The library path, checked to be expressible in LD_PRELOAD (which splits on spaces and colons). */
 function libraryForPreload(): string {
@@ -39,13 +34,13 @@ function withPreload(library: string, existing: string | undefined): string {
   return [library, ...others].join(':');
 }
 
-/** Runs `argv` with `env`, stdio inherited, printing `announce` to stderr once it started;
+/** Runs `argv` with `env`, stdio inherited, printing `announce(pid)` to stderr once it started;
  * resolves to the exit code to pass on (128+n for a signal). */
-function runChild(argv: string[], env: NodeJS.ProcessEnv, announce?: string, cwd?: string): Promise<number> {
+function runChild(argv: string[], env: NodeJS.ProcessEnv, announce?: (pid: number) => string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env, cwd });
+    const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env });
     child.on('spawn', () => {
-      if (announce !== undefined) process.stderr.write(`skull-mem: ${announce}\n`);
+      if (announce !== undefined && child.pid !== undefined) process.stderr.write(`skull-mem: ${announce(child.pid)}\n`);
     });
     // Terminal signals reach the whole process group, so the child already has them: wait for it.
     // Signals sent to this process alone (a supervisor stopping it) are passed on.
@@ -74,14 +69,20 @@ function runChild(argv: string[], env: NodeJS.ProcessEnv, announce?: string, cwd
   });
 }
 
-/** `skull-mem run`: the command with libskull_mem.so preloaded. */
+/** `skull-mem run`: the command with libskull_mem.so preloaded, its segment in `--dir`. */
 async function runCommand(argv: string[], options: { dir?: string }): Promise<number> {
   const library = libraryForPreload();
-  if (options.dir !== undefined && !fs.statSync(options.dir, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new CliError(`--dir ${options.dir} is not a directory`, 2);
+  const env: NodeJS.ProcessEnv = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) };
+  let where = '';
+  if (options.dir !== undefined) {
+    const dir = path.resolve(options.dir);
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new CliError(`--dir ${options.dir} is not a directory`, 2);
+    }
+    env[SEGMENT_DIR_ENV] = dir;
+    where = ` --dir ${dir}`;
   }
-  const env = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) };
-  return runChild(argv, env, `${library} preloaded into \`${argv.join(' ')}\``, options.dir);
+  return runChild(argv, env, (pid) => `measuring \`${argv.join(' ')}\` (pid ${pid}); read it with \`skull-mem memory ${pid}${where}\``);
 }
 
 /** `skull-mem demo`: compiles demo/demo.c against the library and runs it preloaded. */
@@ -125,7 +126,7 @@ function program(exit: (code: number) => void): Command {
   cli
     .command('run')
     .description('run a command with libskull_mem.so preloaded; exits with its exit code')
-    .option('--dir <dir>', 'working directory of the command')
+    .option('--dir <dir>', 'put the segment in this directory instead of /dev/shm (sets SKULL_MEM_DIR)')
     .argument('<command...>', 'the command and its arguments (put them after --)')
     .passThroughOptions()
     .usage('[--dir <dir>] -- <command...>')
@@ -148,6 +149,45 @@ function program(exit: (code: number) => void): Command {
     });
 
   cli
+    .command('ps')
+    .description('list the live processes running with skull-mem (removes segments of ended ones)')
+    .option('--json', 'JSON on stdout')
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action((options: { json?: boolean; dir?: string }) =>
+      exit(psCommand({ json: options.json === true, dir: options.dir })),
+    );
+
+  cli
+    .command('memory')
+    .description("the Skull Memory Measurement table of a process, and what makes up its RSS")
+    .argument('<pid>', 'a process started with `skull-mem run` (or LD_PRELOAD)', parsePid)
+    .option('--detail', 'calls per API, failed allocations and header overhead per scope')
+    .option('--json', 'JSON on stdout (the snapshot format)')
+    .option('--watch <seconds>', 'redraw every so many seconds, with growth per interval', (v) => parseSeconds(v, '--watch'))
+    .option('--sort <key>', 'order scopes by used, growth or name', parseSortKey, 'used')
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action(async (pid: number, options: Omit<MemoryOptions, 'detail' | 'json'> & { detail?: boolean; json?: boolean; dir?: string }) =>
+      exit(
+        await memoryCommand(pid, {
+          ...options,
+          detail: options.detail === true,
+          json: options.json === true,
+          dir: options.dir,
+        }),
+      ),
+    );
+
+  cli
+    .command('snapshot')
+    .description('save a JSON snapshot of a process (compare two with `skull-mem diff`)')
+    .argument('<pid>', 'a process started with `skull-mem run` (or LD_PRELOAD)', parsePid)
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action((pid: number, options: { output?: string; dir?: string }) =>
+      exit(snapshotCommand(pid, { output: options.output, dir: options.dir })),
+    );
+
+  cli
     .command('demo')
     .description('compile demo/demo.c with gcc and run it preloaded; it prints its own table')
     .action(async () => exit(await demoCommand()));
@@ -162,6 +202,8 @@ async function main(): Promise<number> {
   } catch (err) {
     // Help and --version end with exit code 0; every other parse error is a usage error.
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    // Argument parsers throw CliError through commander's action machinery.
+    if (err instanceof CliError) throw err;
     throw err;
   }
   return code;

@@ -33,6 +33,12 @@ export interface NativeBinding {
   scopeEnter(id: number): number;
   scopeLeave(previous: number): void;
   scopeCurrent(): number;
+  /** JSON: `{ok: true, segment, report}` or `{ok: false, code, message}`. */
+  readProcess(pid: number, dir: string | null): string;
+  /** JSON as `readProcess`, for a segment file by path (its process need not live). */
+  readSegmentFile(path: string): string;
+  /** JSON: `{ok: true, dir, processes, removed, unreadable}` or a failure. */
+  scanProcesses(dir: string | null, clean: boolean): string;
 }
 
 /** Platform key (`linux-x64-gnu`) → the package that ships its native files. */

@@ -1,5 +1,6 @@
 // The CLI as a user runs it: real child processes, exit codes and one-line errors.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +16,9 @@ describe('skull-mem run', () => {
   it('exits_with_the_exit_code_of_the_command', () => {
     const result = cli(['run', '--', process.execPath, '-e', 'process.exit(3)']);
     expect(result.status).toBe(3);
-    expect(result.stderr).toBe(`skull-mem: ${LIBRARY} preloaded into \`${process.execPath} -e process.exit(3)\`\n`);
+    expect(result.stderr).toMatch(
+      /^skull-mem: measuring `.* -e process\.exit\(3\)` \(pid (\d+)\); read it with `skull-mem memory \1`\n$/,
+    );
   });
 
   it('passes_options_after_the_command_to_the_command', () => {
@@ -44,9 +47,15 @@ describe('skull-mem run', () => {
     expect(result.status).toBe(0);
   });
 
-  it('runs_the_command_in_the_directory_given_by_dir', () => {
-    const result = cli(['run', '--dir', '/', '--', process.execPath, '-e', 'console.log(process.cwd())']);
-    expect(result.stdout).toBe('/\n');
+  it('puts_the_segment_in_the_directory_given_by_dir', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skull-run-dir-'));
+    const script = 'console.log(process.env.SKULL_MEM_DIR, require("fs").readdirSync(process.env.SKULL_MEM_DIR).join())';
+    const result = cli(['run', '--dir', dir, '--', process.execPath, '-e', script]);
+    fs.rmSync(dir, { recursive: true });
+    expect(result.status).toBe(0);
+    const pid = /pid (\d+)/.exec(result.stderr)?.[1];
+    expect(result.stdout).toBe(`${dir} skull-mem-${os.userInfo().uid}-${pid}\n`);
+    expect(result.stderr).toContain(`skull-mem memory ${pid} --dir ${dir}`);
   });
 
   it('without_a_command_is_a_usage_error_of_one_line', () => {

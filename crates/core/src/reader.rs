@@ -6,8 +6,10 @@
 //! with our magic, layout version and layout; its process must be alive with the start time
 //! the header records. Counts read from it are clamped to the table sizes by `Region`.
 //!
-//! The file is mapped read-only. A same-user process truncating it during the read could
-//! still raise SIGBUS; only its owner can do that, and the owner can already do worse.
+//! The file is mapped shared and, where the caller may write it, writable for one purpose:
+//! raising each scope's "peak seen" with an atomic max, so every reader's view of the peak
+//! accumulates. A same-user process truncating the file during the read could still raise
+//! SIGBUS; only its owner can do that, and the owner can already do worse.
 
 use std::fmt;
 use std::fs::{self, File};
@@ -253,7 +255,7 @@ pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
 /// Opens and checks a segment file, then takes its snapshot. Does not check that its
 /// process is alive (`read_pid` and `scan` do).
 pub fn read_file(path: &Path) -> Result<Reading, ReadError> {
-    let file = open_checked(path)?;
+    let (file, writable) = open_checked(path)?;
     let size = file
         .metadata()
         .map_err(|error| io_error(path, error))?
@@ -264,11 +266,19 @@ pub fn read_file(path: &Path) -> Result<Reading, ReadError> {
             size,
         });
     }
-    // SAFETY: a read-only private view of a file checked above to be ours and regular;
-    // every byte is only ever read through integer and atomic types (see the module doc
-    // for truncation during the read).
-    let map =
-        unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(|error| io_error(path, error))?;
+    // SAFETY: a shared view of a file checked above to be the caller's and regular; every
+    // byte is only accessed through integer and atomic types, the only write being the
+    // atomic max of a peak (see the module doc for truncation during the read).
+    let map = unsafe {
+        if writable {
+            memmap2::MmapOptions::new()
+                .map_mut(&file)
+                .map(View::Writable)
+        } else {
+            memmap2::MmapOptions::new().map(&file).map(View::ReadOnly)
+        }
+    }
+    .map_err(|error| io_error(path, error))?;
     // SAFETY: the mapping is page-aligned and at least a header long; a header is plain
     // integers and bytes, valid for any content.
     let header = unsafe { &*(map.as_ptr() as *const SegmentHeader) };
@@ -287,9 +297,29 @@ pub fn read_file(path: &Path) -> Result<Reading, ReadError> {
         library_version: header.library_version().to_owned(),
         control: header.control.load(std::sync::atomic::Ordering::Relaxed),
     };
-    let snapshot = snapshot::of_region(region, header.pid, Peak::ReadOnly);
+    let peak = if writable {
+        Peak::Raise
+    } else {
+        Peak::ReadOnly
+    };
+    let snapshot = snapshot::of_region(region, header.pid, peak);
     drop(map);
     Ok(Reading { info, snapshot })
+}
+
+/// The mapping of a segment: writable when the caller may raise its peaks.
+enum View {
+    Writable(memmap2::MmapMut),
+    ReadOnly(memmap2::Mmap),
+}
+
+impl View {
+    fn as_ptr(&self) -> *const u8 {
+        match self {
+            View::Writable(map) => map.as_ptr(),
+            View::ReadOnly(map) => map.as_ptr(),
+        }
+    }
 }
 
 fn io_error(path: &Path, error: io::Error) -> ReadError {
@@ -308,13 +338,26 @@ fn io_error(path: &Path, error: io::Error) -> ReadError {
 }
 
 /// Opens without following a symlink and without blocking on a planted FIFO, then checks
-/// kind, owner and mode on the open file (no race with a swap of the path).
-fn open_checked(path: &Path) -> Result<File, ReadError> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|error| io_error(path, error))?;
+/// kind, owner and mode on the open file (no race with a swap of the path). Opens for
+/// writing too where allowed (to raise peaks); says which.
+fn open_checked(path: &Path) -> Result<(File, bool), ReadError> {
+    let open = |write: bool| {
+        fs::OpenOptions::new()
+            .read(true)
+            .write(write)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+    };
+    let (file, writable) = match open(true) {
+        Ok(file) => (file, true),
+        Err(error) if error.raw_os_error() == Some(libc::EACCES) => {
+            (open(false).map_err(|error| io_error(path, error))?, false)
+        }
+        Err(error) if error.raw_os_error() == Some(libc::EROFS) => {
+            (open(false).map_err(|error| io_error(path, error))?, false)
+        }
+        Err(error) => return Err(io_error(path, error)),
+    };
     let meta = file.metadata().map_err(|error| io_error(path, error))?;
     if !meta.file_type().is_file() {
         return Err(ReadError::NotRegular {
@@ -336,7 +379,7 @@ fn open_checked(path: &Path) -> Result<File, ReadError> {
             mode,
         });
     }
-    Ok(file)
+    Ok((file, writable))
 }
 
 fn check_header(path: &Path, header: &SegmentHeader, size: u64) -> Result<(), ReadError> {

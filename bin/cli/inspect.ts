@@ -1,0 +1,131 @@
+/**
+ * The commands that read other processes: `ps`, `memory` (with `--watch`) and `snapshot`.
+ */
+import * as fs from 'node:fs';
+import { CliError } from './cli-error';
+import { humanBytes, renderMemoryTable, type SortKey } from './memory-table';
+import { takeProcessSnapshot, type ProcessSnapshot } from './process-snapshot';
+import { scanProcesses } from './segments';
+
+/** Options of `skull-mem memory`. */
+export interface MemoryOptions {
+  detail: boolean;
+  json: boolean;
+  watch?: number;
+  sort: SortKey;
+  dir?: string;
+}
+
+const SORT_KEYS: readonly SortKey[] = ['used', 'growth', 'name'];
+
+/** Checks `--sort`; anything else is a usage error. */
+export function parseSortKey(text: string): SortKey {
+  if (!(SORT_KEYS as readonly string[]).includes(text)) {
+    throw new CliError(`--sort must be one of ${SORT_KEYS.join(', ')} (got "${text}")`, 2);
+  }
+  return text as SortKey;
+}
+
+const sleep = (seconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+/** Without `--watch`, growth needs two readings: they are taken this far apart. */
+const GROWTH_SAMPLE_SECONDS = 1;
+
+/** `skull-mem memory <pid>`: one table (or JSON), or a redrawn one with `--watch`. */
+export async function memoryCommand(pid: number, options: MemoryOptions): Promise<number> {
+  if (options.watch === undefined) {
+    let previous: ProcessSnapshot | undefined;
+    if (options.sort === 'growth' && !options.json) {
+      previous = takeProcessSnapshot(pid, options.dir);
+      await sleep(GROWTH_SAMPLE_SECONDS);
+    }
+    const snapshot = takeProcessSnapshot(pid, options.dir);
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify(snapshot, null, 2)}\n`
+        : renderMemoryTable(snapshot, { ...options, previous, interval: previous && GROWTH_SAMPLE_SECONDS }),
+    );
+    return 0;
+  }
+  return watch(pid, options, options.watch);
+}
+
+/** Redraws the table every `interval` seconds, like `top`, until interrupted or the
+ * process ends; with `--json`, one JSON object per line instead. */
+async function watch(pid: number, options: MemoryOptions, interval: number): Promise<number> {
+  let previous: ProcessSnapshot | undefined;
+  let stopped = false;
+  const stop = (): void => {
+    stopped = true;
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    while (!stopped) {
+      const snapshot = takeProcessSnapshot(pid, options.dir);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(snapshot)}\n`);
+      } else {
+        const clear = process.stdout.isTTY ? '\x1b[H\x1b[2J' : '';
+        const table = renderMemoryTable(snapshot, { ...options, previous, interval });
+        process.stdout.write(`${clear}${table}${process.stdout.isTTY ? '' : '\n'}`);
+      }
+      previous = snapshot;
+      await sleep(interval);
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  return 0;
+}
+
+/** `skull-mem snapshot <pid> [-o file]`: the JSON snapshot to a file or stdout. */
+export function snapshotCommand(pid: number, options: { output?: string; dir?: string }): number {
+  const text = `${JSON.stringify(takeProcessSnapshot(pid, options.dir), null, 2)}\n`;
+  if (options.output === undefined || options.output === '-') {
+    process.stdout.write(text);
+    return 0;
+  }
+  try {
+    fs.writeFileSync(options.output, text);
+  } catch (err) {
+    throw new CliError(`cannot write ${options.output}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  process.stderr.write(`skull-mem: snapshot of process ${pid} written to ${options.output}\n`);
+  return 0;
+}
+
+/** `skull-mem ps`: every live process with the library that the caller may read. */
+export function psCommand(options: { json: boolean; dir?: string }): number {
+  const scan = scanProcesses(options.dir);
+  const rows = scan.processes.map(({ segment, report }) => ({
+    pid: segment.pid,
+    command: segment.command_line,
+    used_bytes: report.totals.used_bytes,
+    live_blocks: report.totals.live_blocks,
+    scopes: report.scopes.length,
+    threads: report.threads,
+    tracing: segment.control !== 0,
+    library_version: segment.library_version,
+    segment: segment.path,
+  }));
+  if (options.json) {
+    const unreadable = scan.unreadable.map(({ code, message }) => ({ code, message }));
+    process.stdout.write(`${JSON.stringify({ dir: scan.dir, processes: rows, removed: scan.removed, unreadable }, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [`${'PID'.padStart(8)} ${'USED'.padStart(12)} ${'SCOPES'.padStart(6)} ${'TRACE'.padStart(5)}  COMMAND`];
+  for (const row of rows) {
+    lines.push(
+      `${String(row.pid).padStart(8)} ${humanBytes(row.used_bytes).padStart(12)} ${String(row.scopes).padStart(6)} ${(row.tracing ? 'on' : 'off').padStart(5)}  ${row.command}`,
+    );
+  }
+  if (rows.length === 0) lines.push(`(no process runs with skull-mem in ${scan.dir}; start one with \`skull-mem run -- <command>\`)`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (scan.removed.length > 0) {
+    process.stderr.write(`skull-mem: removed ${scan.removed.length} segment(s) of processes that have ended\n`);
+  }
+  for (const failure of scan.unreadable) process.stderr.write(`skull-mem: ${failure.message}\n`);
+  return 0;
+}

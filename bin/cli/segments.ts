@@ -1,0 +1,80 @@
+/**
+ * Reading measured processes through the addon's reader (crates/core/src/reader.rs), which
+ * checks every segment before trusting it. Failures come back as codes, turned here into
+ * one-line `CliError`s with exit code 1.
+ */
+import { nativeBinding } from '../../src/native';
+import { CliError } from './cli-error';
+
+/** A scope as the report JSON has it (crates/core/src/report.rs, field names stable). */
+export interface ReportScope {
+  id: number;
+  name: string;
+  kind: string;
+  used_bytes: number;
+  live_blocks: number;
+  peak_used_bytes: number;
+  overhead_bytes: number;
+  counters: Record<string, number>;
+}
+
+/** The report JSON of one process. */
+export interface Report {
+  version: string;
+  pid: number;
+  threads: number | null;
+  region_bytes: number | null;
+  trace_enabled: boolean;
+  scopes: ReportScope[];
+  totals: { used_bytes: number; live_blocks: number; overhead_bytes: number; counters: Record<string, number> };
+}
+
+/** What the segment header says about its process. */
+export interface SegmentInfo {
+  path: string;
+  pid: number;
+  uid: number;
+  start_time: number;
+  executable: string;
+  command_line: string;
+  library_version: string;
+  control: number;
+}
+
+/** One process read through its segment. */
+export interface Reading {
+  segment: SegmentInfo;
+  report: Report;
+}
+
+interface Failure {
+  ok: false;
+  code: string;
+  message: string;
+}
+
+type Result<T> = ({ ok: true } & T) | Failure;
+
+function unwrap<T>(json: string): T {
+  const result = JSON.parse(json) as Result<T>;
+  if (!result.ok) throw new CliError(result.message);
+  return result;
+}
+
+/** Reads process `pid`; throws a one-line `CliError` saying why it cannot be read. */
+export function readProcess(pid: number, dir?: string): Reading {
+  return unwrap<Reading>(nativeBinding().readProcess(pid, dir ?? null));
+}
+
+/** The live measured processes, after removing segments of processes that have ended. */
+export interface Scan {
+  dir: string;
+  processes: Reading[];
+  removed: string[];
+  unreadable: Failure[];
+}
+
+/** Lists measured processes in `dir` (default `$SKULL_MEM_DIR` or /dev/shm). */
+export function scanProcesses(dir?: string): Scan {
+  return unwrap<Scan>(nativeBinding().scanProcesses(dir ?? null, true));
+}
