@@ -85,8 +85,9 @@ async function runCommand(argv: string[], options: { dir?: string }): Promise<nu
   return runChild(argv, env, (pid) => `measuring \`${argv.join(' ')}\` (pid ${pid}); read it with \`skull-mem memory ${pid}${where}\``);
 }
 
-/** `skull-mem demo`: compiles demo/demo.c against the library and runs it preloaded. */
-async function demoCommand(): Promise<number> {
+/** `skull-mem demo`: compiles demo/demo.c against the library and runs it preloaded; with
+ * `ticks`, that many one-second ticks instead of five quick ones. */
+async function demoCommand(ticks?: number): Promise<number> {
   const root = packageRoot();
   const source = path.join(root, 'demo', 'demo.c');
   if (!fs.existsSync(source)) throw new CliError(`${source} is missing; reinstall skull-mem`);
@@ -103,10 +104,16 @@ async function demoCommand(): Promise<number> {
       throw new CliError(missing ? 'the demo needs gcc, which is not on PATH (e.g. `apt-get install gcc`)' : gcc.error.message);
     }
     if (gcc.status !== 0) throw new CliError(`gcc could not compile ${source} (exit ${gcc.status ?? gcc.signal})`);
-    return await runChild([program], { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) });
+    const args = ticks === undefined ? [] : ['--ticks', String(ticks), '--pause-ms', '1000'];
+    return await runChild([program, ...args], { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) });
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+function parseTicks(text: string): number {
+  if (!/^[1-9][0-9]{0,5}$/.test(text)) throw new CliError(`--ticks needs a whole number from 1 to 999999 (got "${text}")`, 2);
+  return Number(text);
 }
 
 function packageVersion(): string {
@@ -190,7 +197,8 @@ function program(exit: (code: number) => void): Command {
   cli
     .command('demo')
     .description('compile demo/demo.c with gcc and run it preloaded; it prints its own table')
-    .action(async () => exit(await demoCommand()));
+    .option('--ticks <n>', 'run this many one-second ticks (default: five quick ones)', parseTicks)
+    .action(async (options: { ticks?: number }) => exit(await demoCommand(options.ticks)));
 
   return cli;
 }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, LIBRARY, ROOT, cli } from './helpers';
+import { ADDON, CLI, LIBRARY, ROOT, cli } from './helpers';
 
 let work: string;
 let stepper: string;
@@ -152,6 +152,59 @@ describe('skull-mem memory', () => {
     expect(saved.format_version).toBe(1);
     expect(scope(saved, 'parser').used_bytes).toBe(10_000);
     program.next();
+    program.next();
+    expect(await program.exited()).toBe(0);
+  });
+});
+
+describe('skull-mem memory on node', () => {
+  it('reads_the_native_bytes_of_buffers_a_node_process_holds_in_a_scope', async () => {
+    const dir = segmentDir();
+    const script = `
+      const binding = require(${JSON.stringify(ADDON)});
+      const id = binding.scopeRegister('buffers', 'module');
+      const keep = [];
+      const previous = binding.scopeEnter(id);
+      for (let i = 0; i < 8; i++) keep.push(Buffer.allocUnsafeSlow(256 * 1024));
+      binding.scopeLeave(previous);
+      console.log('ready ' + process.pid);
+      process.stdin.once('data', () => process.exit(keep.length === 8 ? 0 : 1));
+    `;
+    const program = new Started([process.execPath, '-e', script], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    const buffers = scope(memoryJson(pid, dir), 'buffers');
+    // 8 x 256 KiB of backing stores, plus what Node allocates per Buffer for its bookkeeping
+    // (on Node 20: three small blocks, 128 bytes in all); allow up to 256 bytes per Buffer.
+    expect(buffers.used_bytes).toBeGreaterThanOrEqual(8 * 256 * 1024);
+    expect(buffers.used_bytes).toBeLessThanOrEqual(8 * (256 * 1024 + 256));
+    expect(buffers.live_blocks).toBeGreaterThanOrEqual(8);
+    expect(buffers.live_blocks).toBeLessThanOrEqual(8 * 4);
+    program.next();
+    expect(await program.exited()).toBe(0);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('skull-mem memory --watch', () => {
+  it('prints_one_json_line_per_interval_with_the_figures_of_that_moment', async () => {
+    const dir = segmentDir();
+    const program = new Started([stepper], dir);
+    await program.line(/ready 1/);
+    const programPid = Number(fs.readdirSync(dir)[0].split('-').pop());
+    const watcher = spawn(process.execPath, [CLI, 'memory', String(programPid), '--watch', '0.2', '--json', '--dir', dir]);
+    let out = '';
+    watcher.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
+    while (out.split('\n').length < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+    program.next();
+    await program.line(/ready 2/);
+    const target = out.split('\n').length + 2;
+    while (out.split('\n').length < target) await new Promise((resolve) => setTimeout(resolve, 50));
+    watcher.kill('SIGINT');
+    const code = await new Promise((resolve) => watcher.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n').map((line) => JSON.parse(line) as { scopes: JsonScope[] });
+    expect(scope(lines[0], 'cache').used_bytes).toBe(4 * 4096);
+    expect(scope(lines[lines.length - 1], 'cache').used_bytes).toBe(10 * 4096);
     program.next();
     expect(await program.exited()).toBe(0);
   });
