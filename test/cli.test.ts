@@ -1,7 +1,6 @@
 // The CLI as a user runs it: real child processes, exit codes and one-line errors.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LIBRARY, ROOT, cli } from './helpers';
