@@ -16,7 +16,8 @@ fn run_prog(argv: &[&str], preload: bool) -> Output {
     let mut cmd = Command::new(argv[0]);
     cmd.args(&argv[1..]);
     if preload {
-        cmd.env("LD_PRELOAD", lib_path());
+        cmd.env("LD_PRELOAD", lib_path())
+            .env("SKULL_MEM_DIR", segment_dir());
     } else {
         cmd.env_remove("LD_PRELOAD");
     }

@@ -171,12 +171,21 @@ pub fn compile(name: &str, link: Link) -> Program {
     Program { exe, _dir: dir }
 }
 
+/// Where preloaded test processes put their segments: a directory of the test build, so
+/// that children ended with `_exit` (which leave theirs) do not litter /dev/shm.
+pub fn segment_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("segments");
+    std::fs::create_dir_all(&dir).expect("cannot create the segment directory");
+    dir
+}
+
 /// Runs `exe args` with or without `LD_PRELOAD=libskull_mem.so`.
 pub fn run(exe: &Path, args: &[&str], preload: bool) -> Output {
     let mut cmd = Command::new(exe);
     cmd.args(args);
     if preload {
-        cmd.env("LD_PRELOAD", lib_path());
+        cmd.env("LD_PRELOAD", lib_path())
+            .env("SKULL_MEM_DIR", segment_dir());
     } else {
         cmd.env_remove("LD_PRELOAD");
     }
