@@ -11,6 +11,8 @@
 //! (8 PiB), which no process reaches in practice.
 
 mod abi;
+mod switch;
+mod threadpool;
 
 use std::ffi::{CStr, CString};
 
