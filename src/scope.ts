@@ -82,11 +82,15 @@ function enter(state: ContextState, id: number): void {
   }
 }
 
+/** This module's handle on the shared state, so `run` does not look it up on `globalThis`. */
+let shared: ContextState | undefined;
+
 /** The shared context state, installing the hook and marking the threadpool on first use. */
 function contextState(): ContextState {
+  if (shared) return shared;
   const holder = globalThis as { [STATE_KEY]?: ContextState };
   const existing = holder[STATE_KEY];
-  if (existing) return existing;
+  if (existing) return (shared = existing);
   requireActive();
   const native = nativeBinding() as ScopeBinding;
   const state: ContextState = {
@@ -107,7 +111,7 @@ function contextState(): ContextState {
       enter(state, state.saved.pop() ?? CORE_SCOPE_ID);
     },
   }).enable();
-  holder[STATE_KEY] = state;
+  holder[STATE_KEY] = shared = state;
   state.threadpool = markThreadpool(native);
   return state;
 }
@@ -158,7 +162,7 @@ export class Scope {
    * the caller's scope is current again when `run` returns.
    */
   run<T>(fn: () => T): T {
-    const state = contextState();
+    const state = shared ?? contextState();
     const outer = state.current;
     enter(state, this.id);
     try {

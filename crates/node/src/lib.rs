@@ -11,8 +11,8 @@
 //! (8 PiB), which no process reaches in practice.
 
 mod abi;
-mod switch;
-mod threadpool;
+pub mod switch;
+pub mod threadpool;
 
 use std::ffi::{CStr, CString};
 

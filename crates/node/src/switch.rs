@@ -9,8 +9,8 @@
 use std::ffi::c_char;
 use std::ptr;
 
-use napi::sys;
 use napi::bindgen_prelude::Object;
+use napi::sys;
 use napi::{Env, JsValue, Result};
 use napi_derive::napi;
 
@@ -19,12 +19,22 @@ use crate::abi::{Abi, SCOPE_INVALID};
 /// Makes the `u32` argument the calling thread's scope and returns the previous scope, or
 /// `4294967295` (`SCOPE_INVALID`) when the id is unknown, the argument is not a number, or
 /// the library is not preloaded. Never throws: the TypeScript layer checks `status()` first.
-unsafe extern "C" fn scope_switch(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+unsafe extern "C" fn scope_switch(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
     let mut argc = 1usize;
     let mut argv = [ptr::null_mut(); 1];
     // SAFETY: `env` and `info` come from Node for this call; `argv` has room for `argc` values.
     let got = unsafe {
-        sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut())
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
     };
     let mut id = SCOPE_INVALID;
     let previous = if got == sys::Status::napi_ok
@@ -75,6 +85,8 @@ fn check(status: sys::napi_status, what: &str) -> Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(napi::Error::from_reason(format!("skull-mem: cannot {what} (napi status {status})")))
+        Err(napi::Error::from_reason(format!(
+            "skull-mem: cannot {what} (napi status {status})"
+        )))
     }
 }

@@ -45,7 +45,9 @@ impl Task for MarkThread {
             return Ok(0);
         }
         let deadline = Instant::now() + GATE_TIMEOUT;
-        let mut arrived = ARRIVED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut arrived = ARRIVED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *arrived += 1;
         ALL_ARRIVED.notify_all();
         while *arrived < self.threads {
