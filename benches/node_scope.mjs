@@ -7,9 +7,15 @@
 //   plain    no preload, no skull-mem                       (the baseline)
 //   preload  libskull_mem.so preloaded, no scope used        (what the interposer alone costs)
 //   scoped   preloaded, each call wrapped in `scope.run`     (what the scope API adds)
+// and, to show why the scopes cost what they cost on await-heavy code, the floors of the
+// context-propagation mechanisms that were measured (preloaded, no scope, code not wrapped):
+//   ah-empty     an async_hooks hook with empty init/before/after (what skull-mem builds on)
+//   als          an AsyncLocalStorage with a store entered (Node 20: async_hooks underneath)
+//   v8-promise   v8.promiseHooks with empty init/before/after (promises only: it would miss
+//                timers, nextTick and I/O callbacks)
 // Workloads: `sync`, a trivial function; `async3`, an async function with three awaits,
-// awaited by the caller. The async_hooks hook the scopes need is process-wide, so it is on
-// for every promise of the `scoped` process and off in the other two.
+// awaited by the caller. Such hooks are process-wide: in those processes they run for every
+// promise, and they are off in `plain` and `preload`.
 //
 // Settings (environment): ROUNDS (default 9), SYNC_CALLS (default 2000000 per round),
 // ASYNC_CALLS (default 200000 per round).
@@ -23,7 +29,7 @@ const repo = path.resolve(here, '..');
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
 const SYNC_CALLS = Number(process.env.SYNC_CALLS ?? 2_000_000);
 const ASYNC_CALLS = Number(process.env.ASYNC_CALLS ?? 200_000);
-const CONFIGS = ['plain', 'preload', 'scoped'];
+const CONFIGS = ['plain', 'preload', 'scoped', 'ah-empty', 'als', 'v8-promise'];
 
 // ---- child: runs one round of both workloads on request ----
 
@@ -49,6 +55,15 @@ async function child(config) {
     await sm.threadpoolAttribution();
     wrapSync = () => scope.run(trivial);
     wrapAsync = () => scope.run(work);
+  } else if (config === 'ah-empty') {
+    const { createHook } = await import('node:async_hooks');
+    createHook({ init() {}, before() {}, after() {} }).enable();
+  } else if (config === 'als') {
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    new AsyncLocalStorage().enterWith(1);
+  } else if (config === 'v8-promise') {
+    const { promiseHooks } = await import('node:v8');
+    promiseHooks.createHook({ init() {}, before() {}, after() {} });
   }
   const round = async () => {
     let t = process.hrtime.bigint();
@@ -118,6 +133,10 @@ async function parent() {
   console.log(row('async3: await fn()              plain', 'async3', 'plain'));
   console.log(row('async3: await fn()              preload', 'async3', 'preload'));
   console.log(row('async3: await scope.run(fn)     scoped', 'async3', 'scoped'));
+  console.log('floors of the mechanisms (await fn(), nothing wrapped):');
+  console.log(row('async3: async_hooks, empty hooks  ah-empty', 'async3', 'ah-empty'));
+  console.log(row('async3: AsyncLocalStorage         als', 'async3', 'als'));
+  console.log(row('async3: v8.promiseHooks, empty    v8-promise', 'async3', 'v8-promise'));
   const addedSync = m('scoped', 'sync') - m('preload', 'sync');
   const ratioAsync = m('scoped', 'async3') / m('preload', 'async3');
   console.log(`added per sync run: ${addedSync.toFixed(1)} ns (target < 150 ns) ${addedSync < 150 ? 'ok' : 'MISSED'}`);
