@@ -13,12 +13,14 @@
  * A switch is one call of the addon's raw `scopeSwitch` (~25 ns), made only when the scope
  * actually changes.
  *
- * Cost, measured on Node 20 with benches/node_scope.mjs: a sync `run` adds one switch in and
- * one out (~80 ns). Enabling the hook makes V8 call into JavaScript for every promise of the
- * process (init, before, after), which is the bulk of the cost on await-heavy code (a 3-await
- * async function costs about 3-4x its bare time). Measured alternatives: AsyncLocalStorage
- * plus a hook pays the same promise tracking twice; `v8.promiseHooks` alone is ~1.5x cheaper
- * but misses timers, nextTick and I/O callbacks, so scopes would be lost across them.
+ * Cost, measured on Node 20 with benches/node_scope.mjs (medians of interleaved rounds on a
+ * shared 2-core machine): a sync `run` adds one switch in and one out, 67-150 ns depending on
+ * load. On await-heavy code the hook dominates: enabling any async_hooks hook makes V8 call
+ * into JavaScript for every promise of the process; empty hooks alone cost 2.6-3.6x on an
+ * async function with three awaits, and `run` around it costs 4-6x. Measured alternatives:
+ * AsyncLocalStorage (2.9-3.7x with nothing else; on Node 20 it is the same hook, and the
+ * native switch would still need before/after); `v8.promiseHooks` (1.5-1.8x empty) sees
+ * promises only, so scopes would be lost across timers, nextTick and I/O callbacks.
  *
  * Work Node queues to the libuv threadpool runs on threads without JavaScript: see
  * crates/node/src/threadpool.rs. Those bytes are charged to the `threadpool` scope.
