@@ -1,6 +1,9 @@
 // defineScope / run / withScope in real node processes under the preloaded library.
 import { describe, expect, it } from 'vitest';
 import { PRELUDE, evaluate } from './fixtures/api-run';
+import { INDEX } from './helpers';
+
+const NATIVE = INDEX.replace(/index\.js$/, 'native.js');
 
 /**
  * What V8 allocates with malloc for one `Buffer.allocUnsafeSlow(n)` on Node 20 x64, measured:
@@ -39,7 +42,7 @@ describe('scope.run', () => {
     });
   });
 
-  it('nested_scopes_restore_the_outer_one_even_when_fn_throws', () => {
+  it('nested_scopes_restore_the_outer_one_when_fn_throws_and_across_awaits', () => {
     const out = evaluate(`
       const a = sm.defineScope('api-outer'), b = sm.defineScope('api-inner', { kind: 'service' });
       out.ids = [];
@@ -52,8 +55,25 @@ describe('scope.run', () => {
       });
       out.after = sm.currentScopeId();
       out.sameScope = sm.defineScope('api-outer') === a;
-      out.withScope = sm.withScope('api-outer', () => sm.currentScopeId() === a.id);`);
-    expect(out).toEqual({ ids: [true, true, true, true], error: 'boom', after: 0, sameScope: true, withScope: true });
+      out.withScope = sm.withScope('api-outer', () => sm.currentScopeId() === a.id);
+      out.async = await a.run(async () => {
+        const seen = [];
+        await b.run(async () => { await null; seen.push(sm.currentScopeId() === b.id); });
+        seen.push(sm.currentScopeId() === a.id);
+        await new Promise((resolve) => setImmediate(resolve));
+        seen.push(sm.currentScopeId() === a.id);
+        return seen;
+      });
+      out.asyncAfter = sm.currentScopeId();`);
+    expect(out).toEqual({
+      ids: [true, true, true, true],
+      error: 'boom',
+      after: 0,
+      sameScope: true,
+      withScope: true,
+      async: [true, true, true],
+      asyncAfter: 0,
+    });
   });
 
   it('interleaved_async_tasks_are_each_charged_only_their_own_allocations', () => {
@@ -63,11 +83,16 @@ describe('scope.run', () => {
     // GCs that free such blocks meanwhile; far below one buffer of the other task.
     const out = evaluate(`${PRELUDE}
       const keep = [];
+      const native = require(${JSON.stringify(NATIVE)}).nativeBinding();
+      const mismatches = [];
+      const check = (scope) => { if (native.scopeCurrent() !== scope.id) mismatches.push(scope.name); };
       const task = (scope, size, n) => scope.run(async () => {
         for (let i = 0; i < n; i++) {
           await null;
+          check(scope);
           keep.push(Buffer.allocUnsafeSlow(size));
           await new Promise((resolve) => setTimeout(resolve, 1));
+          check(scope);
           keep.push(Buffer.allocUnsafeSlow(size));
         }
       });
@@ -77,8 +102,11 @@ describe('scope.run', () => {
       await Promise.all([task(a, 65536, 10), task(b, 16384, 10)]);
       out.a = grown(a0, scopeOf('api-task-a'));
       out.b = grown(b0, scopeOf('api-task-b'));
-      out.after = sm.currentScopeId();`);
-    expect(out.after).toBe(0);
+      out.after = [sm.currentScopeId(), native.scopeCurrent()];
+      out.mismatches = mismatches;`);
+    // The thread-local the library charges equals the scope of the JS running, at every step.
+    expect(out.mismatches).toEqual([]);
+    expect(out.after).toEqual([0, 0]);
     for (const [growth, size] of [
       [out.a, 65536],
       [out.b, 16384],
@@ -145,7 +173,7 @@ describe('the libuv threadpool', () => {
     // pool's zlib state is charged to core — what the `threadpool` scope prevents.
     const out = evaluate(`
       const zlib = require('node:zlib');
-      const b = require(${JSON.stringify(require.resolve('../dist/src/native.js'))}).nativeBinding();
+      const b = require(${JSON.stringify(NATIVE)}).nativeBinding();
       const id = b.scopeRegister('api-zlib-raw', 'module');
       const core = () => b.snapshotScopes()[0].counters[0];
       const input = Buffer.alloc(1 << 20, 7);
