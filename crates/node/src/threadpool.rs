@@ -9,7 +9,8 @@
 //!
 //! How every pool thread is reached: `threads` tasks are queued together and each blocks at a
 //! gate until all of them are running, so no thread can take two of them. The gate gives up
-//! after `GATE_TIMEOUT`, so a pool smaller than asked, or busy for long, is never deadlocked.
+//! after `GATE_TIMEOUT`, so a pool smaller than asked, or busy for long, is never deadlocked;
+//! the cost of that case is a pool stalled for at most `GATE_TIMEOUT`, once per process.
 
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -20,8 +21,10 @@ use napi_derive::napi;
 
 use crate::abi::{Abi, SCOPE_INVALID};
 
-/// How long a task waits for the others before giving up.
-const GATE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a task waits for the others before giving up. A pool busy with a long job
+/// reaches the gate late; its thread is still marked when its task runs, since arrivals are
+/// counted for the whole process.
+const GATE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Tasks that have arrived at the gate, process-wide (the pool is process-wide too).
 static ARRIVED: Mutex<u32> = Mutex::new(0);
