@@ -7,11 +7,16 @@
 //! whole process. When the library is absent, `preloadStatus()` says so and every other call
 //! returns an error the user can act on.
 //!
+//! `switch.rs` holds the one hot call (`scopeSwitch`, made by the JS context hooks on every
+//! async callback); `threadpool.rs` makes the libuv pool threads charge the `threadpool` scope.
+//!
 //! 64-bit counters are handed to JavaScript as `number` (an `f64`): exact below 2^53 bytes
 //! (8 PiB), which no process reaches in practice.
 
 mod abi;
 pub mod reader;
+pub mod switch;
+pub mod threadpool;
 
 use std::ffi::{CStr, CString};
 

@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// benches/node_scope.mjs — what `scope.run` costs a Node program, per call, against the same
+// code without skull-mem. See the last section of benches/README.md.
+//
+// Three child processes run the same workloads, round by round in turn (interleaved, so the
+// noise of a shared machine falls on all alike); the table shows the median of the rounds:
+//   plain    no preload, no skull-mem                       (the baseline)
+//   preload  libskull_mem.so preloaded, no scope used        (what the interposer alone costs)
+//   scoped   preloaded, each call wrapped in `scope.run`     (what the scope API adds)
+// and, to show why the scopes cost what they cost on await-heavy code, the floors of the
+// context-propagation mechanisms that were measured (preloaded, no scope, code not wrapped):
+//   ah-empty     an async_hooks hook with empty init/before/after (what skull-mem builds on)
+//   als          an AsyncLocalStorage with a store entered (Node 20: async_hooks underneath)
+//   v8-promise   v8.promiseHooks with empty init/before/after (promises only: it would miss
+//                timers, nextTick and I/O callbacks)
+// Workloads: `sync`, a trivial function; `async3`, an async function with three awaits,
+// awaited by the caller. Such hooks are process-wide: in those processes they run for every
+// promise, and they are off in `plain` and `preload`.
+//
+// Settings (environment): ROUNDS (default 9), SYNC_CALLS (default 2000000 per round),
+// ASYNC_CALLS (default 200000 per round).
+import { fork } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..');
+const ROUNDS = Number(process.env.ROUNDS ?? 9);
+const SYNC_CALLS = Number(process.env.SYNC_CALLS ?? 2_000_000);
+const ASYNC_CALLS = Number(process.env.ASYNC_CALLS ?? 200_000);
+const CONFIGS = ['plain', 'preload', 'scoped', 'ah-empty', 'als', 'v8-promise'];
+
+// ---- child: runs one round of both workloads on request ----
+
+async function child(config) {
+  let sink = 0;
+  const trivial = () => {
+    sink++;
+    return sink;
+  };
+  const work = async () => {
+    await null;
+    await null;
+    await null;
+    return sink++;
+  };
+  let wrapSync = trivial;
+  let wrapAsync = work;
+  if (config === 'scoped') {
+    const { createRequire } = await import('node:module');
+    const sm = createRequire(import.meta.url)(path.join(repo, 'dist', 'src', 'index.js'));
+    if (!sm.status().active) throw new Error(`the ${config} child is not preloaded: ${sm.status().reason}`);
+    const scope = sm.defineScope('bench', { kind: 'module' });
+    await sm.threadpoolAttribution();
+    wrapSync = () => scope.run(trivial);
+    wrapAsync = () => scope.run(work);
+  } else if (config === 'ah-empty') {
+    const { createHook } = await import('node:async_hooks');
+    createHook({ init() {}, before() {}, after() {} }).enable();
+  } else if (config === 'als') {
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    new AsyncLocalStorage().enterWith(1);
+  } else if (config === 'v8-promise') {
+    const { promiseHooks } = await import('node:v8');
+    promiseHooks.createHook({ init() {}, before() {}, after() {} });
+  }
+  const round = async () => {
+    let t = process.hrtime.bigint();
+    for (let i = 0; i < SYNC_CALLS; i++) wrapSync();
+    const sync = Number(process.hrtime.bigint() - t) / SYNC_CALLS;
+    t = process.hrtime.bigint();
+    for (let i = 0; i < ASYNC_CALLS; i++) await wrapAsync();
+    const async3 = Number(process.hrtime.bigint() - t) / ASYNC_CALLS;
+    return { sync, async3 };
+  };
+  await round(); // warm-up: compile and tier up before timing
+  process.on('message', async () => process.send(await round()));
+  process.send('ready');
+}
+
+// ---- parent: starts the children, runs the rounds, prints the table ----
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function start(config, library) {
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  if (config !== 'plain') env.LD_PRELOAD = library;
+  const proc = fork(fileURLToPath(import.meta.url), ['--child', config], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = () => new Promise((resolve, reject) => {
+    proc.once('message', resolve);
+    proc.once('exit', (code) => reject(new Error(`the ${config} child exited (${code})`)));
+  });
+  return { config, proc, next };
+}
+
+async function parent() {
+  const library = path.join(repo, 'npm', 'linux-x64-gnu', 'libskull_mem.so');
+  if (!fs.existsSync(library) || !fs.existsSync(path.join(repo, 'dist', 'src', 'index.js'))) {
+    console.error('node_scope: build first: npm run build');
+    process.exit(1);
+  }
+  console.log(`node ${process.version}; ${ROUNDS} interleaved rounds; ${SYNC_CALLS} sync and ${ASYNC_CALLS} async calls per round`);
+  const children = CONFIGS.map((config) => start(config, library));
+  await Promise.all(children.map((c) => c.next()));
+  const results = Object.fromEntries(CONFIGS.map((c) => [c, { sync: [], async3: [] }]));
+  for (let r = 0; r < ROUNDS; r++) {
+    // Rotate who goes first, so no configuration always runs on a warmer machine.
+    for (let i = 0; i < children.length; i++) {
+      const c = children[(r + i) % children.length];
+      const reply = c.next();
+      c.proc.send('round');
+      const { sync, async3 } = await reply;
+      results[c.config].sync.push(sync);
+      results[c.config].async3.push(async3);
+    }
+  }
+  for (const c of children) c.proc.kill();
+
+  const m = (config, workload) => median(results[config][workload]);
+  const row = (label, workload, config) =>
+    `${label.padEnd(44)} ${m(config, workload).toFixed(1).padStart(9)} ns  ` +
+    `${(m(config, workload) / m('plain', workload)).toFixed(2).padStart(5)}x plain  ` +
+    `${(m(config, workload) / m('preload', workload)).toFixed(2).padStart(5)}x preload`;
+  console.log(row('sync: fn()                      plain', 'sync', 'plain'));
+  console.log(row('sync: fn()                      preload', 'sync', 'preload'));
+  console.log(row('sync: scope.run(fn)             scoped', 'sync', 'scoped'));
+  console.log(row('async3: await fn()              plain', 'async3', 'plain'));
+  console.log(row('async3: await fn()              preload', 'async3', 'preload'));
+  console.log(row('async3: await scope.run(fn)     scoped', 'async3', 'scoped'));
+  console.log('floors of the mechanisms (await fn(), nothing wrapped):');
+  console.log(row('async3: async_hooks, empty hooks  ah-empty', 'async3', 'ah-empty'));
+  console.log(row('async3: AsyncLocalStorage         als', 'async3', 'als'));
+  console.log(row('async3: v8.promiseHooks, empty    v8-promise', 'async3', 'v8-promise'));
+  const addedSync = m('scoped', 'sync') - m('preload', 'sync');
+  const ratioAsync = m('scoped', 'async3') / m('preload', 'async3');
+  console.log(`added per sync run: ${addedSync.toFixed(1)} ns (target < 150 ns) ${addedSync < 150 ? 'ok' : 'MISSED'}`);
+  console.log(`async3 with scopes / without: ${ratioAsync.toFixed(2)}x (target < 1.5x) ${ratioAsync < 1.5 ? 'ok' : 'MISSED'}`);
+}
+
+if (process.argv[2] === '--child') await child(process.argv[3]);
+else await parent();

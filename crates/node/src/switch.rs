@@ -1,0 +1,93 @@
+//! `scopeSwitch(id) -> previous`: the one call the JavaScript context hooks make on every
+//! async callback, written as a raw Node-API callback.
+//!
+//! Why not `#[napi]`: napi-rs 3 wraps every call that takes arguments in a borrow scope that
+//! allocates (measured: ~110 ns per call, most of it in `native_borrow`, against ~25-30 ns for
+//! this raw callback in a loop). The hooks call it up to twice per resumed `await`; measured
+//! with the switch replaced by a no-op, the hooks cost what empty async_hooks cost, so these
+//! calls are all of skull-mem's own cost on async code above that floor.
+
+use std::ffi::c_char;
+use std::ptr;
+
+use napi::bindgen_prelude::Object;
+use napi::sys;
+use napi::{Env, JsValue, Result};
+use napi_derive::napi;
+
+use crate::abi::{Abi, SCOPE_INVALID};
+
+/// Makes the `u32` argument the calling thread's scope and returns the previous scope, or
+/// `4294967295` (`SCOPE_INVALID`) when the id is unknown, the argument is not a number, or
+/// the library is not preloaded. Never throws: the TypeScript layer checks `status()` first.
+unsafe extern "C" fn scope_switch(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut argc = 1usize;
+    let mut argv = [ptr::null_mut(); 1];
+    // SAFETY: `env` and `info` come from Node for this call; `argv` has room for `argc` values.
+    let got = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    let mut id = SCOPE_INVALID;
+    let previous = if got == sys::Status::napi_ok
+        && argc >= 1
+        // SAFETY: `argv[0]` is a live handle of this call (undefined when no argument was given).
+        && unsafe { sys::napi_get_value_uint32(env, argv[0], &mut id) } == sys::Status::napi_ok
+    {
+        match Abi::get() {
+            // SAFETY: `skull_scope_enter` accepts any id; an unknown one changes nothing.
+            Some(abi) => unsafe { (abi.scope_enter)(id) },
+            None => SCOPE_INVALID,
+        }
+    } else {
+        SCOPE_INVALID
+    };
+    let mut out = ptr::null_mut();
+    // SAFETY: `env` is live for this call; on failure `out` stays null, which Node reads as
+    // `undefined`.
+    unsafe { sys::napi_create_uint32(env, previous, &mut out) };
+    out
+}
+
+/// Adds the raw functions to the addon's exports.
+#[napi(module_exports)]
+pub fn register_raw_functions(exports: Object, env: Env) -> Result<()> {
+    const NAME: &[u8] = b"scopeSwitch";
+    let mut function = ptr::null_mut();
+    // SAFETY: `NAME` is valid for `NAME.len()` bytes; `scope_switch` matches `napi_callback`.
+    let status = unsafe {
+        sys::napi_create_function(
+            env.raw(),
+            NAME.as_ptr().cast::<c_char>(),
+            NAME.len() as isize,
+            Some(scope_switch),
+            ptr::null_mut(),
+            &mut function,
+        )
+    };
+    check(status, "create scopeSwitch")?;
+    // SAFETY: `exports` is the live exports object of this module; `function` was just created.
+    let status = unsafe {
+        sys::napi_set_named_property(env.raw(), exports.raw(), c"scopeSwitch".as_ptr(), function)
+    };
+    check(status, "export scopeSwitch")
+}
+
+fn check(status: sys::napi_status, what: &str) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::from_reason(format!(
+            "skull-mem: cannot {what} (napi status {status})"
+        )))
+    }
+}
