@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot, preloadLibraryPath } from '../src/native';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
+import { diffCommand } from './cli/diff-command';
 /** The library's environment variable for the segment directory (crates/core/src/segment.rs). */
 const SEGMENT_DIR_ENV = 'SKULL_MEM_DIR';
 import { memoryCommand, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
@@ -192,6 +193,16 @@ function program(exit: (code: number) => void): Command {
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
     .action((pid: number, options: { output?: string; dir?: string }) =>
       exit(snapshotCommand(pid, { output: options.output, dir: options.dir })),
+    );
+
+  cli
+    .command('diff')
+    .description('what grew between two snapshots, by scope, sorted by growth')
+    .argument('<before>', 'a snapshot file (skull-mem snapshot -o, or the API)')
+    .argument('<after>', 'a later snapshot file')
+    .option('--json', 'JSON on stdout')
+    .action((before: string, after: string, options: { json?: boolean }) =>
+      exit(diffCommand(before, after, { json: options.json === true })),
     );
 
   cli

@@ -157,6 +157,50 @@ describe('skull-mem memory', () => {
   });
 });
 
+describe('skull-mem diff', () => {
+  it('reports_exactly_the_growth_made_between_two_snapshots', async () => {
+    const dir = segmentDir();
+    const program = new Started([stepper], dir);
+    await program.line(/ready 1/);
+    const programPid = Number(fs.readdirSync(dir)[0].split('-').pop());
+    const before = path.join(work, 'before.json');
+    const after = path.join(work, 'after.json');
+    expect(cli(['snapshot', String(programPid), '-o', before, '--dir', dir]).status).toBe(0);
+    program.next();
+    await program.line(/ready 2/);
+    expect(cli(['snapshot', String(programPid), '-o', after, '--dir', dir]).status).toBe(0);
+    program.next();
+    expect(await program.exited()).toBe(0);
+
+    const result = cli(['diff', before, after, '--json']);
+    expect(result.status).toBe(0);
+    const growth = JSON.parse(result.stdout) as { scopes: { name: string; used_bytes: number; live_blocks: number; counters: Record<string, number> }[]; totals: { used_bytes: number } };
+    const of = (name: string) => growth.scopes.find((s) => s.name === name)!;
+    // Step 2: cache callocs 6 x 4096; two of parser's 1000-byte blocks are freed.
+    expect([of('cache').used_bytes, of('cache').live_blocks, of('cache').counters.calloc_calls]).toEqual([6 * 4096, 6, 6]);
+    expect([of('parser').used_bytes, of('parser').live_blocks, of('parser').counters.cross_freed_bytes]).toEqual([-2000, -2, 2000]);
+    // Sorted by growth, and the totals are the sum of the scopes' growth.
+    expect(growth.scopes[0].name).toBe('cache');
+    expect(growth.totals.used_bytes).toBe(growth.scopes.reduce((sum, s) => sum + s.used_bytes, 0));
+
+    const table = cli(['diff', before, after]);
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/^======== Skull Memory Diff/);
+    expect(table.stdout).toMatch(/service\s+cache\s+16384\s+40960\s+\+24576/);
+  });
+
+  it('refuses_missing_non_json_and_foreign_files_with_one_line', () => {
+    const notJson = path.join(work, 'not.json');
+    fs.writeFileSync(notJson, 'hello');
+    const foreign = path.join(work, 'foreign.json');
+    fs.writeFileSync(foreign, JSON.stringify({ format: 'other', scopes: [] }));
+    expectOneLineError(cli(['diff', path.join(work, 'missing.json'), notJson]), 1, /missing\.json: no such file/);
+    expectOneLineError(cli(['diff', notJson, notJson]), 1, /not\.json is not JSON/);
+    expectOneLineError(cli(['diff', foreign, foreign]), 1, /foreign\.json: not a skull-mem snapshot v1/);
+    expectOneLineError(cli(['diff', foreign]), 2, /missing required argument 'after'/);
+  });
+});
+
 describe('skull-mem memory on node', () => {
   it('reads_the_native_bytes_of_buffers_a_node_process_holds_in_a_scope', async () => {
     const dir = segmentDir();

@@ -3,7 +3,7 @@
  * the seed's per-scope table, extended with peak, calls per API (`--detail`), cross-scope
  * frees and growth per interval (`--watch`), and a summary that explains the RSS.
  */
-import type { ReportScope } from './segments';
+import type { SnapshotScope } from '../../src/snapshot';
 import type { ProcessSnapshot } from './process-snapshot';
 
 /** How the scopes are ordered. */
@@ -19,12 +19,12 @@ export interface TableOptions {
   interval?: number;
 }
 
-const scopeKey = (scope: ReportScope): string => `${scope.kind}\0${scope.name}`;
+const scopeKey = (scope: SnapshotScope): string => `${scope.kind}\0${scope.name}`;
 
 /** Built-in kinds show as `.`, as in the seed's table. */
 const displayKind = (kind: string): string => (kind === 'core' || kind === 'init' ? '.' : kind);
 
-function count(scope: ReportScope, ...names: string[]): number {
+function count(scope: SnapshotScope, ...names: string[]): number {
   return names.reduce((sum, name) => sum + (scope.counters[name] ?? 0), 0);
 }
 
@@ -46,10 +46,10 @@ const signed = (value: number): string => (value > 0 ? `+${value}` : `${value}`)
 interface Column {
   title: string;
   width: number;
-  value: (scope: ReportScope) => string | number;
+  value: (scope: SnapshotScope) => string | number;
 }
 
-function columns(options: TableOptions, growth: (scope: ReportScope) => number): Column[] {
+function columns(options: TableOptions, growth: (scope: SnapshotScope) => number): Column[] {
   const list: Column[] = [
     { title: 'kind', width: 8, value: (s) => displayKind(s.kind) },
     { title: 'name', width: 16, value: (s) => s.name },
@@ -81,14 +81,14 @@ function columns(options: TableOptions, growth: (scope: ReportScope) => number):
 }
 
 /** Used-bytes growth of each scope since `previous` (a new scope grew from 0). */
-export function growthBy(previous?: ProcessSnapshot): (scope: ReportScope) => number {
+export function growthBy(previous?: ProcessSnapshot): (scope: SnapshotScope) => number {
   const before = new Map((previous?.scopes ?? []).map((scope) => [scopeKey(scope), scope.used_bytes]));
   return (scope) => scope.used_bytes - (before.get(scopeKey(scope)) ?? 0);
 }
 
 /** Orders scopes: most used (or most grown) first, or by name; ties by id. */
-export function sortScopes(scopes: ReportScope[], sort: SortKey, growth: (scope: ReportScope) => number): ReportScope[] {
-  const compare: Record<SortKey, (a: ReportScope, b: ReportScope) => number> = {
+export function sortScopes(scopes: SnapshotScope[], sort: SortKey, growth: (scope: SnapshotScope) => number): SnapshotScope[] {
+  const compare: Record<SortKey, (a: SnapshotScope, b: SnapshotScope) => number> = {
     used: (a, b) => b.used_bytes - a.used_bytes,
     growth: (a, b) => growth(b) - growth(a),
     name: (a, b) => a.name.localeCompare(b.name),

@@ -4,7 +4,8 @@
  * output of `skull-mem memory --json` and `skull-mem snapshot`, and an input of `diff`.
  */
 import { readProcessMemory, type ProcessMemory } from './process-memory';
-import { readProcess, type Report, type SegmentInfo } from './segments';
+import { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION, type Snapshot } from '../../src/snapshot';
+import { readProcess, type SegmentInfo } from './segments';
 
 /** The process figures the CLI adds: resident memory and how much of it malloc explains. */
 export interface ProcessFigures extends ProcessMemory {
@@ -17,13 +18,10 @@ export interface ProcessFigures extends ProcessMemory {
   other_anon_bytes: number;
 }
 
-/** Format v1 as the CLI writes it. */
-export interface ProcessSnapshot extends Report {
-  format: 'skull-mem-snapshot';
-  format_version: 1;
-  time: string;
+/** Format v1 as the CLI writes it: with the segment and the resident figures. */
+export interface ProcessSnapshot extends Snapshot {
   segment: SegmentInfo;
-  process: ProcessFigures;
+  process: ProcessFigures & { rss_bytes: number };
 }
 
 /** Reads process `pid` now: counters and resident figures. */
@@ -32,8 +30,8 @@ export function takeProcessSnapshot(pid: number, dir?: string): ProcessSnapshot 
   const memory = readProcessMemory(pid, segment.path);
   const inHeap = Math.min(report.totals.used_bytes + report.totals.overhead_bytes, memory.malloc_heap_bytes);
   return {
-    format: 'skull-mem-snapshot',
-    format_version: 1,
+    format: SNAPSHOT_FORMAT,
+    format_version: SNAPSHOT_FORMAT_VERSION,
     time: new Date().toISOString(),
     ...report,
     segment,

@@ -4,30 +4,11 @@
  * one-line `CliError`s with exit code 1.
  */
 import { nativeBinding } from '../../src/native';
+import type { Snapshot } from '../../src/snapshot';
 import { CliError } from './cli-error';
 
-/** A scope as the report JSON has it (crates/core/src/report.rs, field names stable). */
-export interface ReportScope {
-  id: number;
-  name: string;
-  kind: string;
-  used_bytes: number;
-  live_blocks: number;
-  peak_used_bytes: number;
-  overhead_bytes: number;
-  counters: Record<string, number>;
-}
-
-/** The report JSON of one process. */
-export interface Report {
-  version: string;
-  pid: number;
-  threads: number | null;
-  region_bytes: number | null;
-  trace_enabled: boolean;
-  scopes: ReportScope[];
-  totals: { used_bytes: number; live_blocks: number; overhead_bytes: number; counters: Record<string, number> };
-}
+/** The library's JSON report of one process: a snapshot without the fields the reader adds. */
+export type Report = Omit<Snapshot, 'format' | 'format_version' | 'time' | 'process'>;
 
 /** What the segment header says about its process. */
 export interface SegmentInfo {
