@@ -5,7 +5,9 @@
  * (`npx skull-mem run -- node app.js`). This module reads it through the addon and explains
  * what is wrong when it cannot: importing it never throws because the library is absent.
  */
+import { renderMemoryTable, type SortKey } from './memory-table';
 import { nativeBinding } from './native';
+import { takeProcessSnapshot } from './process-snapshot';
 import { requireActive } from './status';
 
 export { preloadLibraryPath } from './native';
@@ -34,17 +36,32 @@ export {
 export { diff, renderDiff, type ScopeGrowth, type SnapshotDiff } from './diff';
 export { OTHER_ROUTES, defaultRoute, instrumentHttp, type HttpScopeOptions } from './http';
 
+export { humanBytes, renderMemoryTable, type SortKey, type TableOptions } from './memory-table';
+export { takeProcessSnapshot, type ProcessFigures, type ProcessSnapshot } from './process-snapshot';
+export { readProcess, scanProcesses, type Reading, type Scan, type SegmentInfo } from './segments';
+
 /** Report formats: the "Skull Memory Measurement" table, or the same figures as JSON. */
 export type ReportFormat = 'text' | 'json';
 
+/** Options of the text report. */
+export interface ReportOptions {
+  /** Calls per API, failed allocations and header overhead per scope. */
+  detail?: boolean;
+  /** Order of the scopes; default `used`. */
+  sort?: SortKey;
+}
+
 /**
- * Renders the report of every scope.
+ * Renders the report of every scope: in text, the same table as `skull-mem memory <pid>`
+ * (read through this process's own segment, with the RSS breakdown); in JSON, the library's
+ * report (the snapshot format v1 without time and process figures).
  * @throws {SkullMemError} `NOT_PRELOADED` when the interposer is not preloaded
  *   ("skull-mem: the interposer is not loaded in this process; start it with
  *   `npx skull-mem run -- node app.js`"), `VERSION_MISMATCH` when the package, addon and
  *   library versions differ.
  */
-export function report(format: ReportFormat = 'text'): string {
+export function report(format: ReportFormat = 'text', options: ReportOptions = {}): string {
   requireActive();
-  return nativeBinding().report(format);
+  if (format === 'json') return nativeBinding().report('json');
+  return renderMemoryTable(takeProcessSnapshot(process.pid), { detail: options.detail === true, sort: options.sort ?? 'used' });
 }

@@ -11,17 +11,21 @@ import { nativeBinding, packageRoot, preloadLibraryPath } from './native';
 export const PRELOAD_COMMAND = 'npx skull-mem run -- node app.js';
 
 /** Why an operation could not be done; `code` is stable, `message` says what to do. */
-export type SkullMemErrorCode = 'NOT_PRELOADED' | 'VERSION_MISMATCH' | 'BAD_SNAPSHOT';
+export type SkullMemErrorCode = 'NOT_PRELOADED' | 'VERSION_MISMATCH' | 'BAD_SNAPSHOT' | 'UNREADABLE';
 
 /** An error from skull-mem with a message a user can act on. */
 export class SkullMemError extends Error {
   /** Stable identifier of the failure. */
   readonly code: SkullMemErrorCode;
+  /** For `UNREADABLE`: the reader's finer reason (`NO_PROCESS`, `NOT_MEASURED`, `SYMLINK`,
+   * `NOT_OWNED`, `TRUNCATED`, `VERSION_MISMATCH`, `CORRUPT`, `STALE`, ...). */
+  readonly reason?: string;
 
-  constructor(code: SkullMemErrorCode, message: string) {
+  constructor(code: SkullMemErrorCode, message: string, reason?: string) {
     super(message);
     this.name = 'SkullMemError';
     this.code = code;
+    if (reason !== undefined) this.reason = reason;
   }
 }
 

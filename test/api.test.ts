@@ -68,9 +68,22 @@ describe('with the preload', () => {
     expect(scopes.find((s) => s.name === 'init')).toMatchObject({ id: 1, kind: 'init' });
   });
 
-  it('text_report_is_the_default_and_names_the_core_scope', () => {
-    const out = evaluate(`out.text = sm.report()`, true);
-    expect(out.text).toEqual(expect.stringContaining('core'));
+  it('text_report_is_the_cli_table_with_the_scopes_figures', () => {
+    const out = evaluate(
+      `const scope = sm.defineScope('report-test', { kind: 'service' });
+       const b = require(${JSON.stringify(INDEX.replace('index.js', 'native.js'))}).nativeBinding();
+       out.keep = scope.run(() => Buffer.allocUnsafeSlow(1 << 20)).length;
+       out.used = b.snapshotScopes().find((s) => s.name === 'report-test').usedBytes;
+       out.text = sm.report('text', { detail: true })`,
+      true,
+    );
+    const text = out.text as string;
+    expect(text).toMatch(new RegExp(`^======== Skull Memory Measurement ======== pid \\d+: `));
+    const row = text.split('\n').find((line) => / report-test /.test(line))!.trim().split(/\s+/);
+    // kind, name, used, peak, blocks: the same figures the binding reads.
+    expect(row.slice(0, 3)).toEqual(['service', 'report-test', String(out.used)]);
+    expect(Number(row[2])).toBeGreaterThanOrEqual(1 << 20);
+    expect(text).toMatch(/Process RSS\s+\d+ bytes/);
   });
 
   it('scopes_round_trip_through_the_binding', () => {

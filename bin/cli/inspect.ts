@@ -3,9 +3,9 @@
  */
 import * as fs from 'node:fs';
 import { CliError } from './cli-error';
-import { humanBytes, renderMemoryTable, type SortKey } from './memory-table';
-import { takeProcessSnapshot, type ProcessSnapshot } from './process-snapshot';
-import { scanProcesses } from './segments';
+import { humanBytes, renderMemoryTable, type SortKey } from '../../src/memory-table';
+import { takeProcessSnapshot, type ProcessSnapshot } from '../../src/process-snapshot';
+import { scanProcesses } from '../../src/segments';
 
 /** Options of `skull-mem memory`. */
 export interface MemoryOptions {

@@ -45,14 +45,14 @@ fn loaded() -> Result<&'static Abi> {
 
 /// Charges the binding's own allocations (report buffers, snapshot arrays) to the `self`
 /// scope while alive, so the tool's cost is visible and not blamed on the caller's scope.
-struct SelfScope<'a> {
+pub(crate) struct SelfScope<'a> {
     abi: &'a Abi,
     previous: u32,
 }
 
 impl<'a> SelfScope<'a> {
     #[must_use]
-    fn enter(abi: &'a Abi) -> Self {
+    pub(crate) fn enter(abi: &'a Abi) -> Self {
         // SAFETY: `skull_scope_enter` accepts any id and only switches a thread-local.
         let previous = unsafe { (abi.scope_enter)(SCOPE_SELF) };
         Self { abi, previous }

@@ -11,6 +11,13 @@ use serde_json::{json, Value};
 use skull_mem_core::reader::{self, ReadError, Reading};
 use skull_mem_core::report;
 
+/// Runs `read` with the binding's allocations charged to the `skull-mem` scope when this
+/// process is measured itself, so reading never inflates the caller's scope.
+fn as_tool<T>(read: impl FnOnce() -> T) -> T {
+    let _scope = crate::abi::Abi::get().map(crate::SelfScope::enter);
+    read()
+}
+
 fn dir_or_default(dir: Option<String>) -> PathBuf {
     dir.filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
@@ -53,21 +60,24 @@ fn result_json(result: Result<Reading, ReadError>) -> String {
 /// Reads the segment of process `pid` (in `dir`, default `$SKULL_MEM_DIR` or /dev/shm).
 #[napi]
 pub fn read_process(pid: u32, dir: Option<String>) -> String {
-    result_json(reader::read_pid(&dir_or_default(dir), pid))
+    as_tool(|| result_json(reader::read_pid(&dir_or_default(dir), pid)))
 }
 
 /// Reads a segment file by path, without checking that its process lives (for tests and
 /// for inspecting a file left behind).
 #[napi]
 pub fn read_segment_file(path: String) -> String {
-    result_json(reader::read_file(&PathBuf::from(path)))
+    as_tool(|| result_json(reader::read_file(&PathBuf::from(path))))
 }
 
 /// Every live measured process the caller may read; with `clean`, removes segments of
 /// processes that have ended.
 #[napi]
 pub fn scan_processes(dir: Option<String>, clean: bool) -> String {
-    let dir = dir_or_default(dir);
+    as_tool(|| scan_json(dir_or_default(dir), clean))
+}
+
+fn scan_json(dir: PathBuf, clean: bool) -> String {
     let value = match reader::scan(&dir, clean) {
         Ok(scan) => json!({
             "ok": true,

@@ -3,7 +3,7 @@
  * the seed's per-scope table, extended with peak, calls per API (`--detail`), cross-scope
  * frees and growth per interval (`--watch`), and a summary that explains the RSS.
  */
-import type { SnapshotScope } from '../../src/snapshot';
+import type { SnapshotScope } from './snapshot';
 import type { ProcessSnapshot } from './process-snapshot';
 
 /** How the scopes are ordered. */

@@ -1,11 +1,11 @@
 /**
  * Reading measured processes through the addon's reader (crates/core/src/reader.rs), which
- * checks every segment before trusting it. Failures come back as codes, turned here into
- * one-line `CliError`s with exit code 1.
+ * checks every segment before trusting it. Failures come back as codes, turned here into a
+ * `SkullMemError` with code `UNREADABLE` and the reader's one-line message.
  */
-import { nativeBinding } from '../../src/native';
-import type { Snapshot } from '../../src/snapshot';
-import { CliError } from './cli-error';
+import { nativeBinding } from './native';
+import type { Snapshot } from './snapshot';
+import { SkullMemError } from './status';
 
 /** The library's JSON report of one process: a snapshot without the fields the reader adds. */
 export type Report = Omit<Snapshot, 'format' | 'format_version' | 'time' | 'process'>;
@@ -38,11 +38,11 @@ type Result<T> = ({ ok: true } & T) | Failure;
 
 function unwrap<T>(json: string): T {
   const result = JSON.parse(json) as Result<T>;
-  if (!result.ok) throw new CliError(result.message);
+  if (!result.ok) throw new SkullMemError('UNREADABLE', `skull-mem: ${result.message}`, result.code);
   return result;
 }
 
-/** Reads process `pid`; throws a one-line `CliError` saying why it cannot be read. */
+/** Reads process `pid`; throws a `SkullMemError` saying in one line why it cannot be read. */
 export function readProcess(pid: number, dir?: string): Reading {
   return unwrap<Reading>(nativeBinding().readProcess(pid, dir ?? null));
 }

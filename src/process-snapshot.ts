@@ -4,7 +4,7 @@
  * output of `skull-mem memory --json` and `skull-mem snapshot`, and an input of `diff`.
  */
 import { readProcessMemory, type ProcessMemory } from './process-memory';
-import { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION, type Snapshot } from '../../src/snapshot';
+import { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION, type Snapshot } from './snapshot';
 import { readProcess, type SegmentInfo } from './segments';
 
 /** The process figures the CLI adds: resident memory and how much of it malloc explains. */
