@@ -4,41 +4,16 @@
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
 
-/// `SKULL_ABI_VERSION`: the C ABI this binding was written against.
-pub const ABI_VERSION: u32 = 1;
-/// `SKULL_SCOPE_SELF`: skull-mem's own allocations.
-pub const SCOPE_SELF: u32 = 2;
-/// `SKULL_SCOPE_INVALID`.
-pub const SCOPE_INVALID: u32 = u32::MAX;
-/// `SKULL_NAME_MAX`, including the NUL.
-pub const NAME_MAX: usize = 48;
-/// `SKULL_KIND_MAX`, including the NUL.
-pub const KIND_MAX: usize = 16;
-/// `SKULL_COUNTER_COUNT`.
-pub const COUNTER_COUNT: usize = 20;
+pub use skull_mem_core::abi::ScopeStatsC as ScopeStats;
+pub use skull_mem_core::scopes::{KIND_MAX, NAME_MAX, SCOPE_INVALID, SCOPE_SELF};
+/// `SKULL_ABI_VERSION`: the C ABI this binding was written against (the core's, which the
+/// preloaded library of the same version speaks).
+pub use skull_mem_core::ABI_VERSION;
+
 /// `SKULL_REPORT_TEXT`.
 pub const REPORT_TEXT: c_int = 0;
 /// `SKULL_REPORT_JSON`.
 pub const REPORT_JSON: c_int = 1;
-
-/// Mirror of `struct skull_scope_stats`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct ScopeStats {
-    pub struct_size: u32,
-    pub struct_version: u32,
-    pub id: u32,
-    pub reserved: u32,
-    pub name: [c_char; NAME_MAX],
-    pub kind: [c_char; KIND_MAX],
-    pub used_bytes: u64,
-    pub live_blocks: u64,
-    pub peak_used_bytes: u64,
-    pub counters: [u64; COUNTER_COUNT],
-}
-
-// 16 header bytes + 64 name/kind bytes + 3 figures + 20 counters, 8 bytes each.
-const _: () = assert!(std::mem::size_of::<ScopeStats>() == 16 + 64 + 8 * (3 + COUNTER_COUNT));
 
 type VersionFn = unsafe extern "C" fn() -> *const c_char;
 type AbiVersionFn = unsafe extern "C" fn() -> u32;

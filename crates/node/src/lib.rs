@@ -175,13 +175,9 @@ impl From<&ScopeStats> for ScopeSnapshot {
 }
 
 /// A NUL-terminated name from a fixed C array; a missing NUL takes the whole array.
-fn c_text(raw: &[libc::c_char]) -> String {
-    let bytes: Vec<u8> = raw
-        .iter()
-        .map(|&c| c as u8)
-        .take_while(|&b| b != 0)
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+fn c_text(raw: &[u8]) -> String {
+    let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..len]).into_owned()
 }
 
 /// Every scope's figures at this instant.
