@@ -215,11 +215,25 @@ fn process_command(pid: u32) -> String {
         .collect();
     if words.is_empty() {
         fs::read_to_string(format!("/proc/{pid}/comm"))
-            .map(|comm| comm.trim().to_owned())
+            .map(|comm| one_line(comm.trim()))
             .unwrap_or_else(|_| "?".to_owned())
     } else {
-        words.join(" ")
+        one_line(&words.join(" "))
     }
+}
+
+/// `text` with control characters escaped (`\n`, `\u{1b}`), so that text from another
+/// process or from a segment file keeps an error message on one line and the terminal safe.
+fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
 
 /// Reads the segment of the live process `pid` in `dir`.
@@ -353,7 +367,7 @@ fn check_header(path: &Path, header: &SegmentHeader, size: u64) -> Result<(), Re
         return Err(ReadError::Version {
             path: path.to_owned(),
             found: header.layout_version,
-            library: header.library_version().to_owned(),
+            library: one_line(header.library_version()),
         });
     }
     if size < header.segment_size || size < Region::mapped_bytes() as u64 {
