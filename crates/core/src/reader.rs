@@ -242,13 +242,24 @@ pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
         return Err(ReadError::NoProcess { pid });
     };
     let uid = process_uid(pid).ok_or(ReadError::NoProcess { pid })?;
-    let path = segment_path(dir, uid, pid);
+    let mut path = segment_path(dir, uid, pid);
     let reading = match read_file(&path) {
         Err(ReadError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
-            return Err(ReadError::NotMeasured {
-                pid,
-                command: process_command(pid),
-            })
+            // The segment is named for the user id the process had when it made it; a
+            // process that has changed its user id since (a daemon dropping root) has it
+            // under the old one.
+            match segment_of_other_user(dir, pid) {
+                Some(found) => {
+                    path = found;
+                    read_file(&path)?
+                }
+                None => {
+                    return Err(ReadError::NotMeasured {
+                        pid,
+                        command: process_command(pid),
+                    })
+                }
+            }
         }
         other => other?,
     };
@@ -262,6 +273,15 @@ pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
         return Err(ReadError::Stale { path, pid });
     }
     Ok(reading)
+}
+
+/// A segment of `pid` in `dir` under any user id.
+fn segment_of_other_user(dir: &Path, pid: u32) -> Option<PathBuf> {
+    fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+        let name = entry.file_name();
+        let (_, found) = parse_file_name(name.to_str()?)?;
+        (found == pid).then(|| entry.path())
+    })
 }
 
 /// Opens and checks a segment file, then takes its snapshot. Does not check that its

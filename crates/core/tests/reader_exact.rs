@@ -261,3 +261,31 @@ fn sixty_four_threads_in_two_hundred_scopes_are_summed_exactly() {
     program.send("");
     program.wait_success();
 }
+
+#[test]
+fn a_process_that_changed_its_user_id_is_still_found() {
+    // SAFETY: geteuid cannot fail.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test runs as root");
+    let dir = TestDir::new("setuid");
+    let mut measured = Measured::start("reader_setuid", &[], dir.path());
+    measured.expect("ready");
+    let pid = measured.pid();
+    // The segment keeps the name and owner it was made with.
+    let path = reader::segment_path(dir.path(), 0, pid);
+    assert!(path.exists());
+    let reading = reader::read_pid(dir.path(), pid).expect("read a process now running as 65534");
+    assert_eq!(reading.info.path, path);
+    assert_eq!(reading.info.uid, 0);
+    assert_counters(
+        scope(&reading, "dropped"),
+        &counters(&[
+            (AllocBytes, 3000),
+            (AllocBlocks, 6),
+            (MallocCalls, 6),
+            (OverheadBytes, 96),
+        ]),
+    );
+    let scan = reader::scan(dir.path(), true).unwrap();
+    assert_eq!(scan.live.len(), 1);
+    assert!(scan.removed.is_empty() && scan.unreadable.is_empty());
+}
