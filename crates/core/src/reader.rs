@@ -269,10 +269,30 @@ pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
             what: "its header names another pid",
         });
     }
-    if reading.info.start_time != start_time {
+    if reading.info.start_time != start_time || maps_segment(pid, &path) == Some(false) {
         return Err(ReadError::Stale { path, pid });
     }
     Ok(reading)
+}
+
+/// Whether process `pid` maps the segment file at `path`: `Some(false)` when the process
+/// has since exec'd a program that is not measured, which leaves the segment of the last
+/// measured image behind under the same pid and start time. `None` when its maps cannot be
+/// read (another user's process) or are empty (its main thread has exited), so unknown.
+/// A mapping matches by inode or by file name, so a mismatch is never a guess.
+fn maps_segment(pid: u32, path: &Path) -> Option<bool> {
+    let inode = fs::symlink_metadata(path).ok()?.ino();
+    let name = path.file_name()?.to_str()?;
+    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    if maps.trim().is_empty() {
+        return None;
+    }
+    Some(maps.lines().any(|line| {
+        // address perms offset device inode [path]
+        let mut fields = line.split_ascii_whitespace().skip(4);
+        let mapped_inode = fields.next().and_then(|field| field.parse::<u64>().ok());
+        mapped_inode == Some(inode) || line.ends_with(name)
+    }))
 }
 
 /// A segment of `pid` in `dir` under any user id.
@@ -440,7 +460,10 @@ pub fn scan(dir: &Path, clean: bool) -> Result<Scan, ReadError> {
         }
         let path = entry.path();
         match read_file(&path) {
-            Ok(reading) if process_start_time(pid) == Some(reading.info.start_time) => {
+            Ok(reading)
+                if process_start_time(pid) == Some(reading.info.start_time)
+                    && maps_segment(pid, &path) != Some(false) =>
+            {
                 scan.live.push(reading)
             }
             Ok(_) => stale(&mut scan, path, pid, clean),

@@ -216,3 +216,46 @@ fn a_segment_whose_pid_now_belongs_to_another_process_is_stale() {
         &["skull-mem run"],
     );
 }
+
+#[test]
+fn a_segment_left_by_an_earlier_image_of_a_live_process_is_stale() {
+    let dir = TestDir::new("execd");
+    // A preloaded shell that, on a line, execs `env`, which execs `sleep` without the
+    // library: the pid lives on with the start time of the segment, but nothing maps it.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "echo ready; read x; exec env -u LD_PRELOAD sleep 600"]);
+    let mut shell = Measured::spawn("sh", cmd, dir.path());
+    shell.expect("ready");
+    let pid = shell.pid();
+    let path = segment_of(dir.path(), pid);
+    let before = reader::read_pid(dir.path(), pid).expect("the shell is measured");
+    assert!(
+        before.info.executable.ends_with("sh"),
+        "{}",
+        before.info.executable
+    );
+    shell.send("");
+    // Wait for sleep to be the image.
+    let mut exe = PathBuf::new();
+    for _ in 0..1000 {
+        exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if exe.ends_with("sleep") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(exe.ends_with("sleep"), "{}", exe.display());
+    assert!(
+        path.exists(),
+        "exec leaves the last measured image's segment"
+    );
+    assert_error(
+        reader::read_pid(dir.path(), pid),
+        "STALE",
+        &[path.to_str().unwrap()],
+    );
+    let scan = reader::scan(dir.path(), true).unwrap();
+    assert!(scan.live.is_empty(), "{:?}", live_pids(&scan));
+    assert_eq!(scan.removed, vec![path.clone()]);
+    assert!(!path.exists());
+}
