@@ -370,99 +370,98 @@ fn another_layout_version_names_both_versions() {
 
 #[test]
 fn inconsistent_layout_fields_are_corrupt() {
+    use std::mem::offset_of;
     let dir = TestDir::new("corrupt");
     let (measured, image) = paused(dir.path());
-    let header_fields: [(&str, usize, u64, bool); 10] = [
-        (
-            "header_size",
-            std::mem::offset_of!(SegmentHeader, header_size),
-            8,
-            false,
-        ),
+    // (field, offset, width, value)
+    let fields: [(&str, usize, usize, u64); 9] = [
+        ("header_size", offset_of!(SegmentHeader, header_size), 4, 8),
         (
             "max_scopes",
-            std::mem::offset_of!(SegmentHeader, max_scopes),
+            offset_of!(SegmentHeader, max_scopes),
+            4,
             MAX_SCOPES as u64 + 1,
-            false,
         ),
         (
             "max_threads",
-            std::mem::offset_of!(SegmentHeader, max_threads),
+            offset_of!(SegmentHeader, max_threads),
+            4,
             4096,
-            false,
         ),
         (
             "counter_count",
-            std::mem::offset_of!(SegmentHeader, counter_count),
+            offset_of!(SegmentHeader, counter_count),
+            4,
             21,
-            false,
         ),
         (
             "counter_set_size",
-            std::mem::offset_of!(SegmentHeader, counter_set_size),
+            offset_of!(SegmentHeader, counter_set_size),
+            4,
             168,
-            false,
         ),
         (
             "scopes_offset",
-            std::mem::offset_of!(SegmentHeader, scopes_offset),
+            offset_of!(SegmentHeader, scopes_offset),
+            8,
             0,
-            true,
         ),
         (
             "overflow_offset",
-            std::mem::offset_of!(SegmentHeader, overflow_offset),
+            offset_of!(SegmentHeader, overflow_offset),
+            8,
             1 << 40,
-            true,
         ),
         (
             "blocks_offset",
-            std::mem::offset_of!(SegmentHeader, blocks_offset),
+            offset_of!(SegmentHeader, blocks_offset),
+            8,
             4096,
-            true,
         ),
         (
-            "segment_size (smaller)",
-            std::mem::offset_of!(SegmentHeader, segment_size),
+            "segment_size",
+            offset_of!(SegmentHeader, segment_size),
+            8,
             4096,
-            true,
         ),
-        ("pid", std::mem::offset_of!(SegmentHeader, pid), 1, false),
     ];
-    for (field, offset, value, wide) in header_fields {
+    // Named like the real segment, so the name's pid is checked too (and matches).
+    let path = segment_of(dir.path(), measured.pid());
+    let copy = dir.path().join("copy");
+    for (field, offset, width, value) in fields {
         let mut bad = Image {
             bytes: image.bytes.clone(),
             size: image.size,
         };
-        if wide {
-            bad.put_u64(offset, value);
-        } else {
-            bad.put_u32(offset, value as u32);
+        match width {
+            4 => bad.put_u32(offset, value as u32),
+            _ => bad.put_u64(offset, value),
         }
-        // Named as a segment, so the pid in the name is checked against the header.
-        let path = segment_of(dir.path(), measured.pid() + 1_000_000);
-        let path = if field == "pid" {
-            segment_of(dir.path(), 7)
-        } else {
-            let mut b = bad.bytes.clone();
-            b[std::mem::offset_of!(SegmentHeader, pid)..][..4]
-                .copy_from_slice(&(measured.pid() + 1_000_000).to_le_bytes());
-            bad.bytes = b;
-            path
-        };
-        bad.write(&path);
-        let what = if field == "pid" {
-            "another pid"
-        } else {
-            "layout fields"
-        };
-        assert_error(
-            reader::read_file(&path),
+        bad.write(&copy);
+        let message = assert_error(
+            reader::read_file(&copy),
             "CORRUPT",
-            &[path.to_str().unwrap(), "is corrupt", what],
+            &[copy.to_str().unwrap(), "is corrupt", "layout fields"],
         );
-        fs::remove_file(&path).unwrap();
+        assert!(
+            message.ends_with("do not match its layout version"),
+            "{field}: {message}"
+        );
     }
+    assert!(reader::read_file(&path).is_ok(), "the original is fine");
+    // A header naming another pid than the file name.
+    let mut other = Image {
+        bytes: image.bytes.clone(),
+        size: image.size,
+    };
+    other.put_u32(offset_of!(SegmentHeader, pid), measured.pid() + 1);
+    let misnamed = segment_of(dir.path(), 7);
+    other.write(&misnamed);
+    assert_error(
+        reader::read_file(&misnamed),
+        "CORRUPT",
+        &[misnamed.to_str().unwrap(), "another pid than its file name"],
+    );
     // Longer than the segment it describes.
     let path = dir.path().join("longer");
     Image::write_as(&image.bytes, image.size + 4096, &path, 0o600);
