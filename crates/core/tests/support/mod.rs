@@ -234,8 +234,10 @@ impl Plain {
         let pid = child.id();
         let me = std::env::current_exe().ok();
         for _ in 0..1000 {
+            // The new image's arguments are set up after its executable.
             let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
-            if exe.is_some() && exe != me {
+            let args = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if exe.is_some() && exe != me && !args.is_empty() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(2));
