@@ -145,9 +145,10 @@ fn a_segment_readable_by_others_is_refused() {
     }
 }
 
-/// Runs `read` in a forked child that dropped to uid/gid 65534, and returns what it
-/// reports through a pipe: `OK <pid>` or `<CODE> <message>`, one line per path.
-fn read_as_nobody(paths: &[PathBuf]) -> Vec<String> {
+/// Reads `paths` in a forked child that dropped to uid/gid 65534, then scans `scan_dir`,
+/// and returns what it reports through a pipe: `OK <pid>` or `<CODE> <message>`, one line
+/// per path, then `SCAN live=<paths> unreadable=<codes> removed=<count>`.
+fn read_as_nobody(paths: &[PathBuf], scan_dir: &Path) -> Vec<String> {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid array of two ints.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
@@ -172,6 +173,23 @@ fn read_as_nobody(paths: &[PathBuf]) -> Vec<String> {
                 Ok(reading) => report.push_str(&format!("OK {}\n", reading.info.pid)),
                 Err(error) => report.push_str(&format!("{} {}\n", error.code(), error)),
             }
+        }
+        match reader::scan(scan_dir, true) {
+            Ok(scan) => {
+                let live: Vec<String> = scan
+                    .live
+                    .iter()
+                    .map(|r| r.info.path.display().to_string())
+                    .collect();
+                let unreadable: Vec<&str> = scan.unreadable.iter().map(|e| e.code()).collect();
+                report.push_str(&format!(
+                    "SCAN live={} unreadable={} removed={}\n",
+                    live.join(","),
+                    unreadable.join(","),
+                    scan.removed.len()
+                ));
+            }
+            Err(error) => report.push_str(&format!("SCAN failed: {error}\n")),
         }
         let bytes = report.as_bytes();
         // SAFETY: writing our own buffer to our pipe, then leaving without unwinding.
@@ -219,8 +237,11 @@ fn segments_of_other_users_are_refused_except_to_root() {
     image.write(&users);
     chown(&users, 65534);
 
-    let report = read_as_nobody(&[private.clone(), foreign.clone(), users.clone()]);
-    assert_eq!(report.len(), 3, "{report:?}");
+    let report = read_as_nobody(
+        &[private.clone(), foreign.clone(), users.clone()],
+        dir.path(),
+    );
+    assert_eq!(report.len(), 4, "{report:?}");
     assert!(
         report[0].starts_with("PERMISSION_DENIED ") && report[0].contains("permission denied"),
         "{}",
@@ -238,6 +259,13 @@ fn segments_of_other_users_are_refused_except_to_root() {
         format!("OK {pid}"),
         "the owner reads its own segment"
     );
+    // A scan by uid 65534 sees its own segment as live (it cannot read root's process maps,
+    // which is no reason to call the segment stale) and skips root's segment entirely.
+    assert_eq!(
+        report[3],
+        format!("SCAN live={} unreadable= removed=0", users.display())
+    );
+    assert!(segment_of(dir.path(), pid).exists());
 
     // Root reads a user's segment.
     let reading = reader::read_file(&users).expect("root reads uid 65534's segment");
