@@ -217,11 +217,25 @@ fn process_command(pid: u32) -> String {
         .collect();
     if words.is_empty() {
         fs::read_to_string(format!("/proc/{pid}/comm"))
-            .map(|comm| comm.trim().to_owned())
+            .map(|comm| one_line(comm.trim()))
             .unwrap_or_else(|_| "?".to_owned())
     } else {
-        words.join(" ")
+        one_line(&words.join(" "))
     }
+}
+
+/// `text` with control characters escaped (`\n`, `\u{1b}`), so that text from another
+/// process or from a segment file keeps an error message on one line and the terminal safe.
+fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
 
 /// Reads the segment of the live process `pid` in `dir`.
@@ -230,13 +244,24 @@ pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
         return Err(ReadError::NoProcess { pid });
     };
     let uid = process_uid(pid).ok_or(ReadError::NoProcess { pid })?;
-    let path = segment_path(dir, uid, pid);
+    let mut path = segment_path(dir, uid, pid);
     let reading = match read_file(&path) {
         Err(ReadError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
-            return Err(ReadError::NotMeasured {
-                pid,
-                command: process_command(pid),
-            })
+            // The segment is named for the user id the process had when it made it; a
+            // process that has changed its user id since (a daemon dropping root) has it
+            // under the old one.
+            match segment_of_other_user(dir, pid) {
+                Some(found) => {
+                    path = found;
+                    read_file(&path)?
+                }
+                None => {
+                    return Err(ReadError::NotMeasured {
+                        pid,
+                        command: process_command(pid),
+                    })
+                }
+            }
         }
         other => other?,
     };
@@ -246,10 +271,39 @@ pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
             what: "its header names another pid",
         });
     }
-    if reading.info.start_time != start_time {
+    if reading.info.start_time != start_time || maps_segment(pid, &path) == Some(false) {
         return Err(ReadError::Stale { path, pid });
     }
     Ok(reading)
+}
+
+/// Whether process `pid` maps the segment file at `path`: `Some(false)` when the process
+/// has since exec'd a program that is not measured, which leaves the segment of the last
+/// measured image behind under the same pid and start time. `None` when its maps cannot be
+/// read (another user's process) or are empty (its main thread has exited), so unknown.
+/// A mapping matches by inode or by file name, so a mismatch is never a guess.
+fn maps_segment(pid: u32, path: &Path) -> Option<bool> {
+    let inode = fs::symlink_metadata(path).ok()?.ino();
+    let name = path.file_name()?.to_str()?;
+    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    if maps.trim().is_empty() {
+        return None;
+    }
+    Some(maps.lines().any(|line| {
+        // address perms offset device inode [path]
+        let mut fields = line.split_ascii_whitespace().skip(4);
+        let mapped_inode = fields.next().and_then(|field| field.parse::<u64>().ok());
+        mapped_inode == Some(inode) || line.ends_with(name)
+    }))
+}
+
+/// A segment of `pid` in `dir` under any user id.
+fn segment_of_other_user(dir: &Path, pid: u32) -> Option<PathBuf> {
+    fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+        let name = entry.file_name();
+        let (_, found) = parse_file_name(name.to_str()?)?;
+        (found == pid).then(|| entry.path())
+    })
 }
 
 /// Opens and checks a segment file, then takes its snapshot. Does not check that its
@@ -396,7 +450,7 @@ fn check_header(path: &Path, header: &SegmentHeader, size: u64) -> Result<(), Re
         return Err(ReadError::Version {
             path: path.to_owned(),
             found: header.layout_version,
-            library: header.library_version().to_owned(),
+            library: one_line(header.library_version()),
         });
     }
     if size < header.segment_size || size < Region::mapped_bytes() as u64 {
@@ -449,7 +503,10 @@ pub fn scan(dir: &Path, clean: bool) -> Result<Scan, ReadError> {
         }
         let path = entry.path();
         match read_file(&path) {
-            Ok(reading) if process_start_time(pid) == Some(reading.info.start_time) => {
+            Ok(reading)
+                if process_start_time(pid) == Some(reading.info.start_time)
+                    && maps_segment(pid, &path) != Some(false) =>
+            {
                 scan.live.push(reading)
             }
             Ok(_) => stale(&mut scan, path, pid, clean),

@@ -106,9 +106,25 @@ fn map() -> Option<&'static Region> {
     REGION.store(region as *const Region as *mut Region, Ordering::Release);
     STATE.store(STATE_READY, Ordering::Release);
     // Registered once the region is ready: `pthread_atfork` may allocate.
-    // SAFETY: registering a plain extern fn as the child-side fork handler.
-    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    // SAFETY: registering plain extern fns as the fork handlers.
+    unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(segment::after_fork_in_parent),
+            Some(after_fork_in_child),
+        )
+    };
     Some(region)
+}
+
+/// In the parent just before `fork`: copies the counters the child will start from.
+extern "C" fn before_fork() {
+    let region = REGION.load(Ordering::Acquire);
+    if region.is_null() {
+        return;
+    }
+    // SAFETY: `region` is the published region; `FILE_BACKED` says how it was mapped.
+    unsafe { segment::before_fork(region, FILE_BACKED.load(Ordering::Relaxed)) };
 }
 
 /// In a child after `fork`: gives the child a segment of its own, then frees the thread

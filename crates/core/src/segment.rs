@@ -12,7 +12,7 @@
 use core::cell::UnsafeCell;
 use core::mem::{offset_of, size_of};
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use crate::counters::{CounterSet, COUNTER_COUNT};
 use crate::region::{Region, MAX_SCOPES, MAX_THREADS};
@@ -337,21 +337,74 @@ fn copy_truncated(dest: &mut [u8], source: &[u8]) {
     dest[len] = 0;
 }
 
-/// In a child after `fork`: the shared segment still belongs to the parent. Copies what is
-/// in use into a segment of the child's own and moves it to the same address, so every
-/// pointer into the region stays valid. With an anonymous region the kernel already gave
-/// the child a private copy.
+/// A private copy of the region's in-use part, taken by the parent just before `fork`:
+/// after `fork` the parent keeps counting into the shared segment at once, so a child that
+/// copied from the shared segment would also inherit whatever the parent counted until the
+/// child's copy ran (typically everything the forking thread did right after `fork`).
+static FORK_COPY: AtomicPtr<Region> = AtomicPtr::new(ptr::null_mut());
+
+/// In the parent just before `fork` (the `pthread_atfork` prepare handler): takes the
+/// copy the child will start from. Without memory for it the child copies the shared
+/// segment, as the counts then may mix.
 ///
-/// Other parent threads may count in the short moment between `fork` and this copy; those
-/// few calls then also show in the child's inherited totals.
+/// # Safety
+/// `region` is the published region and `file_backed` says how it was mapped.
+pub(crate) unsafe fn before_fork(region: *mut Region, file_backed: bool) {
+    if !file_backed {
+        return;
+    }
+    let errno = crate::sys::errno();
+    if let Some(copy) = map_anonymous() {
+        // SAFETY: `copy` is a fresh zeroed mapping of the same layout; `region` is mapped.
+        unsafe { copy_in_use(region, copy) };
+        release_fork_copy(FORK_COPY.swap(copy, Ordering::AcqRel));
+    }
+    crate::sys::set_errno(errno);
+}
+
+/// In the parent after `fork`: drops the copy taken for the child.
+pub(crate) extern "C" fn after_fork_in_parent() {
+    let errno = crate::sys::errno();
+    release_fork_copy(FORK_COPY.swap(ptr::null_mut(), Ordering::AcqRel));
+    crate::sys::set_errno(errno);
+}
+
+fn release_fork_copy(copy: *mut Region) {
+    if !copy.is_null() {
+        // SAFETY: `copy` was mapped by `before_fork` and is no longer referenced.
+        unsafe { libc::munmap(copy.cast(), size_of::<Region>()) };
+    }
+}
+
+/// In a child after `fork`: the shared segment still belongs to the parent. Copies what was
+/// in use at `fork` (`FORK_COPY`) into a segment of the child's own and moves it to the
+/// same address, so every pointer into the region stays valid. With an anonymous region
+/// the kernel already gave the child a private copy.
+///
+/// Other parent threads may count between the copy and `fork`; those few calls then also
+/// show in the child's inherited totals.
 ///
 /// # Safety
 /// Called in the child with one thread, before anything else counts; `region` is the
 /// published region and `file_backed` says how it was mapped.
 pub(crate) unsafe fn move_to_own_segment(region: *mut Region, file_backed: bool) -> bool {
-    if !file_backed {
-        return false;
-    }
+    let fork_copy = FORK_COPY.swap(ptr::null_mut(), Ordering::AcqRel);
+    let moved = if file_backed {
+        // SAFETY: guaranteed by the caller; `fork_copy` is null or the parent's copy.
+        unsafe { move_from(region, fork_copy) }
+    } else {
+        false
+    };
+    release_fork_copy(fork_copy);
+    moved
+}
+
+/// `move_to_own_segment` with the copy to start from (the shared segment when null).
+///
+/// # Safety
+/// As `move_to_own_segment`, for a file-backed region.
+unsafe fn move_from(region: *mut Region, fork_copy: *mut Region) -> bool {
+    let file_backed = true;
     // SAFETY: getpid cannot fail.
     let pid = unsafe { libc::getpid() } as u32;
     OWN_FILE.present.store(false, Ordering::Release);
@@ -359,10 +412,15 @@ pub(crate) unsafe fn move_to_own_segment(region: *mut Region, file_backed: bool)
         // No memory for a copy: keep sharing rather than crash; the counts mix.
         return file_backed;
     };
-    // SAFETY: `fresh` is a new mapping of the same layout nobody else sees yet; `region`
+    let source = if fork_copy.is_null() {
+        region
+    } else {
+        fork_copy
+    };
+    // SAFETY: `fresh` is a new mapping of the same layout nobody else sees yet; `source`
     // is only read, by the only thread.
     unsafe {
-        copy_in_use(region, fresh);
+        copy_in_use(source, fresh);
         write_header(fresh, pid);
         let moved = libc::mremap(
             fresh.cast(),
