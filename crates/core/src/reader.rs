@@ -404,10 +404,13 @@ fn open_checked(path: &Path) -> Result<(File, bool), ReadError> {
     };
     let (file, writable) = match open(true) {
         Ok(file) => (file, true),
-        Err(error) if error.raw_os_error() == Some(libc::EACCES) => {
-            (open(false).map_err(|error| io_error(path, error))?, false)
-        }
-        Err(error) if error.raw_os_error() == Some(libc::EROFS) => {
+        // Not writable here (or a directory, refused below): read-only, peaks not raised.
+        Err(error)
+            if matches!(
+                error.raw_os_error(),
+                Some(libc::EACCES | libc::EROFS | libc::EISDIR)
+            ) =>
+        {
             (open(false).map_err(|error| io_error(path, error))?, false)
         }
         Err(error) => return Err(io_error(path, error)),
