@@ -1,0 +1,167 @@
+//! Addresses to frames, with every module loaded once and kept for later reports.
+
+use crate::error::Error;
+use crate::frame::Frame;
+use crate::maps::{Backing, Mapping};
+use crate::module::Module;
+use crate::process::Process;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+/// How to read a captured address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// A return address from a stack: the call is the instruction before it, so `address - 1`
+    /// is looked up (the return address itself may already be on the next line, or past the
+    /// end of a function that ends in a call to a `noreturn` function).
+    ReturnAddress,
+    /// An exact instruction address, such as a function pointer or a sampled program counter.
+    Exact,
+}
+
+/// The identity of a file on disk, so one library mapped by many processes, or under several
+/// names, is loaded once, and a file replaced in place is loaded again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FileId {
+    dev: u64,
+    inode: u64,
+    size: u64,
+    mtime: i64,
+}
+
+/// A mapping as seen in one process: enough to skip the path search on the next address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MappingKey {
+    pid: Option<u32>,
+    path: String,
+    dev: String,
+    inode: u64,
+}
+
+/// Turns addresses of processes into frames. Keep one for as long as reports are made: loading
+/// a module (parsing its DWARF) costs far more than looking addresses up in it.
+#[derive(Default)]
+pub struct Symbolizer {
+    modules: Vec<Result<Module, Error>>,
+    by_file: HashMap<FileId, usize>,
+    by_mapping: HashMap<MappingKey, usize>,
+}
+
+impl Symbolizer {
+    /// An empty symbolizer; modules load on first use.
+    pub fn new() -> Symbolizer {
+        Symbolizer::default()
+    }
+
+    /// The frames at `address` of `process`, innermost first. Never empty: what is not known
+    /// is a `??` frame naming the module and offset.
+    pub fn symbolize(&mut self, process: &Process, address: u64, lookup: Lookup) -> Vec<Frame> {
+        let probe = probe(address, lookup);
+        match self.try_symbolize(process, address, lookup) {
+            Ok(frames) => frames,
+            Err(_) => match process.maps().find(probe) {
+                Some(mapping) => vec![Frame::unknown(mapping.name(), file_offset(mapping, probe))],
+                None => vec![Frame::unknown("[unmapped]", probe)],
+            },
+        }
+    }
+
+    /// Like [`Symbolizer::symbolize`], but says why an address cannot be symbolized at all:
+    /// it is in no mapping, or its module cannot be opened or parsed.
+    pub fn try_symbolize(
+        &mut self,
+        process: &Process,
+        address: u64,
+        lookup: Lookup,
+    ) -> Result<Vec<Frame>, Error> {
+        let probe = probe(address, lookup);
+        let mapping = process.maps().find(probe);
+        let jit = || process.perf_map().and_then(|map| map.lookup(probe));
+        let Some(mapping) = mapping else {
+            return jit().map(|f| vec![f]).ok_or(Error::Unmapped { address });
+        };
+        if !matches!(mapping.backing, Backing::File { .. }) {
+            let unknown = || Frame::unknown(mapping.name(), probe - mapping.start);
+            return Ok(vec![jit().unwrap_or_else(unknown)]);
+        }
+        let module = self.module(process, mapping)?;
+        let offset = file_offset(mapping, probe);
+        Ok(match module.svma(offset) {
+            Some(svma) => module.frames(svma),
+            None => vec![Frame::unknown(module.name(), offset)],
+        })
+    }
+
+    /// The module behind a file mapping, loaded on first use.
+    pub fn module(&mut self, process: &Process, mapping: &Mapping) -> Result<&Module, Error> {
+        let Backing::File { path, .. } = &mapping.backing else {
+            return Err(Error::Io {
+                path: PathBuf::from(mapping.name()),
+                message: "not a file mapping".into(),
+            });
+        };
+        let key = MappingKey {
+            pid: process.pid(),
+            path: path.clone(),
+            dev: mapping.dev.clone(),
+            inode: mapping.inode,
+        };
+        let index = match self.by_mapping.get(&key) {
+            Some(&index) => index,
+            None => {
+                let index = self.load(process, mapping);
+                self.by_mapping.insert(key, index);
+                index
+            }
+        };
+        self.modules[index].as_ref().map_err(Error::clone)
+    }
+
+    /// Number of distinct module files loaded (or failed), for reports on the cache.
+    pub fn module_count(&self) -> usize {
+        self.modules.len()
+    }
+
+    fn load(&mut self, process: &Process, mapping: &Mapping) -> usize {
+        let candidates = process.file_candidates(mapping);
+        let opened = candidates
+            .iter()
+            .find_map(|path| Some((path, path.metadata().ok()?)));
+        let Some((path, meta)) = opened else {
+            let path = candidates.into_iter().next().unwrap_or_default();
+            return self.push(Err(Error::Io {
+                path,
+                message: "no readable file at this path (in the process's root or ours)".into(),
+            }));
+        };
+        let id = FileId {
+            dev: meta.dev(),
+            inode: meta.ino(),
+            size: meta.size(),
+            mtime: meta.mtime(),
+        };
+        if let Some(&index) = self.by_file.get(&id) {
+            return index;
+        }
+        let index = self.push(Module::load(path, mapping.name(), &process.root()));
+        self.by_file.insert(id, index);
+        index
+    }
+
+    fn push(&mut self, module: Result<Module, Error>) -> usize {
+        self.modules.push(module);
+        self.modules.len() - 1
+    }
+}
+
+fn probe(address: u64, lookup: Lookup) -> u64 {
+    match lookup {
+        Lookup::ReturnAddress => address.saturating_sub(1),
+        Lookup::Exact => address,
+    }
+}
+
+fn file_offset(mapping: &Mapping, address: u64) -> u64 {
+    address - mapping.start + mapping.offset
+}
