@@ -1,0 +1,205 @@
+//! Real C and C++ programs, built by the test with gcc/g++ and running: their captured
+//! addresses must come back as the functions and lines that captured them.
+
+mod common;
+
+use common::{build_dir, compile, expect, frames_of, mark_line, source, summary, Target};
+use skull_mem_symbolize::{Lookup, Symbolizer};
+
+const NO_FP: &str = "-fomit-frame-pointer";
+
+#[test]
+fn return_address_in_a_pie_built_with_o0_names_the_calling_line() {
+    let dir = build_dir("c_programs");
+    let app = compile(
+        "gcc",
+        &["app.c"],
+        &dir.join("app-O0"),
+        &["-g", "-O0", NO_FP],
+    );
+    let target = Target::spawn(&app, &[]);
+    let frames = frames_of(&target, "leak_here_ra", Lookup::ReturnAddress);
+    assert_eq!(
+        summary(&frames),
+        [expect("inlinable", "app.c", "inlinable_call", false)]
+    );
+    assert_eq!(frames[0].module, "app-O0");
+    let line = mark_line("app.c", "inlinable_call");
+    let shown = format!("inlinable at {}:{line} (app-O0)", source("app.c").display());
+    assert_eq!(frames[0].to_string(), shown);
+}
+
+#[test]
+fn function_pointer_looked_up_exactly_names_the_function_entry() {
+    let dir = build_dir("c_programs");
+    let app = compile(
+        "gcc",
+        &["app.c"],
+        &dir.join("app-O0-fn"),
+        &["-g", "-O0", NO_FP],
+    );
+    let target = Target::spawn(&app, &[]);
+    let frames = frames_of(&target, "leak_here_fn", Lookup::Exact);
+    assert_eq!(
+        summary(&frames),
+        [expect("leak_here", "app.c", "leak_here_entry", false)]
+    );
+}
+
+#[test]
+fn o2_build_gives_the_inlined_frame_innermost_first() {
+    let dir = build_dir("c_programs");
+    let app = compile(
+        "gcc",
+        &["app.c"],
+        &dir.join("app-O2"),
+        &["-g", "-O2", NO_FP],
+    );
+    let target = Target::spawn(&app, &[]);
+    let frames = frames_of(&target, "leak_here_ra", Lookup::ReturnAddress);
+    assert_eq!(
+        summary(&frames),
+        [
+            expect("inlinable", "app.c", "inlinable_call", true),
+            expect("leak_here", "app.c", "leak_here_call", false),
+        ]
+    );
+}
+
+#[test]
+fn non_pie_executable_is_symbolized_at_its_link_addresses() {
+    let dir = build_dir("c_programs");
+    let app = compile(
+        "gcc",
+        &["app.c"],
+        &dir.join("app-nopie"),
+        &["-g", "-O0", NO_FP, "-no-pie"],
+    );
+    let target = Target::spawn(&app, &[]);
+    // Non-PIE code is linked at 0x400000 and up, and runs there.
+    assert!(target.address("leak_here_fn") < 0x1000_0000);
+    let frames = frames_of(&target, "leak_here_ra", Lookup::ReturnAddress);
+    assert_eq!(
+        summary(&frames),
+        [expect("inlinable", "app.c", "inlinable_call", false)]
+    );
+    let frames = frames_of(&target, "leak_here_fn", Lookup::Exact);
+    assert_eq!(
+        summary(&frames),
+        [expect("leak_here", "app.c", "leak_here_entry", false)]
+    );
+}
+
+#[test]
+fn dlopened_shared_library_is_symbolized_with_its_own_debug_info() {
+    let dir = build_dir("c_programs");
+    let app = compile(
+        "gcc",
+        &["app.c"],
+        &dir.join("app-host"),
+        &["-g", "-O0", NO_FP],
+    );
+    let plugin = compile(
+        "gcc",
+        &["plugin.c"],
+        &dir.join("libplugin.so"),
+        &["-g", "-O0", NO_FP, "-shared", "-fPIC"],
+    );
+    let target = Target::spawn(&app, &[&plugin]);
+    let frames = frames_of(&target, "plugin_ra", Lookup::ReturnAddress);
+    assert_eq!(
+        summary(&frames),
+        [expect("plugin_entry", "plugin.c", "plugin_call", false)]
+    );
+    assert_eq!(frames[0].module, "libplugin.so");
+    let frames = frames_of(&target, "plugin_fn", Lookup::Exact);
+    assert_eq!(
+        summary(&frames),
+        [expect("plugin_entry", "plugin.c", "plugin_entry", false)]
+    );
+}
+
+#[test]
+fn cpp_operator_new_call_sites_have_demangled_names() {
+    let dir = build_dir("c_programs");
+    let widget = compile(
+        "g++",
+        &["widget.cpp"],
+        &dir.join("widget"),
+        &["-g", "-O0", NO_FP],
+    );
+    let target = Target::spawn(&widget, &[]);
+    let frames = frames_of(&target, "make_widget_ra", Lookup::ReturnAddress);
+    assert_eq!(
+        summary(&frames),
+        [expect(
+            "shop::make_widget(int)",
+            "widget.cpp",
+            "make_widget_new",
+            false
+        )]
+    );
+    let frames = frames_of(&target, "factory_ra", Lookup::ReturnAddress);
+    assert_eq!(
+        summary(&frames),
+        [expect(
+            "shop::Factory<shop::Widget>::make(int)",
+            "widget.cpp",
+            "factory_new",
+            false
+        )]
+    );
+    let frames = frames_of(&target, "operator_new_fn", Lookup::Exact);
+    assert_eq!(
+        frames[0].function.as_deref(),
+        Some("operator new(unsigned long)")
+    );
+}
+
+#[test]
+fn libc_function_resolves_through_its_separate_debug_file_or_symbols() {
+    let dir = build_dir("c_programs");
+    let app = compile(
+        "gcc",
+        &["app.c"],
+        &dir.join("app-libc"),
+        &["-g", "-O0", NO_FP],
+    );
+    let target = Target::spawn(&app, &[]);
+    let frames = frames_of(&target, "libc_malloc", Lookup::Exact);
+    let outer = frames.last().unwrap();
+    assert_eq!(outer.module, "libc.so.6");
+    assert!(
+        outer
+            .function
+            .as_deref()
+            .is_some_and(|f| f.contains("malloc")),
+        "{frames:?}"
+    );
+}
+
+#[test]
+fn modules_are_loaded_once_and_reused_across_reports() {
+    let dir = build_dir("c_programs");
+    let app = compile(
+        "gcc",
+        &["app.c"],
+        &dir.join("app-cache"),
+        &["-g", "-O2", NO_FP],
+    );
+    let target = Target::spawn(&app, &[]);
+    let process = target.process();
+    let mut symbolizer = Symbolizer::new();
+    let names = ["leak_here_ra", "leak_here_fn", "capture_fn", "libc_malloc"];
+    let first: Vec<_> = names
+        .iter()
+        .map(|n| symbolizer.symbolize(&process, target.address(n), Lookup::ReturnAddress))
+        .collect();
+    assert_eq!(symbolizer.module_count(), 2);
+    let again: Vec<_> = names
+        .iter()
+        .map(|n| symbolizer.symbolize(&process, target.address(n), Lookup::ReturnAddress))
+        .collect();
+    assert_eq!(first, again);
+    assert_eq!(symbolizer.module_count(), 2);
+}
