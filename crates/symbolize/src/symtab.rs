@@ -18,13 +18,16 @@ pub struct SymbolTable {
 }
 
 impl SymbolTable {
-    /// Collects the defined function symbols of `.symtab` and `.dynsym` of every file given
-    /// (the module and its separate debug file); duplicates are dropped.
+    /// Collects the defined function symbols of the `.symtab` of every file given (the module
+    /// and its separate debug file), then of their `.dynsym`.
     pub fn from_objects(objects: &[&object::File<'_>]) -> SymbolTable {
-        let mut symbols: Vec<Symbol> = objects
-            .iter()
-            .flat_map(|file| file.symbols().chain(file.dynamic_symbols()))
-            .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+        let tables = objects.iter().map(|file| file.symbols());
+        let dynamic = objects.iter().map(|file| file.dynamic_symbols());
+        let mut symbols: Vec<Symbol> = tables
+            .flatten()
+            .chain(dynamic.flatten())
+            // Not `is_definition()`: object does not count GNU ifuncs (memcpy, strlen...) as such.
+            .filter(|s| s.kind() == SymbolKind::Text && !s.is_undefined() && s.address() != 0)
             .filter_map(|s| {
                 Some(Symbol {
                     address: s.address(),
@@ -33,9 +36,10 @@ impl SymbolTable {
                 })
             })
             .collect();
-        // Of several names at one address keep the largest, then the first by name, so the
-        // pick does not depend on table order.
-        symbols.sort_by(|a, b| (a.address, b.size, &a.name).cmp(&(b.address, a.size, &b.name)));
+        // Of several names at one address keep the largest, then the first in table order, as
+        // binutils does (`__GI_xdr_uint32_t` over `xdr_uint32_t` in libc): the stable sort
+        // keeps table order among equals.
+        symbols.sort_by_key(|s| (s.address, std::cmp::Reverse(s.size)));
         symbols.dedup_by(|later, first| later.address == first.address);
         SymbolTable { symbols }
     }

@@ -78,6 +78,7 @@ impl Target {
             addresses.insert(name.to_string(), value);
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("{} exited before printing ready", program.display());
     }
 
