@@ -29,6 +29,7 @@ pub struct Module {
     segments: Vec<Segment>,
     symbols: SymbolTable,
     dwarf: Option<addr2line::Context<Reader>>,
+    dwarf_error: Option<String>,
     debug_path: Option<PathBuf>,
 }
 
@@ -72,13 +73,11 @@ impl Module {
             None => None,
         };
         let dwarf_file = debug.as_ref().unwrap_or(&file);
-        let dwarf = if has_dwarf(dwarf_file) {
-            Some(load_dwarf(dwarf_file).map_err(|e| Error::Elf {
-                path: debug_path.clone().unwrap_or_else(|| path.to_path_buf()),
-                message: format!("bad DWARF: {e}"),
-            })?)
-        } else {
-            None
+        // Corrupt DWARF loses file:line, not the names the symbol tables still give.
+        let (dwarf, dwarf_error) = match has_dwarf(dwarf_file).then(|| load_dwarf(dwarf_file)) {
+            Some(Ok(dwarf)) => (Some(dwarf), None),
+            Some(Err(e)) => (None, Some(format!("bad DWARF: {e}"))),
+            None => (None, None),
         };
         let mut objects = vec![&file];
         objects.extend(debug.as_ref());
@@ -87,6 +86,7 @@ impl Module {
             segments,
             symbols: SymbolTable::from_objects(&objects),
             dwarf,
+            dwarf_error,
             debug_path,
         })
     }
@@ -170,6 +170,11 @@ impl Module {
             outer.inlined = false;
         }
         frames
+    }
+
+    /// Why the module's DWARF could not be used, when it has some that is corrupt.
+    pub fn dwarf_error(&self) -> Option<&str> {
+        self.dwarf_error.as_deref()
     }
 
     /// Number of function symbols known from the symbol tables.
