@@ -110,9 +110,12 @@ impl Module {
     /// that holds it: the same for PIE, non-PIE and shared libraries.
     pub fn svma(&self, file_offset: u64) -> Option<u64> {
         let holds = |s: &&Segment| s.offset <= file_offset && file_offset - s.offset < s.file_size;
-        // Mappings start on a page boundary, so code just before a segment's unaligned file
-        // offset is still mapped; it then belongs to the segment that starts in that page.
-        let page = |s: &&Segment| s.offset & !0xfff <= file_offset && file_offset < s.offset;
+        // Mappings cover whole pages, so the bytes of the pages around a segment's unaligned
+        // ends are mapped with it; they belong to that segment's mapping.
+        let page = |s: &&Segment| {
+            let end = s.offset.saturating_add(s.file_size).saturating_add(0xfff) & !0xfff;
+            s.offset & !0xfff <= file_offset && file_offset < end
+        };
         let segment = self
             .segments
             .iter()
@@ -128,15 +131,16 @@ impl Module {
     /// The frames at `svma`, innermost first; never empty.
     pub fn frames(&self, svma: u64) -> Vec<Frame> {
         let mut frames = self.dwarf_frames(svma);
-        let symbol = self
-            .symbols
-            .lookup(svma)
-            .map(|(name, _)| demangle(name, None));
+        let symbol = || {
+            self.symbols
+                .lookup(svma)
+                .map(|(name, _)| demangle(name, None))
+        };
         match frames.last_mut() {
-            Some(outer) if outer.function.is_none() => outer.function = symbol,
+            Some(outer) if outer.function.is_none() => outer.function = symbol(),
             Some(_) => {}
             None => frames.push(Frame {
-                function: symbol,
+                function: symbol(),
                 ..Frame::unknown(&self.name, svma)
             }),
         }

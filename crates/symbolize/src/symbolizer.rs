@@ -46,6 +46,8 @@ pub struct Symbolizer {
     modules: Vec<Result<Module, Error>>,
     by_file: HashMap<FileId, usize>,
     by_mapping: HashMap<MappingKey, usize>,
+    // Stacks repeat from report to report; a frame list is worked out once per module address.
+    frames: HashMap<(usize, u64), Vec<Frame>>,
 }
 
 impl Symbolizer {
@@ -81,16 +83,21 @@ impl Symbolizer {
         let Some(mapping) = mapping else {
             return jit().map(|f| vec![f]).ok_or(Error::Unmapped { address });
         };
-        if !matches!(mapping.backing, Backing::File { .. }) {
+        let Backing::File { path, .. } = &mapping.backing else {
             let unknown = || Frame::unknown(mapping.name(), probe - mapping.start);
             return Ok(vec![jit().unwrap_or_else(unknown)]);
-        }
-        let module = self.module(process, mapping)?;
+        };
+        let index = self.module_index(process, mapping, path);
+        let module = self.modules[index].as_ref().map_err(Error::clone)?;
         let offset = file_offset(mapping, probe);
-        Ok(match module.svma(offset) {
-            Some(svma) => module.frames(svma),
-            None => vec![Frame::unknown(module.name(), offset)],
-        })
+        let Some(svma) = module.svma(offset) else {
+            return Ok(vec![Frame::unknown(module.name(), offset)]);
+        };
+        let frames = self
+            .frames
+            .entry((index, svma))
+            .or_insert_with(|| module.frames(svma));
+        Ok(frames.clone())
     }
 
     /// The module behind a file mapping, loaded on first use.
@@ -101,26 +108,35 @@ impl Symbolizer {
                 message: "not a file mapping".into(),
             });
         };
-        let key = MappingKey {
-            pid: process.pid(),
-            path: path.clone(),
-            dev: mapping.dev.clone(),
-            inode: mapping.inode,
-        };
-        let index = match self.by_mapping.get(&key) {
-            Some(&index) => index,
-            None => {
-                let index = self.load(process, mapping);
-                self.by_mapping.insert(key, index);
-                index
-            }
-        };
+        let index = self.module_index(process, mapping, path);
         self.modules[index].as_ref().map_err(Error::clone)
     }
 
     /// Number of distinct module files loaded (or failed), for reports on the cache.
     pub fn module_count(&self) -> usize {
         self.modules.len()
+    }
+
+    /// Number of distinct addresses whose frames are remembered.
+    pub fn cached_addresses(&self) -> usize {
+        self.frames.len()
+    }
+
+    fn module_index(&mut self, process: &Process, mapping: &Mapping, path: &str) -> usize {
+        let key = MappingKey {
+            pid: process.pid(),
+            path: path.to_string(),
+            dev: mapping.dev.clone(),
+            inode: mapping.inode,
+        };
+        match self.by_mapping.get(&key) {
+            Some(&index) => index,
+            None => {
+                let index = self.load(process, mapping);
+                self.by_mapping.insert(key, index);
+                index
+            }
+        }
     }
 
     fn load(&mut self, process: &Process, mapping: &Mapping) -> usize {
