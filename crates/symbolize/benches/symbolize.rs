@@ -7,6 +7,7 @@
 //! - new: 10,000 other addresses (half a step further) on that symbolizer: modules loaded and
 //!   the units around them parsed, the addresses not seen before;
 //! - repeat: the first addresses again, as in the next report of the same stacks.
+//!
 //! Baseline from the same run: GNU `addr2line -f -i -C` on the libc half, one process for all
 //! 5,000 addresses (so its start-up and debug-file loading are shared, as in our cold run).
 //!
@@ -14,7 +15,7 @@
 //! median is printed.
 
 use skull_mem_symbolize::{Backing, Lookup, Mapping, Process, Symbolizer};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -103,7 +104,7 @@ fn main() {
     let libc = code_mapping(&process, &|p| {
         p.rsplit('/').next().unwrap().starts_with("libc.so")
     });
-    let own = code_mapping(&process, &|p| PathBuf::from(p) == exe);
+    let own = code_mapping(&process, &|p| exe == Path::new(p));
     let libc_addresses = spread(libc, PER_MODULE, 0.0);
     let own_addresses = spread(own, PER_MODULE, 0.0);
     let libc_others = spread(libc, PER_MODULE, 0.5);
