@@ -9,6 +9,8 @@ use crate::frame::Frame;
 use crate::symtab::SymbolTable;
 use gimli::{EndianArcSlice, RunTimeEndian};
 use object::{Object, ObjectSection, ObjectSegment};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,6 +33,7 @@ pub struct Module {
     dwarf: Option<addr2line::Context<Reader>>,
     dwarf_error: Option<String>,
     debug_path: Option<PathBuf>,
+    demangled: RefCell<HashMap<String, String>>,
 }
 
 impl Module {
@@ -88,6 +91,7 @@ impl Module {
             dwarf,
             dwarf_error,
             debug_path,
+            demangled: RefCell::default(),
         })
     }
 
@@ -147,6 +151,18 @@ impl Module {
         frames
     }
 
+    /// Inlined helpers recur in most stacks of a Rust or C++ program, and demangling was a third
+    /// of the lookup time of a new address, so each mangled name is demangled once.
+    fn demangled(&self, raw: &str, language: Option<gimli::DwLang>) -> String {
+        let mut names = self.demangled.borrow_mut();
+        if let Some(name) = names.get(raw) {
+            return name.clone();
+        }
+        let name = demangle(raw, language);
+        names.insert(raw.to_string(), name.clone());
+        name
+    }
+
     fn dwarf_frames(&self, svma: u64) -> Vec<Frame> {
         let Some(dwarf) = &self.dwarf else {
             return Vec::new();
@@ -158,7 +174,7 @@ impl Module {
         while let Ok(Some(found)) = iter.next() {
             let function = found.function.as_ref().and_then(|f| {
                 let raw = f.raw_name().ok()?;
-                Some(demangle(&raw, f.language))
+                Some(self.demangled(&raw, f.language))
             });
             let location = found.location.as_ref();
             frames.push(Frame {
