@@ -132,20 +132,23 @@ impl Symbolizer {
         match self.by_mapping.get(&key) {
             Some(&index) => index,
             None => {
-                let index = self.load(process, mapping);
+                let index = self.load(process, mapping, path);
                 self.by_mapping.insert(key, index);
                 index
             }
         }
     }
 
-    fn load(&mut self, process: &Process, mapping: &Mapping) -> usize {
+    fn load(&mut self, process: &Process, mapping: &Mapping, mapped_path: &str) -> usize {
         let candidates = process.file_candidates(mapping);
         let opened = candidates
             .iter()
             .find_map(|path| Some((path, path.metadata().ok()?)));
         let Some((path, meta)) = opened else {
-            let path = candidates.into_iter().next().unwrap_or_default();
+            let path = candidates
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| PathBuf::from(mapped_path));
             return self.push(Err(Error::Io {
                 path,
                 message: "no readable file at this path (in the process's root or ours)".into(),

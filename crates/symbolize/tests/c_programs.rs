@@ -176,6 +176,17 @@ fn libc_function_resolves_through_its_separate_debug_file_or_symbols() {
             .is_some_and(|f| f.contains("malloc")),
         "{frames:?}"
     );
+    // libc is stripped: its DWARF, when there is any, comes from the debug package.
+    let process = target.process();
+    let mapping = process.maps().find(target.address("libc_malloc")).unwrap();
+    let mut symbolizer = Symbolizer::new();
+    let libc = symbolizer.module(&process, mapping).unwrap();
+    assert_eq!(libc.has_dwarf(), libc.debug_path().is_some());
+    if let Some(debug) = libc.debug_path() {
+        let under_debug = debug.to_string_lossy().contains("/usr/lib/debug/");
+        assert!(under_debug, "{debug:?}");
+    }
+    assert!(libc.symbol_count() > 1000, "{}", libc.symbol_count());
 }
 
 #[test]
@@ -202,4 +213,33 @@ fn modules_are_loaded_once_and_reused_across_reports() {
         .collect();
     assert_eq!(first, again);
     assert_eq!(symbolizer.module_count(), 2);
+}
+
+#[test]
+fn a_deleted_library_is_read_through_map_files_never_from_its_replacement() {
+    let dir = build_dir("c_programs");
+    let app = compile("gcc", &["app.c"], &dir.join("app-deleted"), &["-g", "-O0"]);
+    let flags = ["-g", "-O0", "-shared", "-fPIC"];
+    let plugin = compile("gcc", &["plugin.c"], &dir.join("libgone.so"), &flags);
+    let target = Target::spawn(&app, &[&plugin]);
+    // Replace the library on disk, as a package upgrade does: maps now says `(deleted)`.
+    std::fs::remove_file(&plugin).unwrap();
+    std::fs::copy(&app, &plugin).unwrap();
+    let process = target.process();
+    let mapping = process.maps().find(target.address("plugin_ra")).unwrap();
+    assert!(matches!(
+        mapping.backing,
+        skull_mem_symbolize::Backing::File { deleted: true, .. }
+    ));
+    let mut symbolizer = Symbolizer::new();
+    let address = target.address("plugin_ra");
+    match symbolizer.try_symbolize(&process, address, Lookup::ReturnAddress) {
+        // /proc/<pid>/map_files needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN (root here).
+        Ok(frames) => assert_eq!(
+            summary(&frames),
+            [expect("plugin_entry", "plugin.c", "plugin_call", false)]
+        ),
+        Err(skull_mem_symbolize::Error::Io { .. }) => {}
+        Err(other) => panic!("unexpected {other}"),
+    }
 }
