@@ -17,7 +17,9 @@ pub struct Frame {
     /// The module the address belongs to: file name of the ELF file, `[vdso]`, or the perf map
     /// for JIT code.
     pub module: String,
-    /// Offset of the address in the module's file (its `svma` for ELF files), for the `??` case.
+    /// Where the address is in its module, for the `??` case: the link-time address (`svma`,
+    /// what `addr2line -e <module>` takes) for ELF files; the file offset when the file cannot
+    /// be read; the offset from the start of the code object or mapping otherwise.
     pub module_offset: u64,
     /// Whether this frame was inlined into the next one.
     pub inlined: bool,

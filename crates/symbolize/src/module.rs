@@ -66,14 +66,20 @@ impl Module {
                 .into_iter()
                 .find_map(|candidate| {
                     let map = map_file(&candidate).ok()?;
-                    parse(&candidate, &map).ok()?;
+                    let debug = parse(&candidate, &map).ok()?;
+                    // A debug file of another build would give wrong lines, not none.
+                    if let (Ok(Some(ours)), Ok(Some(its))) = (file.build_id(), debug.build_id()) {
+                        if ours != its {
+                            return None;
+                        }
+                    }
                     Some((Some(map), Some(candidate)))
                 })
                 .unwrap_or((None, None))
         };
-        let debug = match &debug_map {
-            Some(map) => Some(parse(path, map)?),
-            None => None,
+        let debug = match (&debug_map, &debug_path) {
+            (Some(map), Some(debug_path)) => Some(parse(debug_path, map)?),
+            _ => None,
         };
         let dwarf_file = debug.as_ref().unwrap_or(&file);
         // Corrupt DWARF loses file:line, not the names the symbol tables still give.

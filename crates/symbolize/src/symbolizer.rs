@@ -41,6 +41,10 @@ struct MappingKey {
 
 /// Turns addresses of processes into frames. Keep one for as long as reports are made: loading
 /// a module (parsing its DWARF) costs far more than looking addresses up in it.
+///
+/// What it learns is kept for its lifetime: modules, the frames of every address looked up
+/// (memory grows with the number of distinct addresses), and modules that failed to load
+/// (not retried; make a new `Symbolizer` to retry).
 #[derive(Default)]
 pub struct Symbolizer {
     modules: Vec<Result<Module, Error>>,

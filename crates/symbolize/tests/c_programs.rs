@@ -213,6 +213,7 @@ fn modules_are_loaded_once_and_reused_across_reports() {
         .collect();
     assert_eq!(first, again);
     assert_eq!(symbolizer.module_count(), 2);
+    assert_eq!(symbolizer.cached_addresses(), 4);
 }
 
 #[test]
@@ -242,4 +243,43 @@ fn a_deleted_library_is_read_through_map_files_never_from_its_replacement() {
         Err(skull_mem_symbolize::Error::Io { .. }) => {}
         Err(other) => panic!("unexpected {other}"),
     }
+}
+
+#[test]
+fn stripped_program_finds_its_debug_file_by_gnu_debuglink() {
+    let dir = build_dir("c_programs").join("debuglink");
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = compile(
+        "gcc",
+        &["app.c"],
+        &dir.join("app-split"),
+        &["-g", "-O2", NO_FP],
+    );
+    let debug = dir.join("app-split.debug");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let status = std::process::Command::new("objcopy")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "objcopy {args:?}");
+    };
+    // The way distributions split debug info: keep it aside, strip it, link to it by name.
+    run(&["--only-keep-debug".as_ref(), app.as_ref(), debug.as_ref()]);
+    run(&["--strip-debug".as_ref(), app.as_ref()]);
+    let link = format!("--add-gnu-debuglink={}", debug.display());
+    run(&[link.as_ref(), app.as_ref()]);
+    let target = Target::spawn(&app, &[]);
+    let process = target.process();
+    let mapping = process.maps().find(target.address("leak_here_fn")).unwrap();
+    let mut symbolizer = Symbolizer::new();
+    let module = symbolizer.module(&process, mapping).unwrap();
+    assert!(module.debug_path().unwrap().ends_with("app-split.debug"));
+    let frames = frames_of(&target, "leak_here_ra", Lookup::ReturnAddress);
+    assert_eq!(
+        summary(&frames),
+        [
+            expect("inlinable", "app.c", "inlinable_call", true),
+            expect("leak_here", "app.c", "leak_here_call", false),
+        ]
+    );
 }
