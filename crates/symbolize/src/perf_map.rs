@@ -25,8 +25,15 @@ pub struct PerfMap {
 }
 
 impl PerfMap {
-    /// Reads `/tmp/perf-<pid>.map`; `Ok(None)` when the process writes none.
+    /// Reads the perf map of `pid`; `Ok(None)` when the process writes none. A process in a
+    /// container writes it to its own `/tmp` under its pid in its namespace, so that file,
+    /// reached through `/proc/<pid>/root`, is tried before `/tmp/perf-<pid>.map`.
     pub fn read(pid: u32) -> Result<Option<PerfMap>, Error> {
+        let inner = namespace_pid(pid).unwrap_or(pid);
+        let inside = PathBuf::from(format!("/proc/{pid}/root/tmp/perf-{inner}.map"));
+        if let Ok(text) = std::fs::read_to_string(&inside) {
+            return Ok(Some(PerfMap::parse(&inside, &text)));
+        }
         let path = PathBuf::from(format!("/tmp/perf-{pid}.map"));
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(Some(PerfMap::parse(&path, &text))),
@@ -89,6 +96,13 @@ impl PerfMap {
             ..Frame::unknown(&module, address - entry.start)
         })
     }
+}
+
+/// The pid of `pid` in its own (innermost) pid namespace: the last `NSpid:` field.
+fn namespace_pid(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
 }
 
 fn parse_line(line: &str) -> Option<Entry> {
