@@ -13,8 +13,9 @@
 //!
 //! ELF modules are found through `/proc/<pid>/maps` and opened through `/proc/<pid>/root`;
 //! DWARF (the module's own or a separate debug file under `/usr/lib/debug`) gives file:line and
-//! inline frames, the symbol tables give names when there is no DWARF, and `/tmp/perf-<pid>.map`
-//! names V8's JIT code.
+//! inline frames, the symbol tables give names when there is no DWARF, the vDSO is read from
+//! memory, and `/tmp/perf-<pid>.map` names V8's JIT code. What is not known is a
+//! `?? (module+offset)` frame; errors are values, never panics.
 
 mod debug_file;
 mod demangle;

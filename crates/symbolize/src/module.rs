@@ -40,8 +40,13 @@ impl Module {
     /// Loads the ELF file at `path`, shown in frames as `name`. `root` is where the process's
     /// separate debug files are looked for first.
     pub fn load(path: &Path, name: &str, root: &Path) -> Result<Module, Error> {
-        let map = map_file(path)?;
-        let file = parse(path, &map)?;
+        Module::from_bytes(&map_file(path)?, path, name, root)
+    }
+
+    /// Loads an ELF image already in memory, such as the vDSO copied out of a process; `path`
+    /// names it in errors and is where its debug link is resolved.
+    pub fn from_bytes(data: &[u8], path: &Path, name: &str, root: &Path) -> Result<Module, Error> {
+        let file = parse(path, data)?;
         let segments: Vec<Segment> = file
             .segments()
             .map(|s| {
@@ -215,8 +220,8 @@ fn map_file(path: &Path) -> Result<memmap2::Mmap, Error> {
         message: e.to_string(),
     };
     let file = File::open(path).map_err(io)?;
-    // SAFETY: the map is only read, and only while the module loads (everything kept is copied
-    // out). A file truncated by another process meanwhile could fault, the risk every
+    // SAFETY: the map is only read, and only while the module loads (`from_bytes` copies out
+    // everything it keeps). A file truncated by another process meanwhile could fault, the risk every
     // mmap-based debugger accepts; binaries in use are replaced, not rewritten in place.
     unsafe { memmap2::Mmap::map(&file) }.map_err(io)
 }

@@ -4,7 +4,7 @@
 use crate::error::Error;
 use crate::maps::{Backing, Mapping, ProcessMaps};
 use crate::perf_map::PerfMap;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 
 /// A target process, as seen from outside it.
@@ -78,6 +78,41 @@ impl Process {
             }
             None => PathBuf::from("/"),
         }
+    }
+
+    /// The bytes of the vDSO, the kernel's ELF image mapped into every process: the target's
+    /// own through `/proc/<pid>/mem` when we may read it (ptrace access), else ours, which the
+    /// same kernel made from the same image.
+    pub fn vdso_image(&self, mapping: &Mapping) -> Result<Vec<u8>, Error> {
+        let size = mapping.end - mapping.start;
+        let theirs = self
+            .pid
+            .map(|pid| (format!("/proc/{pid}/mem"), mapping.start));
+        let ours = ProcessMaps::read(std::process::id())
+            .ok()
+            .and_then(|maps| {
+                let vdso = maps.mappings().iter().find(|m| m.name() == "[vdso]")?;
+                (vdso.end - vdso.start == size).then_some(vdso.start)
+            })
+            .map(|start| ("/proc/self/mem".to_string(), start));
+        let mut last_error = Error::Io {
+            path: PathBuf::from("[vdso]"),
+            message: "no vDSO of this size to read".into(),
+        };
+        for (path, start) in theirs.into_iter().chain(ours) {
+            let mut image = vec![0; size as usize];
+            let read = std::fs::File::open(&path).and_then(|f| f.read_exact_at(&mut image, start));
+            match read {
+                Ok(()) => return Ok(image),
+                Err(e) => {
+                    last_error = Error::Io {
+                        path: PathBuf::from(path),
+                        message: e.to_string(),
+                    }
+                }
+            }
+        }
+        Err(last_error)
     }
 
     /// Paths at which the file behind `mapping` may be opened, best first: the one whose

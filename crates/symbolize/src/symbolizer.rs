@@ -87,11 +87,14 @@ impl Symbolizer {
         let Some(mapping) = mapping else {
             return jit().map(|f| vec![f]).ok_or(Error::Unmapped { address });
         };
-        let Backing::File { path, .. } = &mapping.backing else {
-            let unknown = || Frame::unknown(mapping.name(), probe - mapping.start);
-            return Ok(vec![jit().unwrap_or_else(unknown)]);
+        let index = match &mapping.backing {
+            Backing::File { path, .. } => self.module_index(process, mapping, path),
+            Backing::Special(name) if name == "[vdso]" => self.vdso_index(process, mapping),
+            _ => {
+                let unknown = || Frame::unknown(mapping.name(), probe - mapping.start);
+                return Ok(vec![jit().unwrap_or_else(unknown)]);
+            }
         };
-        let index = self.module_index(process, mapping, path);
         let module = self.modules[index].as_ref().map_err(Error::clone)?;
         let offset = file_offset(mapping, probe);
         let Some(svma) = module.svma(offset) else {
@@ -141,6 +144,25 @@ impl Symbolizer {
                 index
             }
         }
+    }
+
+    fn vdso_index(&mut self, process: &Process, mapping: &Mapping) -> usize {
+        let key = MappingKey {
+            pid: process.pid(),
+            path: "[vdso]".into(),
+            dev: mapping.dev.clone(),
+            inode: mapping.inode,
+        };
+        if let Some(&index) = self.by_mapping.get(&key) {
+            return index;
+        }
+        let path = PathBuf::from("[vdso]");
+        let module = process
+            .vdso_image(mapping)
+            .and_then(|image| Module::from_bytes(&image, &path, "[vdso]", &process.root()));
+        let index = self.push(module);
+        self.by_mapping.insert(key, index);
+        index
     }
 
     fn load(&mut self, process: &Process, mapping: &Mapping, mapped_path: &str) -> usize {

@@ -283,3 +283,22 @@ fn stripped_program_finds_its_debug_file_by_gnu_debuglink() {
         ]
     );
 }
+
+#[test]
+fn vdso_functions_are_named_from_the_kernel_image() {
+    let dir = build_dir("c_programs");
+    let app = compile("gcc", &["app.c"], &dir.join("app-vdso"), &["-g", "-O0"]);
+    let target = Target::spawn(&app, &[]);
+    let address = target.address("vdso_clock_gettime");
+    assert_ne!(address, 0, "glibc found no vDSO");
+    let frames = frames_of(&target, "vdso_clock_gettime", Lookup::Exact);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].module, "[vdso]");
+    // The vDSO exports the function under both names, at one address.
+    let name = frames[0].function.as_deref().unwrap_or("??");
+    assert!(
+        ["__vdso_clock_gettime", "clock_gettime"].contains(&name),
+        "{}",
+        frames[0]
+    );
+}

@@ -30,6 +30,8 @@ int main(int argc, char **argv) {
     printf("leak_here_fn %p\n", (void *)leak_here);
     printf("capture_fn %p\n", (void *)capture);
     printf("libc_malloc %p\n", dlsym(RTLD_DEFAULT, "malloc"));
+    void *vdso = dlopen("linux-vdso.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    printf("vdso_clock_gettime %p\n", vdso ? dlsym(vdso, "__vdso_clock_gettime") : NULL);
     if (argc > 1) {
         void *plugin = dlopen(argv[1], RTLD_NOW);
         if (!plugin) {
