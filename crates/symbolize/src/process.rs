@@ -85,6 +85,13 @@ impl Process {
     /// same kernel made from the same image.
     pub fn vdso_image(&self, mapping: &Mapping) -> Result<Vec<u8>, Error> {
         let size = mapping.end - mapping.start;
+        // A vDSO is a few pages; a garbage maps line must not make us allocate its size.
+        if size > 1 << 20 {
+            return Err(Error::Io {
+                path: PathBuf::from("[vdso]"),
+                message: format!("a {size}-byte vDSO is not plausible"),
+            });
+        }
         let theirs = self
             .pid
             .map(|pid| (format!("/proc/{pid}/mem"), mapping.start));

@@ -208,5 +208,6 @@ fn probe(address: u64, lookup: Lookup) -> u64 {
 }
 
 fn file_offset(mapping: &Mapping, address: u64) -> u64 {
-    address - mapping.start + mapping.offset
+    // Wrapping: the offset comes from maps text, which may be garbage.
+    (address - mapping.start).wrapping_add(mapping.offset)
 }

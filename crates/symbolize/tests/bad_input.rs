@@ -175,3 +175,17 @@ fn corrupt_dwarf_falls_back_to_the_symbol_table() {
     assert_eq!(frames[0].function.as_deref(), Some("leak_here"));
     assert_eq!((frames[0].file.as_deref(), frames[0].line), (None, None));
 }
+
+#[test]
+fn absurd_offsets_and_sizes_in_maps_text_are_survived() {
+    let maps = "10000-20000 r-xp ffffffffffffffff 08:01 1 /bin/true\n\
+                100000-7f0000000000 r-xp 00000000 00:00 0 [vdso]\n";
+    let process = Process::from_maps(ProcessMaps::parse(maps).unwrap());
+    let mut symbolizer = Symbolizer::new();
+    let frames = symbolizer.symbolize(&process, 0x10010, Lookup::Exact);
+    assert_eq!(frames[0].function, None);
+    let error = symbolizer
+        .try_symbolize(&process, 0x200000, Lookup::Exact)
+        .unwrap_err();
+    assert!(error.to_string().contains("not plausible"), "{error}");
+}
