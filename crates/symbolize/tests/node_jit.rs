@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{mark_line, source};
+use common::{build_dir, mark_line, source};
 use skull_mem_symbolize::{Backing, Lookup, Process, Symbolizer};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,6 +39,8 @@ fn jit_compiled_js_function_is_named_with_its_script_from_the_perf_map() {
     let script = source("hot.js");
     let node = Node(
         Command::new("node")
+            // --perf-basic-prof also makes V8 write an isolate-*.log into the working directory.
+            .current_dir(build_dir("node_jit"))
             .arg("--perf-basic-prof")
             .arg(&script)
             .stdout(Stdio::null())
