@@ -5,9 +5,11 @@
 //! aligned family are outlined.
 
 use crate::counters::{Api, Counter};
-use crate::header::{self, BlockInfo, HEADER_SIZE, MAX_SIZE, PLAIN_SHIFT};
+use crate::header::{self, BlockInfo, HEADER_SIZE, MAX_SIZE, PLAIN_SHIFT, SCOPE_SHIFT};
 use crate::sys::set_errno;
-use crate::thread::{own_block, record, record_slow, Alloc, Call, Event, Foreign, Free, Resize};
+use crate::thread::{
+    count_plain_alloc, count_plain_free, record, record_slow, Alloc, Call, Foreign, Free, Resize,
+};
 
 /// glibc's malloc alignment on x86-64: smaller alignments are plain mallocs.
 const MALLOC_ALIGNMENT: usize = 16;
@@ -72,13 +74,12 @@ fn out_of_memory(api: Api) -> *mut u8 {
 /// Finishes a plain block: counts it and writes its header.
 #[inline(always)]
 unsafe fn plain_block(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
-    let Some((sink, scope)) = own_block() else {
+    let Some(scope_bits) = count_plain_alloc(api, size) else {
         // SAFETY: as below.
         return unsafe { plain_block_slow(raw, size, api) };
     };
-    let scope = plain_alloc(size, api).apply(&sink, scope);
-    // SAFETY: `raw` is a live libc block of at least `size + HEADER_SIZE` bytes.
-    unsafe { with_plain_header(raw, size, scope) }
+    // SAFETY: `raw` is a live 16-aligned libc block of at least `size + HEADER_SIZE` bytes.
+    unsafe { header::write_plain(raw, header::first_word(size, scope_bits)) }
 }
 
 /// `plain_block` for a thread without a block of its own yet. A tail call taking scalars,
@@ -87,8 +88,9 @@ unsafe fn plain_block(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
 #[inline(never)]
 unsafe fn plain_block_slow(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
     let scope = record_slow(plain_alloc(size, api));
+    let word0 = header::first_word(size, u64::from(scope) << SCOPE_SHIFT);
     // SAFETY: as in `plain_block`.
-    unsafe { with_plain_header(raw, size, scope) }
+    unsafe { header::write_plain(raw, word0) }
 }
 
 #[inline(always)]
@@ -97,27 +99,6 @@ fn plain_alloc(size: usize, api: Api) -> Alloc {
         api,
         size,
         overhead: HEADER_SIZE,
-    }
-}
-
-/// Writes a plain header at the front of `raw` and returns the user pointer.
-#[inline(always)]
-unsafe fn with_plain_header(raw: *mut u8, size: usize, scope: u32) -> *mut u8 {
-    // SAFETY: the caller passes a live libc block of at least `size + HEADER_SIZE` bytes.
-    unsafe {
-        let user = raw.add(HEADER_SIZE);
-        header::write(user, plain(size, scope));
-        user
-    }
-}
-
-#[inline(always)]
-fn plain(size: usize, scope: u32) -> BlockInfo {
-    BlockInfo {
-        size,
-        scope,
-        shift: PLAIN_SHIFT,
-        traced: false,
     }
 }
 
@@ -168,22 +149,20 @@ pub unsafe fn free<R: RawAlloc>(ptr: *mut u8) {
     if ptr.is_null() {
         return free_null();
     }
+    // Fast path: a plain block of the current scope. Budget: the header check (one
+    // multiply, one compare), `count_plain_free`, and a tail call to libc.
     // SAFETY: a malloc-family pointer has 16 readable bytes in front of it.
-    let Some(block) = (unsafe { header::read(ptr) }) else {
-        // SAFETY: not ours: libc gets exactly what the caller passed.
-        return unsafe { free_foreign::<R>(ptr, Counter::FreeCalls) };
+    let Some(word0) = (unsafe { header::read_plain(ptr) }) else {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { free_other::<R>(ptr) };
     };
-    let Some((sink, scope)) = own_block() else {
+    if !count_plain_free(word0) {
         // SAFETY: as below.
-        return unsafe { free_slow::<R>(ptr) };
-    };
-    Free {
-        calls: Counter::FreeCalls,
-        block,
+        return unsafe { free_plain_slow::<R>(ptr, word0) };
     }
-    .apply(&sink, scope);
-    // SAFETY: the header proves `ptr` came from us, so `raw_of` is libc's block.
-    unsafe { release::<R>(ptr, &block) }
+    // SAFETY: the header proves `ptr` came from us as a plain block: libc's block is just
+    // in front of the header.
+    unsafe { R::free(ptr.sub(HEADER_SIZE)) }
 }
 
 #[cold]
@@ -195,20 +174,35 @@ fn free_null() {
     });
 }
 
-/// `free` for a thread without a block of its own yet. It reads the (checked) header
-/// again rather than taking it, so the fast path builds no event on the stack.
+/// `free` of a plain block of ours that the fast path did not count: allocated in another
+/// scope, or freed by a thread without a block of its own. Takes scalars, so the fast path
+/// builds no event on the stack.
 #[cold]
 #[inline(never)]
-unsafe fn free_slow<R: RawAlloc>(ptr: *mut u8) {
-    // SAFETY: the caller checked that `ptr` carries our header.
+unsafe fn free_plain_slow<R: RawAlloc>(ptr: *mut u8, word0: u64) {
+    record(Free {
+        calls: Counter::FreeCalls,
+        block: header::plain_info(word0),
+    });
+    // SAFETY: the caller checked that `ptr` carries a plain header of ours.
+    unsafe { R::free(ptr.sub(HEADER_SIZE)) }
+}
+
+/// `free` of anything but a plain untraced block of ours: an aligned or traced block, or a
+/// foreign pointer.
+#[cold]
+#[inline(never)]
+unsafe fn free_other<R: RawAlloc>(ptr: *mut u8) {
+    // SAFETY: a malloc-family pointer has 16 readable bytes in front of it.
     let Some(block) = (unsafe { header::read(ptr) }) else {
-        return;
+        // SAFETY: not ours: libc gets exactly what the caller passed.
+        return unsafe { free_foreign::<R>(ptr, Counter::FreeCalls) };
     };
-    record_slow(Free {
+    record(Free {
         calls: Counter::FreeCalls,
         block,
     });
-    // SAFETY: as above.
+    // SAFETY: the header proves `ptr` came from us, so `raw_of` is libc's block.
     unsafe { release::<R>(ptr, &block) }
 }
 
@@ -274,12 +268,9 @@ pub unsafe fn realloc<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut 
         return failed(api);
     }
     let scope = record(Resize { api, old, size });
-    // SAFETY: `raw` holds `size + HEADER_SIZE` bytes.
-    unsafe {
-        let user = raw.add(HEADER_SIZE);
-        header::write(user, plain(size, scope));
-        user
-    }
+    let word0 = header::first_word(size, u64::from(scope) << SCOPE_SHIFT);
+    // SAFETY: `raw` is a 16-aligned libc block of `size + HEADER_SIZE` bytes.
+    unsafe { header::write_plain(raw, word0) }
 }
 
 #[cold]

@@ -103,6 +103,12 @@ impl Api {
 /// Single writer: only the owning thread stores, with a relaxed load and a relaxed store
 /// (a plain `mov`/`add`/`mov` on x86-64, no `lock` prefix); readers sum many sets with
 /// relaxed loads. Monotonic values make a set reusable by a later thread without loss.
+///
+/// Stored is not always read: the 16-byte header every block carries is not written to
+/// `OverheadBytes` / `OverheadFreedBytes` per call; those slots hold only the alignment
+/// padding beyond it, and `get` and `add_into` add `HEADER_BYTES` per allocated / freed
+/// block. That saves a store on every malloc and free; both terms are monotonic, so the
+/// derived values are too.
 #[repr(C)]
 pub struct CounterSet {
     values: [AtomicU64; COUNTER_COUNT],
@@ -117,6 +123,12 @@ impl CounterSet {
             values: [Z; COUNTER_COUNT],
         }
     };
+
+    /// Reads every counter as stored, before the derivation.
+    #[inline]
+    fn load(&self) -> [u64; COUNTER_COUNT] {
+        core::array::from_fn(|index| self.values[index].load(Ordering::Relaxed))
+    }
 
     /// Adds `n` to `counter`; only the set's single writer may call this.
     #[inline(always)]
@@ -137,20 +149,51 @@ impl CounterSet {
     /// Reads one counter.
     #[inline]
     pub fn get(&self, counter: Counter) -> u64 {
-        self.values[counter as usize].load(Ordering::Relaxed)
+        derived(self.load())[counter as usize]
     }
 
     /// Adds every counter of this set into `sum`.
     pub fn add_into(&self, sum: &mut [u64; COUNTER_COUNT]) {
-        for (total, value) in sum.iter_mut().zip(&self.values) {
-            *total = total.wrapping_add(value.load(Ordering::Relaxed));
+        for (total, value) in sum.iter_mut().zip(derived(self.load())) {
+            *total = total.wrapping_add(value);
         }
     }
+}
+
+/// Header bytes of every block, counted per block rather than stored (see `CounterSet`).
+pub const HEADER_BYTES: u64 = crate::header::HEADER_SIZE as u64;
+
+/// The counters as read from the counters as stored.
+#[inline]
+fn derived(mut values: [u64; COUNTER_COUNT]) -> [u64; COUNTER_COUNT] {
+    for (overhead, blocks) in [
+        (Counter::OverheadBytes, Counter::AllocBlocks),
+        (Counter::OverheadFreedBytes, Counter::FreedBlocks),
+    ] {
+        let headers = values[blocks as usize].wrapping_mul(HEADER_BYTES);
+        values[overhead as usize] = values[overhead as usize].wrapping_add(headers);
+    }
+    values
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_overhead_is_derived_from_block_counts() {
+        let set = CounterSet::ZERO;
+        set.add(Counter::AllocBlocks, 3);
+        set.add(Counter::OverheadBytes, 48);
+        set.add(Counter::FreedBlocks, 2);
+        assert_eq!(set.get(Counter::OverheadBytes), 3 * 16 + 48);
+        assert_eq!(set.get(Counter::OverheadFreedBytes), 2 * 16);
+        let mut sum = [1; COUNTER_COUNT];
+        set.add_into(&mut sum);
+        assert_eq!(sum[Counter::OverheadBytes as usize], 1 + 3 * 16 + 48);
+        assert_eq!(sum[Counter::OverheadFreedBytes as usize], 1 + 2 * 16);
+        assert_eq!(sum[Counter::AllocBlocks as usize], 1 + 3);
+    }
 
     #[test]
     fn counters_are_listed_in_index_order() {

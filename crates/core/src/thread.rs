@@ -1,16 +1,18 @@
 //! The calling thread's state and the counting fast path.
 //!
-//! Fast path budget: one TLS access, a null check, and a handful of single-writer adds to
-//! the thread's own counter block. Everything rare (first call on a thread, thread exit,
-//! more than `MAX_THREADS` threads, a failed mapping) is outlined in `record_cold`.
+//! Fast path budget (`count_plain_alloc`, `count_plain_free`): one GOT load and two
+//! `%fs`-relative loads, one branch, three single-writer adds to the current scope's
+//! counter set. Everything rare (first call on a thread, thread exit, more than
+//! `MAX_THREADS` threads, a failed mapping, a block freed outside its scope) goes through
+//! `record`, and the thread's first call through `record_slow`.
 
 use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::counters::{Api, Counter, CounterSet};
-use crate::header::BlockInfo;
-use crate::region::{self, Region};
+use crate::counters::{Api, Counter, CounterSet, HEADER_BYTES};
+use crate::header::{BlockInfo, MAX_SIZE, SCOPE_SHIFT};
+use crate::region::{self, Region, MAX_SCOPES};
 use crate::scopes::{SCOPE_CORE, SCOPE_INIT, SCOPE_INVALID};
 
 const STATUS_NEW: u8 = 0;
@@ -19,10 +21,23 @@ const STATUS_ACTIVE: u8 = 2;
 /// No block of its own (all taken, or the thread is exiting): counts go to the overflow set.
 const STATUS_SHARED: u8 = 3;
 
+/// `ThreadState::scope_bits` of a thread without a block of its own: no block's scope (at
+/// most `MAX_SCOPES - 1`) matches it, so such a thread always misses `free`'s fast path.
+const DETACHED_BITS: u64 = 0xffff << SCOPE_SHIFT;
+const _: () = assert!(MAX_SCOPES < 0xffff);
+
 /// What the allocator keeps per thread, in `tls` storage: statically initialised and
 /// without `Drop`, so no lazy-init check and no destructor registration.
+///
+/// The first two fields are all the fast paths read (`tls::fast_words`); they are derived
+/// from `sets` and `scope` whenever either changes (`sync_current`).
 #[repr(C)]
 struct ThreadState {
+    /// The current scope's `CounterSet` in the thread's own block; null without one.
+    current: Cell<*const CounterSet>,
+    /// The current scope shifted to its place in a header's first word; `DETACHED_BITS`
+    /// while `current` is null.
+    scope_bits: Cell<u64>,
     /// The thread's `CounterSet`s, indexed by scope; null until attached.
     sets: Cell<*const CounterSet>,
     /// The current scope, or `SCOPE_INVALID` until set or attached.
@@ -32,15 +47,78 @@ struct ThreadState {
     status: Cell<u8>,
 }
 
-const _: () = assert!(core::mem::size_of::<ThreadState>() == 24);
+const _: () = assert!(core::mem::size_of::<ThreadState>() == crate::tls::STATE_SIZE);
 
 /// The calling thread's state.
 #[inline(always)]
 fn thread() -> &'static ThreadState {
-    // SAFETY: `tls` storage is 24 bytes, 8-aligned, initialised to the `ThreadState` of a
-    // new thread (null, SCOPE_INVALID, 0, STATUS_NEW), and used only by its own thread
-    // (`ThreadState` is not `Sync`, and the reference never leaves the thread).
+    // SAFETY: `tls` storage is `STATE_SIZE` bytes, 8-aligned, initialised to the
+    // `ThreadState` of a new thread (null, DETACHED_BITS, null, SCOPE_INVALID, 0,
+    // STATUS_NEW), and used only by its own thread (`ThreadState` is not `Sync`, and the
+    // reference never leaves the thread).
     unsafe { &*(crate::tls::state_addr() as *const ThreadState) }
+}
+
+impl ThreadState {
+    /// Re-derives the fast-path fields from `sets` and `scope`. The order keeps
+    /// "`scope_bits` is a real scope => `current` is non-null" true at every point.
+    fn sync_current(&self) {
+        let sets = self.sets.get();
+        let scope = self.scope.get();
+        if sets.is_null() || scope as usize >= MAX_SCOPES {
+            self.scope_bits.set(DETACHED_BITS);
+            self.current.set(ptr::null());
+        } else {
+            // `scope` is registered, hence below MAX_SCOPES: inside the block of `sets`.
+            self.current.set(sets.wrapping_add(scope as usize));
+            self.scope_bits.set(u64::from(scope) << SCOPE_SHIFT);
+        }
+    }
+
+    fn set_scope(&self, scope: u32) {
+        self.scope.set(scope);
+        self.sync_current();
+    }
+}
+
+/// The fast path of a plain allocation of `size` bytes by `api`: counts it in the current
+/// scope and returns that scope shifted into header position; `None` when the thread has
+/// no block of its own (then the caller goes through `record_slow`).
+#[inline(always)]
+pub(crate) fn count_plain_alloc(api: Api, size: usize) -> Option<u64> {
+    let (current, scope_bits) = crate::tls::fast_words();
+    let current = current as *const CounterSet;
+    if current.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null `current` is the current scope's set in this thread's own block
+    // (`sync_current`); only this thread writes it.
+    let set = unsafe { &*current };
+    set.add(api.calls(), 1);
+    set.add(Counter::AllocBytes, size as u64);
+    set.add(Counter::AllocBlocks, 1);
+    Some(scope_bits)
+}
+
+/// The fast path of `free` for a plain block whose header's first word is `word0`: counts
+/// it and returns true when the block belongs to the current scope; false (nothing
+/// counted) when it was allocated in another scope or the thread has no block of its own.
+#[inline(always)]
+pub(crate) fn count_plain_free(word0: u64) -> bool {
+    let (current, scope_bits) = crate::tls::fast_words();
+    // Same scope: the xor clears the scope field and leaves the size. Another scope, or
+    // `DETACHED_BITS`, leaves bits above the size.
+    let size = word0 ^ scope_bits;
+    if size > MAX_SIZE as u64 {
+        return false;
+    }
+    // SAFETY: `scope_bits` holds a real scope, so `current` is the non-null current set
+    // of this thread's own block (`sync_current`); only this thread writes it.
+    let set = unsafe { &*(current as *const CounterSet) };
+    set.add(Counter::FreeCalls, 1);
+    set.add(Counter::FreedBytes, size);
+    set.add(Counter::FreedBlocks, 1);
+    true
 }
 
 /// Scope of threads that have not entered one: `init` until `main` starts, then `core`.
@@ -53,7 +131,7 @@ pub(crate) trait Sink: Copy {
 
 /// The thread's own block: single-writer adds.
 #[derive(Clone, Copy)]
-pub(crate) struct OwnBlock(*const CounterSet);
+struct OwnBlock(*const CounterSet);
 
 impl Sink for OwnBlock {
     #[inline(always)]
@@ -143,9 +221,18 @@ fn add_free<S: Sink>(sink: &S, scope: u32, block: &BlockInfo) {
     let owner = block.scope;
     sink.add(owner, Counter::FreedBytes, block.size as u64);
     sink.add(owner, Counter::FreedBlocks, 1);
-    sink.add(owner, Counter::OverheadFreedBytes, block.overhead() as u64);
+    add_padding(sink, owner, Counter::OverheadFreedBytes, block.overhead());
     if owner != scope {
         add_cross_free(*sink, owner, block.size as u64);
+    }
+}
+
+/// Counts the overhead of a block beyond its header (the header is derived per block).
+#[inline(always)]
+fn add_padding<S: Sink>(sink: &S, scope: u32, counter: Counter, overhead: usize) {
+    let padding = overhead as u64 - HEADER_BYTES;
+    if padding != 0 {
+        sink.add(scope, counter, padding);
     }
 }
 
@@ -162,7 +249,7 @@ impl Event for Alloc {
         sink.add(scope, self.api.calls(), 1);
         sink.add(scope, Counter::AllocBytes, self.size as u64);
         sink.add(scope, Counter::AllocBlocks, 1);
-        sink.add(scope, Counter::OverheadBytes, self.overhead as u64);
+        add_padding(sink, scope, Counter::OverheadBytes, self.overhead);
         scope
     }
 }
@@ -210,7 +297,7 @@ impl Event for Foreign {
 /// The calling thread's own block and current scope: the fast path. `None` on a thread's
 /// first call, and for threads that count into the overflow set.
 #[inline(always)]
-pub(crate) fn own_block() -> Option<(OwnBlock, u32)> {
+fn own_block() -> Option<(OwnBlock, u32)> {
     let thread = thread();
     let sets = thread.sets.get();
     if sets.is_null() {
@@ -259,7 +346,7 @@ fn resolved_scope(scope: u32) -> u32 {
 
 fn attach(thread: &ThreadState) {
     thread.status.set(STATUS_ATTACHING);
-    thread.scope.set(resolved_scope(thread.scope.get()));
+    thread.set_scope(resolved_scope(thread.scope.get()));
     let Some(region) = region::get_or_map() else {
         thread.status.set(STATUS_SHARED);
         return;
@@ -271,6 +358,7 @@ fn attach(thread: &ThreadState) {
     crate::thread_exit::watch(slot);
     thread.slot.set(slot as u32);
     thread.sets.set(region.blocks[slot].sets.as_ptr());
+    thread.sync_current();
     thread.status.set(STATUS_ACTIVE);
 }
 
@@ -278,13 +366,16 @@ fn attach(thread: &ThreadState) {
 /// this thread (other exit handlers) count into the overflow set.
 pub(crate) fn detach() {
     let thread = thread();
-    if thread.status.get() == STATUS_ACTIVE {
+    let was_active = thread.status.get() == STATUS_ACTIVE;
+    // Stop writing the block before another thread may take it.
+    thread.sets.set(ptr::null());
+    thread.sync_current();
+    thread.status.set(STATUS_SHARED);
+    if was_active {
         if let Some(region) = region::get() {
             region.release_slot(thread.slot.get() as usize);
         }
     }
-    thread.sets.set(ptr::null());
-    thread.status.set(STATUS_SHARED);
 }
 
 /// The calling thread's current scope.
@@ -301,7 +392,7 @@ pub fn enter(scope: u32) -> u32 {
     }
     let thread = thread();
     let previous = resolved_scope(thread.scope.get());
-    thread.scope.set(scope);
+    thread.set_scope(scope);
     previous
 }
 
@@ -315,7 +406,7 @@ pub fn main_started() {
     DEFAULT_SCOPE.store(SCOPE_CORE, Ordering::Relaxed);
     let thread = thread();
     if matches!(thread.scope.get(), SCOPE_INIT | SCOPE_INVALID) {
-        thread.scope.set(SCOPE_CORE);
+        thread.set_scope(SCOPE_CORE);
     }
 }
 

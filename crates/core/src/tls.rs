@@ -8,8 +8,12 @@
 //! model, so on x86-64 Linux the state is defined and addressed in assembly; elsewhere it
 //! falls back to `thread_local!`.
 
-/// The thread-local state's storage: 24 bytes laid out as `thread::ThreadState`, whose
-/// initial value is `{ sets: null, scope: SCOPE_INVALID, slot: 0, status: NEW }`.
+/// Bytes of the thread-local state, `thread::ThreadState`.
+pub(crate) const STATE_SIZE: usize = 40;
+
+/// The thread-local state's storage: `STATE_SIZE` bytes laid out as `thread::ThreadState`,
+/// whose initial value is `{ current: null, scope_bits: 0xffff << 48, sets: null,
+/// scope: SCOPE_INVALID, slot: 0, status: NEW }`.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
     core::arch::global_asm!(
@@ -20,8 +24,10 @@ mod imp {
         ".globl skull_mem_thread_state",
         ".hidden skull_mem_thread_state",
         ".type skull_mem_thread_state,@object",
-        ".size skull_mem_thread_state, 24",
+        ".size skull_mem_thread_state, 40",
         "skull_mem_thread_state:",
+        ".quad 0",
+        ".quad 0xffff000000000000",
         ".quad 0",
         ".long 0xffffffff",
         ".long 0",
@@ -45,6 +51,25 @@ mod imp {
         }
         addr
     }
+
+    /// The state's first two words, read straight through `%fs` (no address computed): all
+    /// the fast paths need.
+    #[inline(always)]
+    pub fn fast_words() -> (usize, u64) {
+        let (first, second): (usize, u64);
+        // SAFETY: as in `state_addr`; the state is 8-aligned and at least 16 bytes.
+        unsafe {
+            core::arch::asm!(
+                "mov {first}, qword ptr [rip + skull_mem_thread_state@GOTTPOFF]",
+                "mov {second}, qword ptr fs:[{first} + 8]",
+                "mov {first}, qword ptr fs:[{first}]",
+                first = out(reg) first,
+                second = out(reg) second,
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        }
+        (first, second)
+    }
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -52,10 +77,12 @@ mod imp {
     use core::cell::UnsafeCell;
 
     #[repr(C, align(8))]
-    struct Storage(UnsafeCell<[u32; 6]>);
+    struct Storage(UnsafeCell<[u32; 10]>);
 
     thread_local! {
-        static STATE: Storage = const { Storage(UnsafeCell::new([0, 0, u32::MAX, 0, 0, 0])) };
+        static STATE: Storage = const {
+            Storage(UnsafeCell::new([0, 0, 0, 0xffff_0000, 0, 0, u32::MAX, 0, 0, 0]))
+        };
     }
 
     /// Address of the calling thread's state.
@@ -63,6 +90,14 @@ mod imp {
     pub fn state_addr() -> *mut u8 {
         STATE.with(|state| state.0.get() as *mut u8)
     }
+
+    /// The state's first two words: all the fast paths need.
+    #[inline(always)]
+    pub fn fast_words() -> (usize, u64) {
+        let words = state_addr() as *const u64;
+        // SAFETY: the state is 8-aligned and its first two words are initialised.
+        unsafe { (words.read() as usize, words.add(1).read()) }
+    }
 }
 
-pub(crate) use imp::state_addr;
+pub(crate) use imp::{fast_words, state_addr};
