@@ -7,9 +7,9 @@
 //! `raw = user - (1 << shift)`: plain blocks have shift 4 (just the header); aligned blocks
 //! with alignment `A > 16` are allocated with `A` extra bytes from libc's memalign and the
 //! user pointer is `raw + A`, so the shift is `log2(A)` and no offset needs storing.
-//! The second word is a keyed hash of the header's address and first word, with the meta
-//! byte (shift and traced bit) xored into its low byte. A pointer whose top 56 bits do not
-//! match was not allocated by us (a foreign pointer) and goes to libc untouched; a random
+//! The second word is a keyed hash of the block's address and first word, plus the meta
+//! byte (shift and traced bit). A pointer whose second word is not within 255 above the
+//! hash was not allocated by us (a foreign pointer) and goes to libc untouched; a random
 //! foreign pointer matches with probability 2^-56. For a plain, untraced block the whole
 //! second word is known in advance, so `free`'s fast path checks it with one compare.
 
@@ -54,14 +54,34 @@ impl BlockInfo {
     }
 }
 
+/// `0x9e37_79b1` (xxHash's first 32-bit prime) sign-extended: odd, and encodable as an
+/// immediate, so the multiply is one instruction.
+const MULTIPLIER: u64 = 0xffff_ffff_9e37_79b1;
+
 #[inline(always)]
-fn mix(header_addr: usize, word0: u64) -> u64 {
-    // Multiplying by an odd constant is a bijection whose top bits depend on every input
-    // bit, so for a foreign pointer (whose second word is unrelated to the first) the top
-    // 56 bits match with probability 2^-56; the address makes a header copied elsewhere
-    // fail. The key is applied after the multiply so that it folds with a plain block's
-    // meta byte into a single constant.
-    (header_addr as u64 ^ word0).wrapping_mul(0xd6e8_feb8_6659_fd93) ^ KEY
+fn mix(user: *const u8, word0: u64) -> u64 {
+    // Multiplying by an odd constant is a bijection, so for a foreign pointer (whose second
+    // word is unrelated to the first) the top 56 bits match with probability 2^-56; the
+    // address makes a header copied elsewhere fail. The user pointer plus the first word
+    // is one `lea` on both sides (malloc's `raw + 16` folds into the key). The 64-bit key
+    // keeps trivial words (zeros, a pointer to itself) from matching; it is added after
+    // the multiply, as the meta byte is, so a plain block's whole word is one constant
+    // away from the product.
+    (user as u64)
+        .wrapping_add(word0)
+        .wrapping_mul(MULTIPLIER)
+        .wrapping_add(KEY)
+}
+
+/// `mix(raw + HEADER_SIZE, word0)` from `raw`: the same value, with the header's offset
+/// folded into the key, so that `malloc` needs no three-operand `lea`.
+#[inline(always)]
+fn mix_at_raw(raw: *const u8, word0: u64) -> u64 {
+    const KEY_AT_RAW: u64 = KEY.wrapping_add((HEADER_SIZE as u64).wrapping_mul(MULTIPLIER));
+    (raw as u64)
+        .wrapping_add(word0)
+        .wrapping_mul(MULTIPLIER)
+        .wrapping_add(KEY_AT_RAW)
 }
 
 /// The first header word of a block of `size` bytes (at most `MAX_SIZE`) whose scope, shifted
@@ -82,7 +102,8 @@ pub unsafe fn write_plain(raw: *mut u8, word0: u64) -> *mut u8 {
     // SAFETY: the caller guarantees the 16 bytes at `raw` belong to the block and are aligned.
     unsafe {
         at.write(word0);
-        at.add(1).write(mix(at as usize, word0) ^ PLAIN_META);
+        at.add(1)
+            .write(mix_at_raw(raw, word0).wrapping_add(PLAIN_META));
         raw.add(HEADER_SIZE)
     }
 }
@@ -97,7 +118,7 @@ pub unsafe fn read_plain(user: *const u8) -> Option<u64> {
     let at = user.wrapping_sub(HEADER_SIZE) as *const u64;
     // SAFETY: readable by the caller's guarantee; aligned because malloc pointers are.
     let (word0, word1) = unsafe { (at.read(), at.add(1).read()) };
-    (word1 == mix(at as usize, word0) ^ PLAIN_META).then_some(word0)
+    (word1 == mix(user, word0).wrapping_add(PLAIN_META)).then_some(word0)
 }
 
 /// What a first word `word0` says about a block whose meta byte is `meta`.
@@ -130,7 +151,7 @@ pub unsafe fn write(user: *mut u8, info: BlockInfo) {
     // is at least 16-aligned, so both words are aligned.
     unsafe {
         at.write(word0);
-        at.add(1).write(mix(at as usize, word0) ^ meta);
+        at.add(1).write(mix(user, word0).wrapping_add(meta));
     }
 }
 
@@ -144,7 +165,7 @@ pub unsafe fn read(user: *const u8) -> Option<BlockInfo> {
     let at = user.wrapping_sub(HEADER_SIZE) as *const u64;
     // SAFETY: readable by the caller's guarantee; aligned because malloc pointers are.
     let (word0, word1) = unsafe { (at.read(), at.add(1).read()) };
-    let meta = word1 ^ mix(at as usize, word0);
+    let meta = word1.wrapping_sub(mix(user, word0));
     if meta > META_MASK {
         return None;
     }

@@ -1,8 +1,8 @@
 //! The calling thread's state and the counting fast path.
 //!
 //! Fast path budget (`count_plain_alloc`, `count_plain_free`): one GOT load and two
-//! `%fs`-relative loads, one branch, three single-writer adds to the current scope's
-//! counter set. Everything rare (first call on a thread, thread exit, more than
+//! `%fs`-relative loads, one branch, two single-writer adds to the current scope's
+//! counter set (see `CounterSet` for why two are enough). Everything rare (first call on a thread, thread exit, more than
 //! `MAX_THREADS` threads, a failed mapping, a block freed outside its scope) goes through
 //! `record`, and the thread's first call through `record_slow`.
 
@@ -10,7 +10,7 @@ use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::counters::{Api, Counter, CounterSet, HEADER_BYTES};
+use crate::counters::{Api, Counter, CounterSet, Slot, HEADER_BYTES};
 use crate::header::{BlockInfo, MAX_SIZE, SCOPE_SHIFT};
 use crate::region::{self, Region, MAX_SCOPES};
 use crate::scopes::{SCOPE_CORE, SCOPE_INIT, SCOPE_INVALID};
@@ -94,9 +94,8 @@ pub(crate) fn count_plain_alloc(api: Api, size: usize) -> Option<u64> {
     // SAFETY: a non-null `current` is the current scope's set in this thread's own block
     // (`sync_current`); only this thread writes it.
     let set = unsafe { &*current };
-    set.add(api.calls(), 1);
+    add_alloc_calls(api, |slot| set.add(slot, 1));
     set.add(Counter::AllocBytes, size as u64);
-    set.add(Counter::AllocBlocks, 1);
     Some(scope_bits)
 }
 
@@ -115,9 +114,9 @@ pub(crate) fn count_plain_free(word0: u64) -> bool {
     // SAFETY: `scope_bits` holds a real scope, so `current` is the non-null current set
     // of this thread's own block (`sync_current`); only this thread writes it.
     let set = unsafe { &*(current as *const CounterSet) };
-    set.add(Counter::FreeCalls, 1);
+    // As `Free::apply` for a free call and a block of the current scope.
+    set.add(Slot::OWN_FREES, 1);
     set.add(Counter::FreedBytes, size);
-    set.add(Counter::FreedBlocks, 1);
     true
 }
 
@@ -126,7 +125,7 @@ static DEFAULT_SCOPE: AtomicU32 = AtomicU32::new(SCOPE_INIT);
 
 /// Where an event's counts go.
 pub(crate) trait Sink: Copy {
-    fn add(&self, scope: u32, counter: Counter, n: u64);
+    fn add(&self, scope: u32, slot: impl Into<Slot>, n: u64);
 }
 
 /// The thread's own block: single-writer adds.
@@ -135,10 +134,10 @@ struct OwnBlock(*const CounterSet);
 
 impl Sink for OwnBlock {
     #[inline(always)]
-    fn add(&self, scope: u32, counter: Counter, n: u64) {
+    fn add(&self, scope: u32, slot: impl Into<Slot>, n: u64) {
         // SAFETY: the pointer is the attached thread's block of `MAX_SCOPES` sets and
         // `scope` is a registered id (< MAX_SCOPES); only this thread writes the block.
-        unsafe { (*self.0.add(scope as usize)).add(counter, n) }
+        unsafe { (*self.0.add(scope as usize)).add(slot, n) }
     }
 }
 
@@ -147,8 +146,8 @@ impl Sink for OwnBlock {
 struct Overflow(&'static Region);
 
 impl Sink for Overflow {
-    fn add(&self, scope: u32, counter: Counter, n: u64) {
-        self.0.overflow[scope as usize].add_shared(counter, n);
+    fn add(&self, scope: u32, slot: impl Into<Slot>, n: u64) {
+        self.0.overflow[scope as usize].add_shared(slot, n);
     }
 }
 
@@ -157,7 +156,7 @@ impl Sink for Overflow {
 struct Nowhere;
 
 impl Sink for Nowhere {
-    fn add(&self, _: u32, _: Counter, _: u64) {}
+    fn add(&self, _: u32, _: impl Into<Slot>, _: u64) {}
 }
 
 /// Something that happened to memory, to be counted.
@@ -216,11 +215,24 @@ pub(crate) struct Foreign {
     pub calls: Counter,
 }
 
+/// Adds one to the slots counting an allocation by `api`: a malloc is one slot, standing
+/// for the call and the block; others are their call counter and `AllocBlocks`.
 #[inline(always)]
-fn add_free<S: Sink>(sink: &S, scope: u32, block: &BlockInfo) {
+fn add_alloc_calls(api: Api, mut add_one: impl FnMut(Slot)) {
+    if api == Api::Malloc {
+        add_one(Slot::MALLOCS);
+    } else {
+        add_one(api.calls().into());
+        add_one(Counter::AllocBlocks.into());
+    }
+}
+
+/// Counts the bytes of a freed block, credited to its owner; the block itself is counted
+/// by the caller.
+#[inline(always)]
+fn add_freed_bytes<S: Sink>(sink: &S, scope: u32, block: &BlockInfo) {
     let owner = block.scope;
     sink.add(owner, Counter::FreedBytes, block.size as u64);
-    sink.add(owner, Counter::FreedBlocks, 1);
     add_padding(sink, owner, Counter::OverheadFreedBytes, block.overhead());
     if owner != scope {
         add_cross_free(*sink, owner, block.size as u64);
@@ -246,9 +258,8 @@ fn add_cross_free<S: Sink>(sink: S, owner: u32, size: u64) {
 impl Event for Alloc {
     #[inline(always)]
     fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
-        sink.add(scope, self.api.calls(), 1);
+        add_alloc_calls(self.api, |slot| sink.add(scope, slot, 1));
         sink.add(scope, Counter::AllocBytes, self.size as u64);
-        sink.add(scope, Counter::AllocBlocks, 1);
         add_padding(sink, scope, Counter::OverheadBytes, self.overhead);
         scope
     }
@@ -257,8 +268,14 @@ impl Event for Alloc {
 impl Event for Free {
     #[inline(always)]
     fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
-        sink.add(scope, self.calls, 1);
-        add_free(sink, scope, &self.block);
+        let owner = self.block.scope;
+        if self.calls == Counter::FreeCalls && owner == scope {
+            sink.add(scope, Slot::OWN_FREES, 1);
+        } else {
+            sink.add(scope, self.calls, 1);
+            sink.add(owner, Counter::FreedBlocks, 1);
+        }
+        add_freed_bytes(sink, scope, &self.block);
         scope
     }
 }
@@ -266,7 +283,8 @@ impl Event for Free {
 impl Event for Resize {
     #[inline(always)]
     fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
-        add_free(sink, scope, &self.old);
+        sink.add(self.old.scope, Counter::FreedBlocks, 1);
+        add_freed_bytes(sink, scope, &self.old);
         Alloc {
             api: self.api,
             size: self.size,
