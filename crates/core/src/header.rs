@@ -31,7 +31,8 @@ const META_BITS: u32 = 8;
 const META_MASK: u64 = (1 << META_BITS) - 1;
 /// The meta byte of a plain, untraced block.
 const PLAIN_META: u64 = PLAIN_SHIFT as u64;
-const KEY: u64 = 0x9e37_79b9_7f4a_7c15;
+/// `0x85eb_ca6b` (xxHash's second 32-bit prime) sign-extended: an immediate operand.
+const KEY: u64 = 0xffff_ffff_85eb_ca6b;
 
 /// What a valid header says about its block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,29 +60,17 @@ impl BlockInfo {
 const MULTIPLIER: u64 = 0xffff_ffff_9e37_79b1;
 
 #[inline(always)]
-fn mix(user: *const u8, word0: u64) -> u64 {
+fn mix(header: *const u64, word0: u64) -> u64 {
     // Multiplying by an odd constant is a bijection, so for a foreign pointer (whose second
     // word is unrelated to the first) the top 56 bits match with probability 2^-56; the
-    // address makes a header copied elsewhere fail. The user pointer plus the first word
-    // is one `lea` on both sides (malloc's `raw + 16` folds into the key). The 64-bit key
-    // keeps trivial words (zeros, a pointer to itself) from matching; it is added after
-    // the multiply, as the meta byte is, so a plain block's whole word is one constant
-    // away from the product.
-    (user as u64)
+    // header's address makes a header copied elsewhere fail. Address plus first word is
+    // one `lea`. The key keeps a zero product (a first word equal to minus the address)
+    // from matching a zero second word; it is added after the multiply, as the meta byte
+    // is, so a plain block's whole word is one immediate away from the product.
+    (header as u64)
         .wrapping_add(word0)
         .wrapping_mul(MULTIPLIER)
         .wrapping_add(KEY)
-}
-
-/// `mix(raw + HEADER_SIZE, word0)` from `raw`: the same value, with the header's offset
-/// folded into the key, so that `malloc` needs no three-operand `lea`.
-#[inline(always)]
-fn mix_at_raw(raw: *const u8, word0: u64) -> u64 {
-    const KEY_AT_RAW: u64 = KEY.wrapping_add((HEADER_SIZE as u64).wrapping_mul(MULTIPLIER));
-    (raw as u64)
-        .wrapping_add(word0)
-        .wrapping_mul(MULTIPLIER)
-        .wrapping_add(KEY_AT_RAW)
 }
 
 /// The first header word of a block of `size` bytes (at most `MAX_SIZE`) whose scope, shifted
@@ -102,23 +91,23 @@ pub unsafe fn write_plain(raw: *mut u8, word0: u64) -> *mut u8 {
     // SAFETY: the caller guarantees the 16 bytes at `raw` belong to the block and are aligned.
     unsafe {
         at.write(word0);
-        at.add(1)
-            .write(mix_at_raw(raw, word0).wrapping_add(PLAIN_META));
+        at.add(1).write(mix(at, word0).wrapping_add(PLAIN_META));
         raw.add(HEADER_SIZE)
     }
 }
 
-/// The first header word in front of `user` if it is a valid plain, untraced header (the
-/// only kind `free`'s fast path handles); `None` for any other header or a foreign pointer.
+/// The first word of the header at `raw` (16 bytes in front of a user pointer) if it is a
+/// valid plain, untraced header (the only kind `free`'s fast path handles); `None` for any
+/// other header or a foreign pointer.
 ///
 /// # Safety
-/// As `read`.
+/// The 16 bytes at `raw` must be readable, as in `read`.
 #[inline(always)]
-pub unsafe fn read_plain(user: *const u8) -> Option<u64> {
-    let at = user.wrapping_sub(HEADER_SIZE) as *const u64;
+pub unsafe fn read_plain(raw: *const u8) -> Option<u64> {
+    let at = raw as *const u64;
     // SAFETY: readable by the caller's guarantee; aligned because malloc pointers are.
     let (word0, word1) = unsafe { (at.read(), at.add(1).read()) };
-    (word1 == mix(user, word0).wrapping_add(PLAIN_META)).then_some(word0)
+    (word1 == mix(at, word0).wrapping_add(PLAIN_META)).then_some(word0)
 }
 
 /// What a first word `word0` says about a block whose meta byte is `meta`.
@@ -151,7 +140,7 @@ pub unsafe fn write(user: *mut u8, info: BlockInfo) {
     // is at least 16-aligned, so both words are aligned.
     unsafe {
         at.write(word0);
-        at.add(1).write(mix(user, word0).wrapping_add(meta));
+        at.add(1).write(mix(at, word0).wrapping_add(meta));
     }
 }
 
@@ -165,7 +154,7 @@ pub unsafe fn read(user: *const u8) -> Option<BlockInfo> {
     let at = user.wrapping_sub(HEADER_SIZE) as *const u64;
     // SAFETY: readable by the caller's guarantee; aligned because malloc pointers are.
     let (word0, word1) = unsafe { (at.read(), at.add(1).read()) };
-    let meta = word1.wrapping_sub(mix(user, word0));
+    let meta = word1.wrapping_sub(mix(at, word0));
     if meta > META_MASK {
         return None;
     }
@@ -218,7 +207,7 @@ mod tests {
         unsafe {
             let word0 = first_word(64, 7 << SCOPE_SHIFT);
             assert_eq!(write_plain(base as *mut u8, word0), user);
-            assert_eq!(read_plain(user), Some(word0));
+            assert_eq!(read_plain(base as *const u8), Some(word0));
             assert_eq!(read(user), Some(plain_info(word0)));
             assert_eq!(plain_info(word0).scope, 7);
             for (shift, traced) in [(PLAIN_SHIFT, true), (5, false)] {
@@ -229,7 +218,7 @@ mod tests {
                     traced,
                 };
                 write(user, info);
-                assert_eq!(read_plain(user), None);
+                assert_eq!(read_plain(base as *const u8), None);
                 assert_eq!(read(user), Some(info));
             }
             clear(user);

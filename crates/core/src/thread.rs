@@ -1,10 +1,11 @@
 //! The calling thread's state and the counting fast path.
 //!
-//! Fast path budget (`count_plain_alloc`, `count_plain_free`): one GOT load and two
-//! `%fs`-relative loads, one branch, two single-writer adds to the current scope's
-//! counter set (see `CounterSet` for why two are enough). Everything rare (first call on a thread, thread exit, more than
-//! `MAX_THREADS` threads, a failed mapping, a block freed outside its scope) goes through
-//! `record`, and the thread's first call through `record_slow`.
+//! Fast path budget (`count_plain_alloc`, `count_plain_free`): the thread state's address
+//! (two instructions), one compare against it that also covers the size check and "has a
+//! block of its own", and two single-writer adds to the current scope's counter set (see
+//! `CounterSet` for why two are enough). Everything rare (first call on a thread, thread
+//! exit, more than `MAX_THREADS` threads, a failed mapping, a block freed outside its
+//! scope) goes through `record`, and the thread's first call through `record_slow`.
 
 use core::cell::Cell;
 use core::ptr;
@@ -21,23 +22,25 @@ const STATUS_ACTIVE: u8 = 2;
 /// No block of its own (all taken, or the thread is exiting): counts go to the overflow set.
 const STATUS_SHARED: u8 = 3;
 
-/// `ThreadState::scope_bits` of a thread without a block of its own: no block's scope (at
-/// most `MAX_SCOPES - 1`) matches it, so such a thread always misses `free`'s fast path.
-const DETACHED_BITS: u64 = 0xffff << SCOPE_SHIFT;
-const _: () = assert!(MAX_SCOPES < 0xffff);
+/// `ThreadState::fast_below` of a thread with a block of its own: every size a header can
+/// hold. A thread without one has 0, so that no size takes the fast paths.
+const FAST_BELOW: u64 = MAX_SIZE as u64 + 1;
+const _: () = assert!(MAX_SCOPES <= 1 << (64 - SCOPE_SHIFT));
 
 /// What the allocator keeps per thread, in `tls` storage: statically initialised and
 /// without `Drop`, so no lazy-init check and no destructor registration.
 ///
-/// The first two fields are all the fast paths read (`tls::fast_words`); they are derived
-/// from `sets` and `scope` whenever either changes (`sync_current`).
+/// The first three fields are all the fast paths read; they are derived from `sets` and
+/// `scope` whenever either changes (`sync_current`).
 #[repr(C)]
 struct ThreadState {
     /// The current scope's `CounterSet` in the thread's own block; null without one.
     current: Cell<*const CounterSet>,
-    /// The current scope shifted to its place in a header's first word; `DETACHED_BITS`
-    /// while `current` is null.
+    /// The current scope shifted to its place in a header's first word (0 without a block).
     scope_bits: Cell<u64>,
+    /// Requested sizes below this take the fast paths: `FAST_BELOW` when `current` is
+    /// set, else 0. One compare checks both the size and that there is a block.
+    fast_below: Cell<u64>,
     /// The thread's `CounterSet`s, indexed by scope; null until attached.
     sets: Cell<*const CounterSet>,
     /// The current scope, or `SCOPE_INVALID` until set or attached.
@@ -53,25 +56,27 @@ const _: () = assert!(core::mem::size_of::<ThreadState>() == crate::tls::STATE_S
 #[inline(always)]
 fn thread() -> &'static ThreadState {
     // SAFETY: `tls` storage is `STATE_SIZE` bytes, 8-aligned, initialised to the
-    // `ThreadState` of a new thread (null, DETACHED_BITS, null, SCOPE_INVALID, 0,
-    // STATUS_NEW), and used only by its own thread (`ThreadState` is not `Sync`, and the
+    // `ThreadState` of a new thread (null, 0, 0, null, SCOPE_INVALID, 0, STATUS_NEW), and
+    // used only by its own thread (`ThreadState` is not `Sync`, and the
     // reference never leaves the thread).
     unsafe { &*(crate::tls::state_addr() as *const ThreadState) }
 }
 
 impl ThreadState {
     /// Re-derives the fast-path fields from `sets` and `scope`. The order keeps
-    /// "`scope_bits` is a real scope => `current` is non-null" true at every point.
+    /// "`fast_below` is not 0 => `current` is non-null" true at every point.
     fn sync_current(&self) {
         let sets = self.sets.get();
         let scope = self.scope.get();
         if sets.is_null() || scope as usize >= MAX_SCOPES {
-            self.scope_bits.set(DETACHED_BITS);
+            self.fast_below.set(0);
             self.current.set(ptr::null());
+            self.scope_bits.set(0);
         } else {
             // `scope` is registered, hence below MAX_SCOPES: inside the block of `sets`.
             self.current.set(sets.wrapping_add(scope as usize));
             self.scope_bits.set(u64::from(scope) << SCOPE_SHIFT);
+            self.fast_below.set(FAST_BELOW);
         }
     }
 
@@ -82,21 +87,20 @@ impl ThreadState {
 }
 
 /// The fast path of a plain allocation of `size` bytes by `api`: counts it in the current
-/// scope and returns that scope shifted into header position; `None` when the thread has
-/// no block of its own (then the caller goes through `record_slow`).
+/// scope and returns that scope shifted into header position; `None` (nothing counted)
+/// when `size` is above `MAX_SIZE` or the thread has no block of its own.
 #[inline(always)]
 pub(crate) fn count_plain_alloc(api: Api, size: usize) -> Option<u64> {
-    let (current, scope_bits) = crate::tls::fast_words();
-    let current = current as *const CounterSet;
-    if current.is_null() {
+    let thread = thread();
+    if size as u64 >= thread.fast_below.get() {
         return None;
     }
-    // SAFETY: a non-null `current` is the current scope's set in this thread's own block
-    // (`sync_current`); only this thread writes it.
-    let set = unsafe { &*current };
+    // SAFETY: `fast_below` is not 0, so `current` is the current scope's set in this
+    // thread's own block (`sync_current`); only this thread writes it.
+    let set = unsafe { &*thread.current.get() };
     add_alloc_calls(api, |slot| set.add(slot, 1));
     set.add(Counter::AllocBytes, size as u64);
-    Some(scope_bits)
+    Some(thread.scope_bits.get())
 }
 
 /// The fast path of `free` for a plain block whose header's first word is `word0`: counts
@@ -104,16 +108,15 @@ pub(crate) fn count_plain_alloc(api: Api, size: usize) -> Option<u64> {
 /// counted) when it was allocated in another scope or the thread has no block of its own.
 #[inline(always)]
 pub(crate) fn count_plain_free(word0: u64) -> bool {
-    let (current, scope_bits) = crate::tls::fast_words();
-    // Same scope: the xor clears the scope field and leaves the size. Another scope, or
-    // `DETACHED_BITS`, leaves bits above the size.
-    let size = word0 ^ scope_bits;
-    if size > MAX_SIZE as u64 {
+    let thread = thread();
+    // Same scope: the xor clears the scope field and leaves the size. Another scope
+    // leaves bits above the size, and without a block `fast_below` is 0.
+    let size = word0 ^ thread.scope_bits.get();
+    if size >= thread.fast_below.get() {
         return false;
     }
-    // SAFETY: `scope_bits` holds a real scope, so `current` is the non-null current set
-    // of this thread's own block (`sync_current`); only this thread writes it.
-    let set = unsafe { &*(current as *const CounterSet) };
+    // SAFETY: as in `count_plain_alloc`.
+    let set = unsafe { &*thread.current.get() };
     // As `Free::apply` for a free call and a block of the current scope.
     set.add(Slot::OWN_FREES, 1);
     set.add(Counter::FreedBytes, size);

@@ -9,10 +9,10 @@
 //! falls back to `thread_local!`.
 
 /// Bytes of the thread-local state, `thread::ThreadState`.
-pub(crate) const STATE_SIZE: usize = 40;
+pub(crate) const STATE_SIZE: usize = 48;
 
 /// The thread-local state's storage: `STATE_SIZE` bytes laid out as `thread::ThreadState`,
-/// whose initial value is `{ current: null, scope_bits: 0xffff << 48, sets: null,
+/// whose initial value is `{ current: null, scope_bits: 0, fast_below: 0, sets: null,
 /// scope: SCOPE_INVALID, slot: 0, status: NEW }`.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
@@ -24,10 +24,11 @@ mod imp {
         ".globl skull_mem_thread_state",
         ".hidden skull_mem_thread_state",
         ".type skull_mem_thread_state,@object",
-        ".size skull_mem_thread_state, 40",
+        ".size skull_mem_thread_state, 48",
         "skull_mem_thread_state:",
         ".quad 0",
-        ".quad 0xffff000000000000",
+        ".quad 0",
+        ".quad 0",
         ".quad 0",
         ".long 0xffffffff",
         ".long 0",
@@ -51,25 +52,6 @@ mod imp {
         }
         addr
     }
-
-    /// The state's first two words, read straight through `%fs` (no address computed): all
-    /// the fast paths need.
-    #[inline(always)]
-    pub fn fast_words() -> (usize, u64) {
-        let (first, second): (usize, u64);
-        // SAFETY: as in `state_addr`; the state is 8-aligned and at least 16 bytes.
-        unsafe {
-            core::arch::asm!(
-                "mov {first}, qword ptr [rip + skull_mem_thread_state@GOTTPOFF]",
-                "mov {second}, qword ptr fs:[{first} + 8]",
-                "mov {first}, qword ptr fs:[{first}]",
-                first = out(reg) first,
-                second = out(reg) second,
-                options(pure, readonly, nostack, preserves_flags),
-            );
-        }
-        (first, second)
-    }
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -77,11 +59,11 @@ mod imp {
     use core::cell::UnsafeCell;
 
     #[repr(C, align(8))]
-    struct Storage(UnsafeCell<[u32; 10]>);
+    struct Storage(UnsafeCell<[u32; 12]>);
 
     thread_local! {
         static STATE: Storage = const {
-            Storage(UnsafeCell::new([0, 0, 0, 0xffff_0000, 0, 0, u32::MAX, 0, 0, 0]))
+            Storage(UnsafeCell::new([0, 0, 0, 0, 0, 0, 0, 0, u32::MAX, 0, 0, 0]))
         };
     }
 
@@ -90,14 +72,6 @@ mod imp {
     pub fn state_addr() -> *mut u8 {
         STATE.with(|state| state.0.get() as *mut u8)
     }
-
-    /// The state's first two words: all the fast paths need.
-    #[inline(always)]
-    pub fn fast_words() -> (usize, u64) {
-        let words = state_addr() as *const u64;
-        // SAFETY: the state is 8-aligned and its first two words are initialised.
-        unsafe { (words.read() as usize, words.add(1).read()) }
-    }
 }
 
-pub(crate) use imp::{fast_words, state_addr};
+pub(crate) use imp::state_addr;
