@@ -2,12 +2,12 @@
 //!
 //! ```text
 //!   raw (from libc)                       header (16 B)          user pointer
-//!   |<-- padding for aligned blocks -->|  size:48 scope:16 | check:56 meta:8 |  data...
+//!   |<-- padding for aligned blocks -->|  size:48 scope:16 | hash + meta:8 |  data...
 //! ```
 //! `raw = user - (1 << shift)`: plain blocks have shift 4 (just the header); aligned blocks
 //! with alignment `A > 16` are allocated with `A` extra bytes from libc's memalign and the
 //! user pointer is `raw + A`, so the shift is `log2(A)` and no offset needs storing.
-//! The second word is a keyed hash of the block's address and first word, plus the meta
+//! The second word is a keyed hash of the header's address and first word, plus the meta
 //! byte (shift and traced bit). A pointer whose second word is not within 255 above the
 //! hash was not allocated by us (a foreign pointer) and goes to libc untouched; a random
 //! foreign pointer matches with probability 2^-56. For a plain, untraced block the whole
@@ -112,7 +112,7 @@ pub unsafe fn read_plain(raw: *const u8) -> Option<u64> {
 
 /// What a first word `word0` says about a block whose meta byte is `meta`.
 #[inline(always)]
-pub fn info_of(word0: u64, meta: u64) -> BlockInfo {
+fn info_of(word0: u64, meta: u64) -> BlockInfo {
     BlockInfo {
         size: (word0 & SIZE_MASK) as usize,
         scope: (word0 >> SCOPE_SHIFT) as u32,

@@ -57,8 +57,8 @@ const _: () = assert!(core::mem::size_of::<ThreadState>() == crate::tls::STATE_S
 fn thread() -> &'static ThreadState {
     // SAFETY: `tls` storage is `STATE_SIZE` bytes, 8-aligned, initialised to the
     // `ThreadState` of a new thread (null, 0, 0, null, SCOPE_INVALID, 0, STATUS_NEW), and
-    // used only by its own thread (`ThreadState` is not `Sync`, and the
-    // reference never leaves the thread).
+    // used only by its own thread (`ThreadState` is not `Sync`, and the reference never
+    // leaves the thread).
     unsafe { &*(crate::tls::state_addr() as *const ThreadState) }
 }
 
@@ -273,6 +273,7 @@ impl Event for Free {
     fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
         let owner = self.block.scope;
         if self.calls == Counter::FreeCalls && owner == scope {
+            // A free call and a freed block of this scope: one slot (see `CounterSet`).
             sink.add(scope, Slot::OWN_FREES, 1);
         } else {
             sink.add(scope, self.calls, 1);
@@ -315,7 +316,7 @@ impl Event for Foreign {
     }
 }
 
-/// The calling thread's own block and current scope: the fast path. `None` on a thread's
+/// The calling thread's own block and current scope, for `record`. `None` on a thread's
 /// first call, and for threads that count into the overflow set.
 #[inline(always)]
 fn own_block() -> Option<(OwnBlock, u32)> {
