@@ -1,8 +1,9 @@
 //! The malloc family with glibc's semantics, counted, over the allocator being measured.
 //!
-//! Every block gets a `header` in front; every call is `thread::record`ed. The common
-//! calls (malloc, free, calloc, realloc) are inlined straight-line code; failures and the
-//! aligned family are outlined.
+//! Every block gets a `header` in front; every call is counted: a plain block of the
+//! current scope by `thread::count_plain_alloc` / `count_plain_free`, everything else by
+//! `thread::record`. The common calls (malloc, free, calloc, realloc) are inlined
+//! straight-line code; failures, cross-scope frees and the aligned family are outlined.
 
 use crate::counters::{Api, Counter};
 use crate::header::{self, BlockInfo, HEADER_SIZE, MAX_SIZE, PLAIN_SHIFT, SCOPE_SHIFT};
