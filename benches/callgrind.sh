@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# benches/callgrind.sh — instructions per malloc+free pair, with plain glibc and with
-# libskull_mem.so preloaded, counted by valgrind's callgrind (exact, unlike wall time on a
+# benches/callgrind.sh — instructions per malloc+free pair, with plain glibc, with the
+# floor interposer (benches/floor.c) and with libskull_mem.so preloaded, counted by
+# valgrind's callgrind (exact, unlike wall time on a
 # noisy machine). Start-up is removed by difference: the 1-thread "pair" loop is run with
 # N and 2N pairs and (count(2N) - count(N)) / N is the cost of one pair. Also lists, per
 # function, the instructions per pair in the preload case (callgrind_annotate).
@@ -34,11 +35,14 @@ if [[ ! -f "$lib" ]]; then
 fi
 cp "$lib" "$tmp/libskull_mem.so"
 lib="$tmp/libskull_mem.so"
+floor_lib="$tmp/libfloor.so"
+gcc -O2 -fno-plt -fPIC -shared -o "$floor_lib" "$here/floor.c"
 
 # profile CONFIG N : writes $tmp/CONFIG.N.out
 profile() {
     local config=$1 n=$2 preload=()
     [[ $config == skull-mem ]] && preload=(env LD_PRELOAD="$lib")
+    [[ $config == floor ]] && preload=(env LD_PRELOAD="$floor_lib")
     "${preload[@]}" valgrind --tool=callgrind --callgrind-out-file="$tmp/$config.$n.out" \
         "$bin" pair 1 "$n" >"$tmp/$config.$n.log" 2>&1
     if [[ $config == skull-mem ]] && ! grep -q 'skull_active=1' "$tmp/$config.$n.log"; then
@@ -47,7 +51,7 @@ profile() {
     fi
 }
 
-for config in glibc skull-mem; do
+for config in glibc floor skull-mem; do
     profile "$config" "$PAIRS"
     profile "$config" "$((2 * PAIRS))"
 done
@@ -67,15 +71,17 @@ def functions(path):
     return d
 
 per_pair = {}
-for config in ("glibc", "skull-mem"):
+for config in ("glibc", "floor", "skull-mem"):
     a = functions(f"{tmp}/{config}.{n}.out")
     b = functions(f"{tmp}/{config}.{2 * n}.out")
     per_pair[config] = {k: (b.get(k, 0) - a.get(k, 0)) / n for k in set(a) | set(b)}
 
 g = per_pair["glibc"]["PROGRAM TOTALS"]
+f = per_pair["floor"]["PROGRAM TOTALS"]
 s = per_pair["skull-mem"]["PROGRAM TOTALS"]
 print(f"instructions per malloc(64)+free pair, 1 thread (callgrind, ({2 * n} - {n} pairs) / {n}):")
 print(f"  glibc      {g:8.1f}")
+print(f"  floor      {f:8.1f}   (+{f - g:.1f}, {f / g:.2f}x: interposition alone, benches/floor.c)")
 print(f"  skull-mem  {s:8.1f}   (+{s - g:.1f}, {s / g:.2f}x)")
 print()
 print("skull-mem: instructions per pair by function (self cost, callgrind_annotate):")

@@ -9,7 +9,8 @@
 # Settings (environment):
 #   SKULL_MEM_LIB   the library to preload (default: <repo>/target/release/libskull_mem.so,
 #                   built with `cargo build --release -p skull-mem-preload` when missing)
-#   CONFIGS         which configurations to run (default: "glibc skull-mem heaptrack")
+#   CONFIGS         which configurations to run (default: "glibc floor skull-mem heaptrack";
+#                   floor = benches/floor.c, an interposer that only calls libc and returns)
 #   ROUNDS          rounds of the timed modes (default 7)
 #   THREADS_LIST    thread counts (default "1 2")
 #   PAIR_ITERS      malloc+free pairs per thread in the "pair" mode (default 2000000)
@@ -22,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-CONFIGS=${CONFIGS:-"glibc skull-mem heaptrack"}
+CONFIGS=${CONFIGS:-"glibc floor skull-mem heaptrack"}
 ROUNDS=${ROUNDS:-7}
 THREADS_LIST=${THREADS_LIST:-"1 2"}
 PAIR_ITERS=${PAIR_ITERS:-2000000}
@@ -43,6 +44,12 @@ gcc -O2 -Wall -pthread -o "$bin" "$here/malloc_pair.c" -ldl
 
 # --- the configurations -------------------------------------------------------------------
 configs=(glibc)
+
+floor_lib="$tmp/libfloor.so"
+if has_config floor; then
+    gcc -O2 -fno-plt -fPIC -shared -o "$floor_lib" "$here/floor.c"
+    configs+=(floor)
+fi
 
 lib=""
 lib_source=""
@@ -84,6 +91,7 @@ run_one() {
     shift
     case $config in
     glibc) out=$(env -u LD_PRELOAD "$bin" "$@") ;;
+    floor) out=$(env LD_PRELOAD="$floor_lib" "$bin" "$@") ;;
     skull-mem) out=$(env LD_PRELOAD="$lib" "$bin" "$@") ;;
     heaptrack)
         out=$(env -u LD_PRELOAD heaptrack -o "$tmp/heaptrack.data" "$bin" "$@" 2>&1)
@@ -180,6 +188,18 @@ if [[ " ${configs[*]} " == *" skull-mem "* ]]; then
                 t, (t == 1 ? "" : "s"), r, min / bmin, (r <= 1.15 ? "met" : "NOT met")
         }'
     done
+    # What part of the overhead is interposition itself (floor.c), what part skull-mem's work.
+    if [[ " ${configs[*]} " == *" floor "* ]]; then
+        for threads in $THREADS_LIST; do
+            read -r base_med _ < <(stats "$timed" "glibc pair $threads")
+            read -r floor_med _ < <(stats "$timed" "floor pair $threads")
+            read -r med _ < <(stats "$timed" "skull-mem pair $threads")
+            awk -v t="$threads" -v g="$base_med" -v f="$floor_med" -v s="$med" 'BEGIN {
+                printf "  of which (pair, %s thread%s): interposition alone (floor) %.2fx, +%.2f ns;" \
+                    " headers and counting +%.2f ns\n", t, (t == 1 ? "" : "s"), f / g, f - g, s - f
+            }'
+        done
+    fi
 fi
 
 # --- memory overhead per live block -------------------------------------------------------

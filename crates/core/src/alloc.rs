@@ -1,13 +1,16 @@
 //! The malloc family with glibc's semantics, counted, over the allocator being measured.
 //!
-//! Every block gets a `header` in front; every call is `thread::record`ed. The common
-//! calls (malloc, free, calloc, realloc) are inlined straight-line code; failures and the
-//! aligned family are outlined.
+//! Every block gets a `header` in front; every call is counted: a plain block of the
+//! current scope by `thread::count_plain_alloc` / `count_plain_free`, everything else by
+//! `thread::record`. The common calls (malloc, free, calloc, realloc) are inlined
+//! straight-line code; failures, cross-scope frees and the aligned family are outlined.
 
 use crate::counters::{Api, Counter};
-use crate::header::{self, BlockInfo, HEADER_SIZE, MAX_SIZE, PLAIN_SHIFT};
+use crate::header::{self, BlockInfo, HEADER_SIZE, MAX_SIZE, PLAIN_SHIFT, SCOPE_SHIFT};
 use crate::sys::set_errno;
-use crate::thread::{own_block, record, record_slow, Alloc, Call, Event, Foreign, Free, Resize};
+use crate::thread::{
+    count_plain_alloc, count_plain_free, record, record_slow, Alloc, Call, Foreign, Free, Resize,
+};
 
 /// glibc's malloc alignment on x86-64: smaller alignments are plain mallocs.
 const MALLOC_ALIGNMENT: usize = 16;
@@ -71,24 +74,32 @@ fn out_of_memory(api: Api) -> *mut u8 {
 
 /// Finishes a plain block: counts it and writes its header.
 #[inline(always)]
-unsafe fn plain_block(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
-    let Some((sink, scope)) = own_block() else {
+unsafe fn plain_block<R: RawAlloc>(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
+    let Some(scope_bits) = count_plain_alloc(api, size) else {
         // SAFETY: as below.
-        return unsafe { plain_block_slow(raw, size, api) };
+        return unsafe { plain_block_slow::<R>(raw, size, api) };
     };
-    let scope = plain_alloc(size, api).apply(&sink, scope);
-    // SAFETY: `raw` is a live libc block of at least `size + HEADER_SIZE` bytes.
-    unsafe { with_plain_header(raw, size, scope) }
+    // SAFETY: `raw` is a live 16-aligned libc block of at least `size + HEADER_SIZE` bytes.
+    unsafe { header::write_plain(raw, header::first_word(size, scope_bits)) }
 }
 
-/// `plain_block` for a thread without a block of its own yet. A tail call taking scalars,
-/// so the fast path builds no event on the stack.
+/// `plain_block` for a size too large for a header (`malloc` checks it only here, after
+/// libc, to keep the check off its fast path), or a thread without a block of its own
+/// yet. A tail call taking scalars, so the fast path builds no event on the stack.
 #[cold]
 #[inline(never)]
-unsafe fn plain_block_slow(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
+unsafe fn plain_block_slow<R: RawAlloc>(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
+    if size > MAX_SIZE {
+        // libc was asked for `size + 16` wrapped around to a few bytes (larger sizes it
+        // refuses itself: they exceed the address space).
+        // SAFETY: `raw` is the block libc just returned; nobody else has seen it.
+        unsafe { R::free(raw) };
+        return out_of_memory(api);
+    }
     let scope = record_slow(plain_alloc(size, api));
+    let word0 = header::first_word(size, u64::from(scope) << SCOPE_SHIFT);
     // SAFETY: as in `plain_block`.
-    unsafe { with_plain_header(raw, size, scope) }
+    unsafe { header::write_plain(raw, word0) }
 }
 
 #[inline(always)]
@@ -100,43 +111,21 @@ fn plain_alloc(size: usize, api: Api) -> Alloc {
     }
 }
 
-/// Writes a plain header at the front of `raw` and returns the user pointer.
-#[inline(always)]
-unsafe fn with_plain_header(raw: *mut u8, size: usize, scope: u32) -> *mut u8 {
-    // SAFETY: the caller passes a live libc block of at least `size + HEADER_SIZE` bytes.
-    unsafe {
-        let user = raw.add(HEADER_SIZE);
-        header::write(user, plain(size, scope));
-        user
-    }
-}
-
-#[inline(always)]
-fn plain(size: usize, scope: u32) -> BlockInfo {
-    BlockInfo {
-        size,
-        scope,
-        shift: PLAIN_SHIFT,
-        traced: false,
-    }
-}
-
 /// `malloc(size)`, counted as a call of `api`.
 ///
 /// # Safety
 /// As `malloc`.
 #[inline(always)]
 pub unsafe fn malloc<R: RawAlloc>(size: usize, api: Api) -> *mut u8 {
-    if size > MAX_SIZE {
-        return out_of_memory(api);
-    }
+    // Budget: libc, a null check, `count_plain_alloc`, the header (one multiply). Sizes
+    // above `MAX_SIZE` are caught after libc, in `plain_block_slow`.
     // SAFETY: forwarding to the measured allocator.
-    let raw = unsafe { R::malloc(size + HEADER_SIZE) };
+    let raw = unsafe { R::malloc(size.wrapping_add(HEADER_SIZE)) };
     if raw.is_null() {
         return failed(api);
     }
-    // SAFETY: `raw` holds `size + HEADER_SIZE` bytes.
-    unsafe { plain_block(raw, size, api) }
+    // SAFETY: `raw` holds `size + HEADER_SIZE` bytes, or the size is caught as too large.
+    unsafe { plain_block::<R>(raw, size, api) }
 }
 
 /// `calloc(count, size)`: overflow of `count * size` fails with ENOMEM.
@@ -156,7 +145,7 @@ pub unsafe fn calloc<R: RawAlloc>(count: usize, size: usize) -> *mut u8 {
         return failed(Api::Calloc);
     }
     // SAFETY: `raw` holds `total + HEADER_SIZE` bytes.
-    unsafe { plain_block(raw, total, Api::Calloc) }
+    unsafe { plain_block::<R>(raw, total, Api::Calloc) }
 }
 
 /// `free(ptr)`: the block's bytes are credited to the scope that allocated it.
@@ -168,22 +157,44 @@ pub unsafe fn free<R: RawAlloc>(ptr: *mut u8) {
     if ptr.is_null() {
         return free_null();
     }
+    // Fast path: a plain block of the current scope. Budget: the header check (one
+    // multiply, one compare), `count_plain_free`, and a tail call to libc. The slow paths
+    // take the header's address too, so that it is computed once, in place.
+    let raw = opaque(ptr.wrapping_sub(HEADER_SIZE));
     // SAFETY: a malloc-family pointer has 16 readable bytes in front of it.
-    let Some(block) = (unsafe { header::read(ptr) }) else {
-        // SAFETY: not ours: libc gets exactly what the caller passed.
-        return unsafe { free_foreign::<R>(ptr, Counter::FreeCalls) };
+    let Some(word0) = (unsafe { header::read_plain(raw) }) else {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { free_other::<R>(raw) };
     };
-    let Some((sink, scope)) = own_block() else {
+    if !count_plain_free(word0) {
         // SAFETY: as below.
-        return unsafe { free_slow::<R>(ptr) };
-    };
-    Free {
-        calls: Counter::FreeCalls,
-        block,
+        return unsafe { free_plain_slow::<R>(raw) };
     }
-    .apply(&sink, scope);
-    // SAFETY: the header proves `ptr` came from us, so `raw_of` is libc's block.
-    unsafe { release::<R>(ptr, &block) }
+    // SAFETY: the header proves `ptr` came from us as a plain block, so `raw` (the header's
+    // address) is libc's block.
+    unsafe { R::free(raw) }
+}
+
+/// `ptr`, hidden from the optimiser, which would otherwise rewrite `free`'s
+/// `(ptr - 16) + word0` as two adds and compute `ptr - 16` a second time for libc.
+#[inline(always)]
+fn opaque(ptr: *mut u8) -> *mut u8 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut addr = ptr.addr();
+        // SAFETY: an empty asm block (the operand is only named in a comment); it claims
+        // to change the register and does nothing.
+        unsafe {
+            core::arch::asm!(
+                "/* {0} */",
+                inout(reg) addr,
+                options(pure, nomem, nostack, preserves_flags)
+            );
+        }
+        ptr.with_addr(addr)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    ptr
 }
 
 #[cold]
@@ -195,20 +206,39 @@ fn free_null() {
     });
 }
 
-/// `free` for a thread without a block of its own yet. It reads the (checked) header
-/// again rather than taking it, so the fast path builds no event on the stack.
+/// `free` of a plain block of ours that the fast path did not count: allocated in another
+/// scope, or freed by a thread without a block of its own. It takes only the header's
+/// address and reads the (checked) header again, so the fast path builds no event on the
+/// stack and keeps no register for it.
 #[cold]
 #[inline(never)]
-unsafe fn free_slow<R: RawAlloc>(ptr: *mut u8) {
-    // SAFETY: the caller checked that `ptr` carries our header.
+unsafe fn free_plain_slow<R: RawAlloc>(raw: *mut u8) {
+    // SAFETY: the caller checked the header at `raw`.
+    let word0 = unsafe { (raw as *const u64).read() };
+    record(Free {
+        calls: Counter::FreeCalls,
+        block: header::plain_info(word0),
+    });
+    // SAFETY: the caller checked that `raw` holds a plain header of ours: it is libc's block.
+    unsafe { R::free(raw) }
+}
+
+/// `free` of anything but a plain untraced block of ours (`raw` is 16 bytes in front of the
+/// pointer): an aligned or traced block, or a foreign pointer.
+#[cold]
+#[inline(never)]
+unsafe fn free_other<R: RawAlloc>(raw: *mut u8) {
+    let ptr = raw.wrapping_add(HEADER_SIZE);
+    // SAFETY: a malloc-family pointer has 16 readable bytes in front of it.
     let Some(block) = (unsafe { header::read(ptr) }) else {
-        return;
+        // SAFETY: not ours: libc gets exactly what the caller passed.
+        return unsafe { free_foreign::<R>(ptr, Counter::FreeCalls) };
     };
-    record_slow(Free {
+    record(Free {
         calls: Counter::FreeCalls,
         block,
     });
-    // SAFETY: as above.
+    // SAFETY: the header proves `ptr` came from us, so `raw_of` is libc's block.
     unsafe { release::<R>(ptr, &block) }
 }
 
@@ -274,12 +304,9 @@ pub unsafe fn realloc<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut 
         return failed(api);
     }
     let scope = record(Resize { api, old, size });
-    // SAFETY: `raw` holds `size + HEADER_SIZE` bytes.
-    unsafe {
-        let user = raw.add(HEADER_SIZE);
-        header::write(user, plain(size, scope));
-        user
-    }
+    let word0 = header::first_word(size, u64::from(scope) << SCOPE_SHIFT);
+    // SAFETY: `raw` is a 16-aligned libc block of `size + HEADER_SIZE` bytes.
+    unsafe { header::write_plain(raw, word0) }
 }
 
 #[cold]

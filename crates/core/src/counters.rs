@@ -98,14 +98,49 @@ impl Api {
     }
 }
 
+/// A place in a `CounterSet`'s storage: each counter's own slot, and two slots for the
+/// fast paths' events, each of which stands for two counters at once (see `CounterSet`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot(usize);
+
+impl Slot {
+    /// Successful `malloc` calls: each is a malloc call and an allocated block.
+    pub const MALLOCS: Slot = Slot(COUNTER_COUNT);
+    /// `free` calls that freed a block of the scope current at the time: each is a free
+    /// call and a freed block of that scope.
+    pub const OWN_FREES: Slot = Slot(COUNTER_COUNT + 1);
+}
+
+impl From<Counter> for Slot {
+    #[inline(always)]
+    fn from(counter: Counter) -> Slot {
+        Slot(counter as usize)
+    }
+}
+
+/// Slots in a `CounterSet`.
+const SLOT_COUNT: usize = COUNTER_COUNT + 2;
+
 /// One scope's counters as written by one thread.
 ///
 /// Single writer: only the owning thread stores, with a relaxed load and a relaxed store
 /// (a plain `mov`/`add`/`mov` on x86-64, no `lock` prefix); readers sum many sets with
 /// relaxed loads. Monotonic values make a set reusable by a later thread without loss.
+///
+/// Stored is not always read, so that `malloc` and `free` each write two slots, not four:
+/// - `MallocCalls` and `AllocBlocks` are read as their slot plus `Slot::MALLOCS`; their
+///   slots hold malloc calls that allocated no block, and blocks of the other entry points.
+/// - `FreeCalls` and `FreedBlocks` are read as their slot plus `Slot::OWN_FREES`; their
+///   slots hold the other free calls (NULL, foreign, a block of another scope), and blocks
+///   freed otherwise (by realloc, or while another scope was current).
+/// - `OverheadBytes` and `OverheadFreedBytes` are read as their slot plus `HEADER_BYTES`
+///   per allocated / freed block; their slots hold the alignment padding beyond the header.
+///
+/// Every counter is read as a sum of monotonic slots with positive weights, so it stays
+/// exact and monotonic, and a reader racing a `malloc` sees its call and its block at once.
 #[repr(C)]
 pub struct CounterSet {
-    values: [AtomicU64; COUNTER_COUNT],
+    values: [AtomicU64; SLOT_COUNT],
 }
 
 impl CounterSet {
@@ -114,43 +149,104 @@ impl CounterSet {
     pub const ZERO: CounterSet = {
         const Z: AtomicU64 = AtomicU64::new(0);
         CounterSet {
-            values: [Z; COUNTER_COUNT],
+            values: [Z; SLOT_COUNT],
         }
     };
 
-    /// Adds `n` to `counter`; only the set's single writer may call this.
+    /// Adds `n` to `slot`; only the set's single writer may call this.
     #[inline(always)]
-    pub fn add(&self, counter: Counter, n: u64) {
-        let slot = &self.values[counter as usize];
+    pub fn add(&self, slot: impl Into<Slot>, n: u64) {
+        let slot = &self.values[slot.into().0];
         slot.store(
             slot.load(Ordering::Relaxed).wrapping_add(n),
             Ordering::Relaxed,
         );
     }
 
-    /// Adds `n` to `counter` when several threads may write this set (the overflow set).
+    /// Adds `n` to `slot` when several threads may write this set (the overflow set).
     #[inline]
-    pub fn add_shared(&self, counter: Counter, n: u64) {
-        self.values[counter as usize].fetch_add(n, Ordering::Relaxed);
+    pub fn add_shared(&self, slot: impl Into<Slot>, n: u64) {
+        self.values[slot.into().0].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads every counter.
+    #[inline]
+    pub fn counters(&self) -> [u64; COUNTER_COUNT] {
+        derived(&core::array::from_fn(|index| {
+            self.values[index].load(Ordering::Relaxed)
+        }))
     }
 
     /// Reads one counter.
     #[inline]
     pub fn get(&self, counter: Counter) -> u64 {
-        self.values[counter as usize].load(Ordering::Relaxed)
+        self.counters()[counter as usize]
     }
 
     /// Adds every counter of this set into `sum`.
     pub fn add_into(&self, sum: &mut [u64; COUNTER_COUNT]) {
-        for (total, value) in sum.iter_mut().zip(&self.values) {
-            *total = total.wrapping_add(value.load(Ordering::Relaxed));
+        for (total, value) in sum.iter_mut().zip(self.counters()) {
+            *total = total.wrapping_add(value);
         }
     }
+}
+
+/// Header bytes of every block, counted per block rather than stored (see `CounterSet`).
+pub const HEADER_BYTES: u64 = crate::header::HEADER_SIZE as u64;
+
+/// The counters as read, from the slots as stored (see `CounterSet`).
+#[inline]
+fn derived(slots: &[u64; SLOT_COUNT]) -> [u64; COUNTER_COUNT] {
+    let mut counters: [u64; COUNTER_COUNT] = core::array::from_fn(|index| slots[index]);
+    let mut add = |counter: Counter, n: u64| {
+        counters[counter as usize] = counters[counter as usize].wrapping_add(n);
+    };
+    let mallocs = slots[Slot::MALLOCS.0];
+    let own_frees = slots[Slot::OWN_FREES.0];
+    add(Counter::MallocCalls, mallocs);
+    add(Counter::AllocBlocks, mallocs);
+    add(Counter::FreeCalls, own_frees);
+    add(Counter::FreedBlocks, own_frees);
+    let blocks = |counter: Counter, part: u64| slots[counter as usize].wrapping_add(part);
+    add(
+        Counter::OverheadBytes,
+        blocks(Counter::AllocBlocks, mallocs).wrapping_mul(HEADER_BYTES),
+    );
+    add(
+        Counter::OverheadFreedBytes,
+        blocks(Counter::FreedBlocks, own_frees).wrapping_mul(HEADER_BYTES),
+    );
+    counters
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_are_read_as_sums_of_slots() {
+        let set = CounterSet::ZERO;
+        set.add(Slot::MALLOCS, 5);
+        set.add(Counter::MallocCalls, 1);
+        set.add(Counter::CallocCalls, 2);
+        set.add(Counter::AllocBlocks, 2);
+        set.add(Counter::OverheadBytes, 48);
+        set.add(Slot::OWN_FREES, 4);
+        set.add(Counter::FreeCalls, 3);
+        set.add(Counter::FreedBlocks, 1);
+        assert_eq!(set.get(Counter::MallocCalls), 6);
+        assert_eq!(set.get(Counter::CallocCalls), 2);
+        assert_eq!(set.get(Counter::AllocBlocks), 7);
+        assert_eq!(set.get(Counter::OverheadBytes), 7 * 16 + 48);
+        assert_eq!(set.get(Counter::FreeCalls), 7);
+        assert_eq!(set.get(Counter::FreedBlocks), 5);
+        assert_eq!(set.get(Counter::OverheadFreedBytes), 5 * 16);
+        let mut sum = [1; COUNTER_COUNT];
+        set.add_into(&mut sum);
+        assert_eq!(sum[Counter::AllocBlocks as usize], 1 + 7);
+        assert_eq!(sum[Counter::OverheadBytes as usize], 1 + 7 * 16 + 48);
+        assert_eq!(sum[Counter::ForeignFrees as usize], 1);
+    }
 
     #[test]
     fn counters_are_listed_in_index_order() {

@@ -2,14 +2,16 @@
 //!
 //! ```text
 //!   raw (from libc)                       header (16 B)          user pointer
-//!   |<-- padding for aligned blocks -->|  size:48 scope:16 | check:56 traced:1 shift:6 |  data...
+//!   |<-- padding for aligned blocks -->|  size:48 scope:16 | hash + meta:8 |  data...
 //! ```
 //! `raw = user - (1 << shift)`: plain blocks have shift 4 (just the header); aligned blocks
 //! with alignment `A > 16` are allocated with `A` extra bytes from libc's memalign and the
 //! user pointer is `raw + A`, so the shift is `log2(A)` and no offset needs storing.
-//! The check value mixes the header's address and contents; a pointer whose check does
-//! not match was not allocated by us (a foreign pointer) and goes to libc untouched. A
-//! random foreign pointer matches with probability 2^-56.
+//! The second word is a keyed hash of the header's address and first word, plus the meta
+//! byte (shift and traced bit). A pointer whose second word is not within 255 above the
+//! hash was not allocated by us (a foreign pointer) and goes to libc untouched; a random
+//! foreign pointer matches with probability 2^-56. For a plain, untraced block the whole
+//! second word is known in advance, so `free`'s fast path checks it with one compare.
 
 /// Size of the header in bytes; also the smallest distance from `raw` to the user pointer.
 pub const HEADER_SIZE: usize = 16;
@@ -20,11 +22,17 @@ pub const PLAIN_SHIFT: u32 = 4;
 /// Largest requested size a header can record (2^48 - 1, more than x86-64 can map).
 pub const MAX_SIZE: usize = (1 << 48) - 1;
 
-const SCOPE_SHIFT: u32 = 48;
+/// Where the scope sits in the first word, above the size.
+pub const SCOPE_SHIFT: u32 = 48;
 const SIZE_MASK: u64 = (1 << SCOPE_SHIFT) - 1;
 const SHIFT_MASK: u64 = 0x3f;
 const TRACED_BIT: u64 = 0x40;
 const META_BITS: u32 = 8;
+const META_MASK: u64 = (1 << META_BITS) - 1;
+/// The meta byte of a plain, untraced block.
+const PLAIN_META: u64 = PLAIN_SHIFT as u64;
+/// `0x85eb_ca6b` (xxHash's second 32-bit prime) sign-extended: an immediate operand.
+const KEY: u64 = 0xffff_ffff_85eb_ca6b;
 
 /// What a valid header says about its block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,14 +55,76 @@ impl BlockInfo {
     }
 }
 
+/// `0x9e37_79b1` (xxHash's first 32-bit prime) sign-extended: odd, and encodable as an
+/// immediate, so the multiply is one instruction.
+const MULTIPLIER: u64 = 0xffff_ffff_9e37_79b1;
+
 #[inline(always)]
-fn check_value(header_addr: usize, word0: u64, meta: u64) -> u64 {
+fn mix(header: *const u64, word0: u64) -> u64 {
     // Multiplying by an odd constant is a bijection, so for a foreign pointer (whose second
     // word is unrelated to the first) the top 56 bits match with probability 2^-56; the
-    // address makes a header copied elsewhere fail.
-    let mixed = (header_addr as u64 ^ word0 ^ meta ^ 0x9e37_79b9_7f4a_7c15)
-        .wrapping_mul(0xd6e8_feb8_6659_fd93);
-    mixed & !((1 << META_BITS) - 1)
+    // header's address makes a header copied elsewhere fail. Address plus first word is
+    // one `lea`. The key keeps a zero product (a first word equal to minus the address)
+    // from matching a zero second word; it is added after the multiply, as the meta byte
+    // is, so a plain block's whole word is one immediate away from the product.
+    (header as u64)
+        .wrapping_add(word0)
+        .wrapping_mul(MULTIPLIER)
+        .wrapping_add(KEY)
+}
+
+/// The first header word of a block of `size` bytes (at most `MAX_SIZE`) whose scope, shifted
+/// by `SCOPE_SHIFT`, is `scope_bits`.
+#[inline(always)]
+pub fn first_word(size: usize, scope_bits: u64) -> u64 {
+    size as u64 | scope_bits
+}
+
+/// Writes the header of a plain, untraced block whose libc block is `raw`; returns the user
+/// pointer. `word0` is `first_word(size, scope << SCOPE_SHIFT)`.
+///
+/// # Safety
+/// `raw .. raw + 16` must be writable memory of the block, `raw` 16-aligned.
+#[inline(always)]
+pub unsafe fn write_plain(raw: *mut u8, word0: u64) -> *mut u8 {
+    let at = raw as *mut u64;
+    // SAFETY: the caller guarantees the 16 bytes at `raw` belong to the block and are aligned.
+    unsafe {
+        at.write(word0);
+        at.add(1).write(mix(at, word0).wrapping_add(PLAIN_META));
+        raw.add(HEADER_SIZE)
+    }
+}
+
+/// The first word of the header at `raw` (16 bytes in front of a user pointer) if it is a
+/// valid plain, untraced header (the only kind `free`'s fast path handles); `None` for any
+/// other header or a foreign pointer.
+///
+/// # Safety
+/// The 16 bytes at `raw` must be readable, as in `read`.
+#[inline(always)]
+pub unsafe fn read_plain(raw: *const u8) -> Option<u64> {
+    let at = raw as *const u64;
+    // SAFETY: readable by the caller's guarantee; aligned because malloc pointers are.
+    let (word0, word1) = unsafe { (at.read(), at.add(1).read()) };
+    (word1 == mix(at, word0).wrapping_add(PLAIN_META)).then_some(word0)
+}
+
+/// What a first word `word0` says about a block whose meta byte is `meta`.
+#[inline(always)]
+fn info_of(word0: u64, meta: u64) -> BlockInfo {
+    BlockInfo {
+        size: (word0 & SIZE_MASK) as usize,
+        scope: (word0 >> SCOPE_SHIFT) as u32,
+        shift: (meta & SHIFT_MASK) as u32,
+        traced: meta & TRACED_BIT != 0,
+    }
+}
+
+/// What a plain, untraced header with first word `word0` says.
+#[inline(always)]
+pub fn plain_info(word0: u64) -> BlockInfo {
+    info_of(word0, PLAIN_META)
 }
 
 /// Writes the header for a block whose user data starts at `user`.
@@ -70,8 +140,7 @@ pub unsafe fn write(user: *mut u8, info: BlockInfo) {
     // is at least 16-aligned, so both words are aligned.
     unsafe {
         at.write(word0);
-        at.add(1)
-            .write(check_value(at as usize, word0, meta) | meta);
+        at.add(1).write(mix(at, word0).wrapping_add(meta));
     }
 }
 
@@ -85,16 +154,11 @@ pub unsafe fn read(user: *const u8) -> Option<BlockInfo> {
     let at = user.wrapping_sub(HEADER_SIZE) as *const u64;
     // SAFETY: readable by the caller's guarantee; aligned because malloc pointers are.
     let (word0, word1) = unsafe { (at.read(), at.add(1).read()) };
-    let meta = word1 & ((1 << META_BITS) - 1);
-    if word1 & !((1 << META_BITS) - 1) != check_value(at as usize, word0, meta) {
+    let meta = word1.wrapping_sub(mix(at, word0));
+    if meta > META_MASK {
         return None;
     }
-    Some(BlockInfo {
-        size: (word0 & SIZE_MASK) as usize,
-        scope: (word0 >> SCOPE_SHIFT) as u32,
-        shift: (meta & SHIFT_MASK) as u32,
-        traced: meta & TRACED_BIT != 0,
-    })
+    Some(info_of(word0, meta))
 }
 
 /// Invalidates the header in front of `user`, so the block no longer reads as ours.
@@ -131,6 +195,34 @@ mod tests {
         unsafe {
             write(user, info);
             assert_eq!(read(user), Some(info));
+        }
+    }
+
+    #[test]
+    fn only_plain_untraced_headers_take_the_fast_read() {
+        let mut buf = [0u64; 4];
+        let base = buf.as_mut_ptr();
+        let user = base.wrapping_add(2) as *mut u8;
+        // SAFETY: `buf` holds the 16 bytes before `user`; all access goes through `base`.
+        unsafe {
+            let word0 = first_word(64, 7 << SCOPE_SHIFT);
+            assert_eq!(write_plain(base as *mut u8, word0), user);
+            assert_eq!(read_plain(base as *const u8), Some(word0));
+            assert_eq!(read(user), Some(plain_info(word0)));
+            assert_eq!(plain_info(word0).scope, 7);
+            for (shift, traced) in [(PLAIN_SHIFT, true), (5, false)] {
+                let info = BlockInfo {
+                    size: 64,
+                    scope: 7,
+                    shift,
+                    traced,
+                };
+                write(user, info);
+                assert_eq!(read_plain(base as *const u8), None);
+                assert_eq!(read(user), Some(info));
+            }
+            clear(user);
+            assert_eq!(read(user), None);
         }
     }
 

@@ -1,16 +1,19 @@
 //! The calling thread's state and the counting fast path.
 //!
-//! Fast path budget: one TLS access, a null check, and a handful of single-writer adds to
-//! the thread's own counter block. Everything rare (first call on a thread, thread exit,
-//! more than `MAX_THREADS` threads, a failed mapping) is outlined in `record_cold`.
+//! Fast path budget (`count_plain_alloc`, `count_plain_free`): the thread state's address
+//! (two instructions), one compare against it that also covers the size check and "has a
+//! block of its own", and two single-writer adds to the current scope's counter set (see
+//! `CounterSet` for why two are enough). Everything rare (first call on a thread, thread
+//! exit, more than `MAX_THREADS` threads, a failed mapping, a block freed outside its
+//! scope) goes through `record`, and the thread's first call through `record_slow`.
 
 use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::counters::{Api, Counter, CounterSet};
-use crate::header::BlockInfo;
-use crate::region::{self, Region};
+use crate::counters::{Api, Counter, CounterSet, Slot, HEADER_BYTES};
+use crate::header::{BlockInfo, MAX_SIZE, SCOPE_SHIFT};
+use crate::region::{self, Region, MAX_SCOPES};
 use crate::scopes::{SCOPE_CORE, SCOPE_INIT, SCOPE_INVALID};
 
 const STATUS_NEW: u8 = 0;
@@ -19,10 +22,25 @@ const STATUS_ACTIVE: u8 = 2;
 /// No block of its own (all taken, or the thread is exiting): counts go to the overflow set.
 const STATUS_SHARED: u8 = 3;
 
+/// `ThreadState::fast_below` of a thread with a block of its own: every size a header can
+/// hold. A thread without one has 0, so that no size takes the fast paths.
+const FAST_BELOW: u64 = MAX_SIZE as u64 + 1;
+const _: () = assert!(MAX_SCOPES <= 1 << (64 - SCOPE_SHIFT));
+
 /// What the allocator keeps per thread, in `tls` storage: statically initialised and
 /// without `Drop`, so no lazy-init check and no destructor registration.
+///
+/// The first three fields are all the fast paths read; they are derived from `sets` and
+/// `scope` whenever either changes (`sync_current`).
 #[repr(C)]
 struct ThreadState {
+    /// The current scope's `CounterSet` in the thread's own block; null without one.
+    current: Cell<*const CounterSet>,
+    /// The current scope shifted to its place in a header's first word (0 without a block).
+    scope_bits: Cell<u64>,
+    /// Requested sizes below this take the fast paths: `FAST_BELOW` when `current` is
+    /// set, else 0. One compare checks both the size and that there is a block.
+    fast_below: Cell<u64>,
     /// The thread's `CounterSet`s, indexed by scope; null until attached.
     sets: Cell<*const CounterSet>,
     /// The current scope, or `SCOPE_INVALID` until set or attached.
@@ -32,15 +50,77 @@ struct ThreadState {
     status: Cell<u8>,
 }
 
-const _: () = assert!(core::mem::size_of::<ThreadState>() == 24);
+const _: () = assert!(core::mem::size_of::<ThreadState>() == crate::tls::STATE_SIZE);
 
 /// The calling thread's state.
 #[inline(always)]
 fn thread() -> &'static ThreadState {
-    // SAFETY: `tls` storage is 24 bytes, 8-aligned, initialised to the `ThreadState` of a
-    // new thread (null, SCOPE_INVALID, 0, STATUS_NEW), and used only by its own thread
-    // (`ThreadState` is not `Sync`, and the reference never leaves the thread).
+    // SAFETY: `tls` storage is `STATE_SIZE` bytes, 8-aligned, initialised to the
+    // `ThreadState` of a new thread (null, 0, 0, null, SCOPE_INVALID, 0, STATUS_NEW), and
+    // used only by its own thread (`ThreadState` is not `Sync`, and the reference never
+    // leaves the thread).
     unsafe { &*(crate::tls::state_addr() as *const ThreadState) }
+}
+
+impl ThreadState {
+    /// Re-derives the fast-path fields from `sets` and `scope`. The order keeps
+    /// "`fast_below` is not 0 => `current` is non-null" true at every point.
+    fn sync_current(&self) {
+        let sets = self.sets.get();
+        let scope = self.scope.get();
+        if sets.is_null() || scope as usize >= MAX_SCOPES {
+            self.fast_below.set(0);
+            self.current.set(ptr::null());
+            self.scope_bits.set(0);
+        } else {
+            // `scope` is registered, hence below MAX_SCOPES: inside the block of `sets`.
+            self.current.set(sets.wrapping_add(scope as usize));
+            self.scope_bits.set(u64::from(scope) << SCOPE_SHIFT);
+            self.fast_below.set(FAST_BELOW);
+        }
+    }
+
+    fn set_scope(&self, scope: u32) {
+        self.scope.set(scope);
+        self.sync_current();
+    }
+}
+
+/// The fast path of a plain allocation of `size` bytes by `api`: counts it in the current
+/// scope and returns that scope shifted into header position; `None` (nothing counted)
+/// when `size` is above `MAX_SIZE` or the thread has no block of its own.
+#[inline(always)]
+pub(crate) fn count_plain_alloc(api: Api, size: usize) -> Option<u64> {
+    let thread = thread();
+    if size as u64 >= thread.fast_below.get() {
+        return None;
+    }
+    // SAFETY: `fast_below` is not 0, so `current` is the current scope's set in this
+    // thread's own block (`sync_current`); only this thread writes it.
+    let set = unsafe { &*thread.current.get() };
+    add_alloc_calls(api, |slot| set.add(slot, 1));
+    set.add(Counter::AllocBytes, size as u64);
+    Some(thread.scope_bits.get())
+}
+
+/// The fast path of `free` for a plain block whose header's first word is `word0`: counts
+/// it and returns true when the block belongs to the current scope; false (nothing
+/// counted) when it was allocated in another scope or the thread has no block of its own.
+#[inline(always)]
+pub(crate) fn count_plain_free(word0: u64) -> bool {
+    let thread = thread();
+    // Same scope: the xor clears the scope field and leaves the size. Another scope
+    // leaves bits above the size, and without a block `fast_below` is 0.
+    let size = word0 ^ thread.scope_bits.get();
+    if size >= thread.fast_below.get() {
+        return false;
+    }
+    // SAFETY: as in `count_plain_alloc`.
+    let set = unsafe { &*thread.current.get() };
+    // As `Free::apply` for a free call and a block of the current scope.
+    set.add(Slot::OWN_FREES, 1);
+    set.add(Counter::FreedBytes, size);
+    true
 }
 
 /// Scope of threads that have not entered one: `init` until `main` starts, then `core`.
@@ -48,19 +128,19 @@ static DEFAULT_SCOPE: AtomicU32 = AtomicU32::new(SCOPE_INIT);
 
 /// Where an event's counts go.
 pub(crate) trait Sink: Copy {
-    fn add(&self, scope: u32, counter: Counter, n: u64);
+    fn add(&self, scope: u32, slot: impl Into<Slot>, n: u64);
 }
 
 /// The thread's own block: single-writer adds.
 #[derive(Clone, Copy)]
-pub(crate) struct OwnBlock(*const CounterSet);
+struct OwnBlock(*const CounterSet);
 
 impl Sink for OwnBlock {
     #[inline(always)]
-    fn add(&self, scope: u32, counter: Counter, n: u64) {
+    fn add(&self, scope: u32, slot: impl Into<Slot>, n: u64) {
         // SAFETY: the pointer is the attached thread's block of `MAX_SCOPES` sets and
         // `scope` is a registered id (< MAX_SCOPES); only this thread writes the block.
-        unsafe { (*self.0.add(scope as usize)).add(counter, n) }
+        unsafe { (*self.0.add(scope as usize)).add(slot, n) }
     }
 }
 
@@ -69,8 +149,8 @@ impl Sink for OwnBlock {
 struct Overflow(&'static Region);
 
 impl Sink for Overflow {
-    fn add(&self, scope: u32, counter: Counter, n: u64) {
-        self.0.overflow[scope as usize].add_shared(counter, n);
+    fn add(&self, scope: u32, slot: impl Into<Slot>, n: u64) {
+        self.0.overflow[scope as usize].add_shared(slot, n);
     }
 }
 
@@ -79,7 +159,7 @@ impl Sink for Overflow {
 struct Nowhere;
 
 impl Sink for Nowhere {
-    fn add(&self, _: u32, _: Counter, _: u64) {}
+    fn add(&self, _: u32, _: impl Into<Slot>, _: u64) {}
 }
 
 /// Something that happened to memory, to be counted.
@@ -138,14 +218,36 @@ pub(crate) struct Foreign {
     pub calls: Counter,
 }
 
+/// Adds one to the slots counting an allocation by `api`: a malloc is one slot, standing
+/// for the call and the block; others are their call counter and `AllocBlocks`.
 #[inline(always)]
-fn add_free<S: Sink>(sink: &S, scope: u32, block: &BlockInfo) {
+fn add_alloc_calls(api: Api, mut add_one: impl FnMut(Slot)) {
+    if api == Api::Malloc {
+        add_one(Slot::MALLOCS);
+    } else {
+        add_one(api.calls().into());
+        add_one(Counter::AllocBlocks.into());
+    }
+}
+
+/// Counts the bytes of a freed block, credited to its owner; the block itself is counted
+/// by the caller.
+#[inline(always)]
+fn add_freed_bytes<S: Sink>(sink: &S, scope: u32, block: &BlockInfo) {
     let owner = block.scope;
     sink.add(owner, Counter::FreedBytes, block.size as u64);
-    sink.add(owner, Counter::FreedBlocks, 1);
-    sink.add(owner, Counter::OverheadFreedBytes, block.overhead() as u64);
+    add_padding(sink, owner, Counter::OverheadFreedBytes, block.overhead());
     if owner != scope {
         add_cross_free(*sink, owner, block.size as u64);
+    }
+}
+
+/// Counts the overhead of a block beyond its header (the header is derived per block).
+#[inline(always)]
+fn add_padding<S: Sink>(sink: &S, scope: u32, counter: Counter, overhead: usize) {
+    let padding = overhead as u64 - HEADER_BYTES;
+    if padding != 0 {
+        sink.add(scope, counter, padding);
     }
 }
 
@@ -159,10 +261,9 @@ fn add_cross_free<S: Sink>(sink: S, owner: u32, size: u64) {
 impl Event for Alloc {
     #[inline(always)]
     fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
-        sink.add(scope, self.api.calls(), 1);
+        add_alloc_calls(self.api, |slot| sink.add(scope, slot, 1));
         sink.add(scope, Counter::AllocBytes, self.size as u64);
-        sink.add(scope, Counter::AllocBlocks, 1);
-        sink.add(scope, Counter::OverheadBytes, self.overhead as u64);
+        add_padding(sink, scope, Counter::OverheadBytes, self.overhead);
         scope
     }
 }
@@ -170,8 +271,15 @@ impl Event for Alloc {
 impl Event for Free {
     #[inline(always)]
     fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
-        sink.add(scope, self.calls, 1);
-        add_free(sink, scope, &self.block);
+        let owner = self.block.scope;
+        if self.calls == Counter::FreeCalls && owner == scope {
+            // A free call and a freed block of this scope: one slot (see `CounterSet`).
+            sink.add(scope, Slot::OWN_FREES, 1);
+        } else {
+            sink.add(scope, self.calls, 1);
+            sink.add(owner, Counter::FreedBlocks, 1);
+        }
+        add_freed_bytes(sink, scope, &self.block);
         scope
     }
 }
@@ -179,7 +287,8 @@ impl Event for Free {
 impl Event for Resize {
     #[inline(always)]
     fn apply<S: Sink>(self, sink: &S, scope: u32) -> u32 {
-        add_free(sink, scope, &self.old);
+        sink.add(self.old.scope, Counter::FreedBlocks, 1);
+        add_freed_bytes(sink, scope, &self.old);
         Alloc {
             api: self.api,
             size: self.size,
@@ -207,10 +316,10 @@ impl Event for Foreign {
     }
 }
 
-/// The calling thread's own block and current scope: the fast path. `None` on a thread's
+/// The calling thread's own block and current scope, for `record`. `None` on a thread's
 /// first call, and for threads that count into the overflow set.
 #[inline(always)]
-pub(crate) fn own_block() -> Option<(OwnBlock, u32)> {
+fn own_block() -> Option<(OwnBlock, u32)> {
     let thread = thread();
     let sets = thread.sets.get();
     if sets.is_null() {
@@ -259,7 +368,7 @@ fn resolved_scope(scope: u32) -> u32 {
 
 fn attach(thread: &ThreadState) {
     thread.status.set(STATUS_ATTACHING);
-    thread.scope.set(resolved_scope(thread.scope.get()));
+    thread.set_scope(resolved_scope(thread.scope.get()));
     let Some(region) = region::get_or_map() else {
         thread.status.set(STATUS_SHARED);
         return;
@@ -271,6 +380,7 @@ fn attach(thread: &ThreadState) {
     crate::thread_exit::watch(slot);
     thread.slot.set(slot as u32);
     thread.sets.set(region.blocks[slot].sets.as_ptr());
+    thread.sync_current();
     thread.status.set(STATUS_ACTIVE);
 }
 
@@ -278,13 +388,16 @@ fn attach(thread: &ThreadState) {
 /// this thread (other exit handlers) count into the overflow set.
 pub(crate) fn detach() {
     let thread = thread();
-    if thread.status.get() == STATUS_ACTIVE {
+    let was_active = thread.status.get() == STATUS_ACTIVE;
+    // Stop writing the block before another thread may take it.
+    thread.sets.set(ptr::null());
+    thread.sync_current();
+    thread.status.set(STATUS_SHARED);
+    if was_active {
         if let Some(region) = region::get() {
             region.release_slot(thread.slot.get() as usize);
         }
     }
-    thread.sets.set(ptr::null());
-    thread.status.set(STATUS_SHARED);
 }
 
 /// The calling thread's current scope.
@@ -301,7 +414,7 @@ pub fn enter(scope: u32) -> u32 {
     }
     let thread = thread();
     let previous = resolved_scope(thread.scope.get());
-    thread.scope.set(scope);
+    thread.set_scope(scope);
     previous
 }
 
@@ -315,7 +428,7 @@ pub fn main_started() {
     DEFAULT_SCOPE.store(SCOPE_CORE, Ordering::Relaxed);
     let thread = thread();
     if matches!(thread.scope.get(), SCOPE_INIT | SCOPE_INVALID) {
-        thread.scope.set(SCOPE_CORE);
+        thread.set_scope(SCOPE_CORE);
     }
 }
 

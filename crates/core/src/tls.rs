@@ -8,8 +8,12 @@
 //! model, so on x86-64 Linux the state is defined and addressed in assembly; elsewhere it
 //! falls back to `thread_local!`.
 
-/// The thread-local state's storage: 24 bytes laid out as `thread::ThreadState`, whose
-/// initial value is `{ sets: null, scope: SCOPE_INVALID, slot: 0, status: NEW }`.
+/// Bytes of the thread-local state, `thread::ThreadState`.
+pub(crate) const STATE_SIZE: usize = 48;
+
+/// The thread-local state's storage: `STATE_SIZE` bytes laid out as `thread::ThreadState`,
+/// whose initial value is `{ current: null, scope_bits: 0, fast_below: 0, sets: null,
+/// scope: SCOPE_INVALID, slot: 0, status: NEW }`.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
     core::arch::global_asm!(
@@ -20,8 +24,11 @@ mod imp {
         ".globl skull_mem_thread_state",
         ".hidden skull_mem_thread_state",
         ".type skull_mem_thread_state,@object",
-        ".size skull_mem_thread_state, 24",
+        ".size skull_mem_thread_state, 48",
         "skull_mem_thread_state:",
+        ".quad 0",
+        ".quad 0",
+        ".quad 0",
         ".quad 0",
         ".long 0xffffffff",
         ".long 0",
@@ -52,10 +59,12 @@ mod imp {
     use core::cell::UnsafeCell;
 
     #[repr(C, align(8))]
-    struct Storage(UnsafeCell<[u32; 6]>);
+    struct Storage(UnsafeCell<[u32; 12]>);
 
     thread_local! {
-        static STATE: Storage = const { Storage(UnsafeCell::new([0, 0, u32::MAX, 0, 0, 0])) };
+        static STATE: Storage = const {
+            Storage(UnsafeCell::new([0, 0, 0, 0, 0, 0, 0, 0, u32::MAX, 0, 0, 0]))
+        };
     }
 
     /// Address of the calling thread's state.
