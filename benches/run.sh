@@ -176,7 +176,9 @@ for mode in $MODES; do
     done
 done
 
-# The target: ratio <= 1.15 on one thread, and no worse on two (pair mode, medians).
+# The target: ratio <= 1.15 on one thread, and no worse on two (pair mode). The verdict takes
+# the worse of the ratio of medians and the ratio of minimums: noise in one glibc round can
+# make the median ratio look better than the code is, and the minimums are the least noisy.
 if [[ " ${configs[*]} " == *" skull-mem "* ]]; then
     echo
     for threads in $THREADS_LIST; do
@@ -184,8 +186,10 @@ if [[ " ${configs[*]} " == *" skull-mem "* ]]; then
         read -r med min < <(stats "$timed" "skull-mem pair $threads")
         awk -v t="$threads" -v med="$med" -v bmed="$base_med" -v min="$min" -v bmin="$base_min" 'BEGIN {
             r = med / bmed
+            rmin = min / bmin
+            worse = (r > rmin ? r : rmin)
             printf "target (pair, %s thread%s): skull-mem/glibc = %.2fx (of minimums %.2fx), target <= 1.15x: %s\n",
-                t, (t == 1 ? "" : "s"), r, min / bmin, (r <= 1.15 ? "met" : "NOT met")
+                t, (t == 1 ? "" : "s"), r, rmin, (worse <= 1.15 ? "met" : "NOT met")
         }'
     done
     # What part of the overhead is interposition itself (floor.c), what part skull-mem's work.
