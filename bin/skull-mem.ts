@@ -9,10 +9,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { packageRoot, preloadLibraryPath } from '../src/native';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { diffCommand } from './cli/diff-command';
+import { newProgram, runCli } from './cli/run-cli';
 /** The library's environment variable for the segment directory (crates/core/src/segment.rs). */
 const SEGMENT_DIR_ENV = 'SKULL_MEM_DIR';
 import { memoryCommand, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
@@ -117,19 +118,10 @@ function parseTicks(text: string): number {
   return Number(text);
 }
 
-function packageVersion(): string {
-  const manifest = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-  return manifest.version;
-}
 
 /** Builds the command tree; every action stores its exit code in `exit`. */
 function program(exit: (code: number) => void): Command {
-  const cli = new Command('skull-mem')
-    .description('Exact native memory accounting per scope, for any Linux process (LD_PRELOAD)')
-    .version(packageVersion(), '-V, --version', 'print the version')
-    .enablePositionalOptions()
-    .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(`skull-mem: ${text.replace(/^error: /, '')}`) });
+  const cli = newProgram('skull-mem', 'Exact native memory accounting per scope, for any Linux process (LD_PRELOAD)');
 
   cli
     .command('run')
@@ -214,27 +206,4 @@ function program(exit: (code: number) => void): Command {
   return cli;
 }
 
-async function main(): Promise<number> {
-  let code = 0;
-  try {
-    await program((c) => (code = c)).parseAsync(process.argv);
-  } catch (err) {
-    // Help and --version end with exit code 0; every other parse error is a usage error.
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    // Argument parsers throw CliError through commander's action machinery.
-    if (err instanceof CliError) throw err;
-    throw err;
-  }
-  return code;
-}
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`skull-mem: ${message.replace(/^skull-mem: /, '')}\n`);
-    process.exitCode = err instanceof CliError ? err.exitCode : 1;
-  },
-);
+runCli('skull-mem', program);

@@ -58,4 +58,4 @@ run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.js
 for (const file of ['index.mjs', 'index.d.mts']) {
   fs.copyFileSync(path.join(root, 'src', file), path.join(root, 'dist', 'src', file));
 }
-fs.chmodSync(path.join(root, 'dist', 'bin', 'skull-mem.js'), 0o755);
+for (const bin of ['skull-mem.js', 'skull-trace.js']) fs.chmodSync(path.join(root, 'dist', 'bin', bin), 0o755);

@@ -39,6 +39,21 @@ export { OTHER_ROUTES, defaultRoute, instrumentHttp, type HttpScopeOptions } fro
 export { humanBytes, renderMemoryTable, type SortKey, type TableOptions } from './memory-table';
 export { takeProcessSnapshot, type ProcessFigures, type ProcessSnapshot } from './process-snapshot';
 export { readProcess, scanProcesses, type Reading, type Scan, type SegmentInfo } from './segments';
+export {
+  MAX_TRACE_DEPTH,
+  leakReport,
+  renderLeaks,
+  startTracing,
+  stopTracing,
+  trace,
+  tracingStatus,
+  type LeakGroup,
+  type LeakOptions,
+  type LeakReport,
+  type TraceFrame,
+  type TraceOptions,
+  type TraceStatus,
+} from './trace';
 
 /** Report formats: the "Skull Memory Measurement" table, or the same figures as JSON. */
 export type ReportFormat = 'text' | 'json';

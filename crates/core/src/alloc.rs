@@ -11,6 +11,7 @@ use crate::sys::set_errno;
 use crate::thread::{
     count_plain_alloc, count_plain_free, record, record_slow, Alloc, Call, Foreign, Free, Resize,
 };
+use crate::trace;
 
 /// glibc's malloc alignment on x86-64: smaller alignments are plain mallocs.
 const MALLOC_ALIGNMENT: usize = 16;
@@ -72,6 +73,17 @@ fn out_of_memory(api: Api) -> *mut u8 {
     failed(api)
 }
 
+/// Hands out a new block, recording it first when tracing is on (one relaxed load when off).
+#[inline(always)]
+fn traced(user: *mut u8) -> *mut u8 {
+    let word = trace::word();
+    if word == 0 {
+        return user;
+    }
+    // SAFETY: `user` is null or a block of ours just made, with its header.
+    unsafe { trace::on_alloc(user, word) }
+}
+
 /// Finishes a plain block: counts it and writes its header.
 #[inline(always)]
 unsafe fn plain_block<R: RawAlloc>(raw: *mut u8, size: usize, api: Api) -> *mut u8 {
@@ -125,7 +137,7 @@ pub unsafe fn malloc<R: RawAlloc>(size: usize, api: Api) -> *mut u8 {
         return failed(api);
     }
     // SAFETY: `raw` holds `size + HEADER_SIZE` bytes, or the size is caught as too large.
-    unsafe { plain_block::<R>(raw, size, api) }
+    traced(unsafe { plain_block::<R>(raw, size, api) })
 }
 
 /// `calloc(count, size)`: overflow of `count * size` fails with ENOMEM.
@@ -145,7 +157,7 @@ pub unsafe fn calloc<R: RawAlloc>(count: usize, size: usize) -> *mut u8 {
         return failed(Api::Calloc);
     }
     // SAFETY: `raw` holds `total + HEADER_SIZE` bytes.
-    unsafe { plain_block::<R>(raw, total, Api::Calloc) }
+    traced(unsafe { plain_block::<R>(raw, total, Api::Calloc) })
 }
 
 /// `free(ptr)`: the block's bytes are credited to the scope that allocated it.
@@ -245,6 +257,9 @@ unsafe fn free_other<R: RawAlloc>(raw: *mut u8) {
 /// Gives a block of ours back to libc.
 #[inline(always)]
 unsafe fn release<R: RawAlloc>(ptr: *mut u8, block: &BlockInfo) {
+    if block.traced {
+        trace::on_free(ptr);
+    }
     if block.shift != PLAIN_SHIFT {
         // libc reuses the front of the raw block, not the padding where this header sits;
         // clearing it keeps a double free from passing the check.
@@ -292,6 +307,11 @@ pub unsafe fn realloc<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut 
     if size > MAX_SIZE {
         return out_of_memory(api);
     }
+    if old.traced {
+        // Moved or resized, it is a new block to tracing; if libc fails, the old one stays
+        // but is no longer traced (its traced bit only costs a table lookup at its free).
+        trace::on_free(ptr);
+    }
     let raw = if old.shift == PLAIN_SHIFT {
         // SAFETY: `ptr` is ours and plain, so its raw block is a libc block.
         unsafe { R::realloc(header::raw_of(ptr, &old), size + HEADER_SIZE) }
@@ -306,7 +326,7 @@ pub unsafe fn realloc<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut 
     let scope = record(Resize { api, old, size });
     let word0 = header::first_word(size, u64::from(scope) << SCOPE_SHIFT);
     // SAFETY: `raw` is a 16-aligned libc block of `size + HEADER_SIZE` bytes.
-    unsafe { header::write_plain(raw, word0) }
+    traced(unsafe { header::write_plain(raw, word0) })
 }
 
 #[cold]
@@ -388,7 +408,7 @@ pub unsafe fn memalign<R: RawAlloc>(align: usize, size: usize, api: Api) -> *mut
                 traced: false,
             },
         );
-        user
+        traced(user)
     }
 }
 

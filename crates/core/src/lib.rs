@@ -26,6 +26,7 @@ mod sys;
 pub mod thread;
 mod thread_exit;
 mod tls;
+pub mod trace;
 
 /// The version every part of skull-mem reports (library, binding, npm package).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -240,12 +240,32 @@ fn one_line(text: &str) -> String {
 
 /// Reads the segment of the live process `pid` in `dir`.
 pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
+    read_pid_with(dir, pid, |_| ()).map(|(reading, ())| reading)
+}
+
+/// `read_pid`, also handing the checked region to `also` (tracing reads its tables, and
+/// writes the control word, through it) while the segment is mapped.
+pub fn read_pid_with<T>(
+    dir: &Path,
+    pid: u32,
+    also: impl FnOnce(&SegmentView) -> T,
+) -> Result<(Reading, T), ReadError> {
+    let mut also = Some(also);
+    let mut result = None;
+    let mut read = |path: &Path| {
+        read_file_with(path, |view| {
+            if let Some(also) = also.take() {
+                result = Some(also(view));
+            }
+        })
+        .map(|(reading, ())| reading)
+    };
     let Some(start_time) = process_start_time(pid) else {
         return Err(ReadError::NoProcess { pid });
     };
     let uid = process_uid(pid).ok_or(ReadError::NoProcess { pid })?;
     let mut path = segment_path(dir, uid, pid);
-    let reading = match read_file(&path) {
+    let reading = match read(&path) {
         Err(ReadError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
             // The segment is named for the user id the process had when it made it; a
             // process that has changed its user id since (a daemon dropping root) has it
@@ -253,7 +273,7 @@ pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
             match segment_of_other_user(dir, pid) {
                 Some(found) => {
                     path = found;
-                    read_file(&path)?
+                    read(&path)?
                 }
                 None => {
                     return Err(ReadError::NotMeasured {
@@ -274,7 +294,21 @@ pub fn read_pid(dir: &Path, pid: u32) -> Result<Reading, ReadError> {
     if reading.info.start_time != start_time || maps_segment(pid, &path) == Some(false) {
         return Err(ReadError::Stale { path, pid });
     }
-    Ok(reading)
+    match result {
+        Some(extra) => Ok((reading, extra)),
+        None => Err(ReadError::Corrupt {
+            path,
+            what: "it could not be read twice the same way",
+        }),
+    }
+}
+
+/// A checked segment, mapped: its region, and whether the caller may write to it.
+pub struct SegmentView<'a> {
+    /// The region, checked to be of this build's layout.
+    pub region: &'a Region,
+    /// Whether the mapping is writable (the caller owns the file or is root).
+    pub writable: bool,
 }
 
 /// Whether process `pid` maps the segment file at `path`: `Some(false)` when the process
@@ -309,6 +343,14 @@ fn segment_of_other_user(dir: &Path, pid: u32) -> Option<PathBuf> {
 /// Opens and checks a segment file, then takes its snapshot. Does not check that its
 /// process is alive (`read_pid` and `scan` do).
 pub fn read_file(path: &Path) -> Result<Reading, ReadError> {
+    read_file_with(path, |_| ()).map(|(reading, ())| reading)
+}
+
+/// `read_file`, also handing the checked region to `also` while it is mapped.
+pub fn read_file_with<T>(
+    path: &Path,
+    also: impl FnOnce(&SegmentView) -> T,
+) -> Result<(Reading, T), ReadError> {
     let (file, writable) = open_checked(path)?;
     let size = file
         .metadata()
@@ -357,8 +399,9 @@ pub fn read_file(path: &Path) -> Result<Reading, ReadError> {
         Peak::ReadOnly
     };
     let snapshot = snapshot::of_region(region, header.pid, peak);
+    let extra = also(&SegmentView { region, writable });
     drop(map);
-    Ok(Reading { info, snapshot })
+    Ok((Reading { info, snapshot }, extra))
 }
 
 /// The mapping of a segment: writable when the caller may raise its peaks.

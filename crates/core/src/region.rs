@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, 
 use crate::counters::{CounterSet, COUNTER_COUNT};
 use crate::scopes::ScopeTable;
 use crate::segment::{self, SegmentHeader};
+use crate::trace::tables::TraceTables;
 
 /// Most scopes a process can register.
 pub const MAX_SCOPES: usize = 512;
@@ -47,6 +48,8 @@ pub struct Region {
     pub overflow: [CounterSet; MAX_SCOPES],
     /// Per-thread counter blocks, indexed like `slots`.
     pub blocks: [ThreadBlock; MAX_THREADS],
+    /// Tracing's stack and live-block tables (untouched until tracing is switched on).
+    pub trace: TraceTables,
 }
 
 const STATE_UNMAPPED: u8 = 0;
@@ -103,6 +106,7 @@ fn map() -> Option<&'static Region> {
     let region: &'static Region = unsafe { &*region };
     region.scopes.register_builtins();
     FILE_BACKED.store(file_backed, Ordering::Relaxed);
+    crate::trace::watch(&region.header.control);
     REGION.store(region as *const Region as *mut Region, Ordering::Release);
     STATE.store(STATE_READY, Ordering::Release);
     // Registered once the region is ready: `pthread_atfork` may allocate.

@@ -17,6 +17,7 @@ mod abi;
 pub mod reader;
 pub mod switch;
 pub mod threadpool;
+pub mod trace;
 
 use std::ffi::{CStr, CString};
 

@@ -4,7 +4,7 @@
 use core::ffi::{c_char, c_int, c_void};
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
-use skull_mem_core::{region, thread};
+use skull_mem_core::{region, thread, trace};
 
 type MainFn = unsafe extern "C" fn(c_int, *mut *mut c_char, *mut *mut c_char) -> c_int;
 type StartMainFn = unsafe extern "C" fn(
@@ -28,6 +28,9 @@ pub fn interposing() -> bool {
 
 extern "C" fn on_load() {
     region::get_or_map();
+    if let Some(code) = own_code() {
+        trace::capture::prime(code);
+    }
     // SAFETY: a plain symbol lookup in the global scope.
     let resolved = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr()) };
     let ours = crate::exports::malloc as *const c_void;
@@ -35,6 +38,56 @@ extern "C" fn on_load() {
         std::ptr::eq(resolved as *const c_void, ours),
         Ordering::Relaxed,
     );
+}
+
+/// The executable segment of this library: stack capture skips the frames in it.
+fn own_code() -> Option<core::ops::Range<usize>> {
+    // SAFETY: a zeroed `Dl_info` is a valid out-parameter.
+    let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
+    // SAFETY: `on_load` is code of this library; dladdr only fills `info`.
+    if unsafe { libc::dladdr(on_load as *const c_void, &mut info) } == 0 {
+        return None;
+    }
+    let mut search = (info.dli_fbase as usize, on_load as *const () as usize, None);
+    // SAFETY: the callback only reads the program headers it is given, and `search` outlives
+    // the call.
+    unsafe {
+        libc::dl_iterate_phdr(
+            Some(find_code_segment),
+            &mut search as *mut (usize, usize, Option<core::ops::Range<usize>>) as *mut c_void,
+        )
+    };
+    search.2
+}
+
+unsafe extern "C" fn find_code_segment(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> c_int {
+    // SAFETY: `data` is `own_code`'s search state; `info` describes one loaded object.
+    let (search, info) = unsafe {
+        (
+            &mut *(data as *mut (usize, usize, Option<core::ops::Range<usize>>)),
+            &*info,
+        )
+    };
+    if info.dlpi_addr as usize != search.0 && search.0 != 0 {
+        return 0;
+    }
+    // SAFETY: glibc passes `dlpi_phnum` program headers at `dlpi_phdr`.
+    let headers = unsafe { core::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
+    for header in headers {
+        if header.p_type == libc::PT_LOAD && header.p_flags & libc::PF_X != 0 {
+            let start = info.dlpi_addr as usize + header.p_vaddr as usize;
+            let code = start..start + header.p_memsz as usize;
+            if code.contains(&search.1) {
+                search.2 = Some(code);
+                return 1;
+            }
+        }
+    }
+    0
 }
 
 #[used]

@@ -1,0 +1,48 @@
+/**
+ * What the `skull-mem` and `skull-trace` commands share: the commander set-up, and one line
+ * on stderr instead of a stack trace for every error, with exit 1 for failures and 2 for
+ * usage errors.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { packageRoot } from '../../src/native';
+import { CliError } from './cli-error';
+
+function packageVersion(): string {
+  const manifest = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+/** A command tree named `name` whose errors print as `name: <message>`. */
+export function newProgram(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`${name}: ${text.replace(/^error: /, '')}`) });
+}
+
+/** Runs the command tree built by `build` (whose actions report their exit code through
+ * `exit`) and sets the process's exit code; never lets a stack trace reach the user. */
+export function runCli(name: string, build: (exit: (code: number) => void) => Command): void {
+  let code = 0;
+  build((c) => (code = c))
+    .parseAsync(process.argv)
+    .then(
+      () => {
+        process.exitCode = code;
+      },
+      (err: unknown) => {
+        // Help and --version end with exit code 0; every other parse error is a usage error.
+        if (err instanceof CommanderError) {
+          process.exitCode = err.exitCode === 0 ? 0 : 2;
+          return;
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`${name}: ${message.replace(/^skull-mem: /, '')}\n`);
+        process.exitCode = err instanceof CliError ? err.exitCode : 1;
+      },
+    );
+}

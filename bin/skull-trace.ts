@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * skull-trace: switches stack tracing on and off in a running process started with
+ * skull-mem, and lists the traced blocks still live, grouped by the stack that allocated
+ * them, symbolized to function and file:line.
+ */
+import type { Command } from 'commander';
+import { leakReport, renderLeaks, startTracing, stopTracing, tracingStatus, type TraceStatus } from '../src/trace';
+import { CliError, parsePid, parseSeconds } from './cli/cli-error';
+import { newProgram, runCli } from './cli/run-cli';
+
+function parseWhole(text: string, option: string, max: number): number {
+  if (!/^[0-9]{1,13}$/.test(text) || Number(text) > max) {
+    throw new CliError(`${option} needs a whole number from 0 to ${max} (got "${text}")`, 2);
+  }
+  return Number(text);
+}
+
+function describe(status: TraceStatus): string {
+  if (!status.enabled) return 'off';
+  const how = status.sample_bytes ? `sampling every ${status.sample_bytes} bytes on average` : 'every allocation';
+  return `on: ${how}, stacks of up to ${status.depth} frames`;
+}
+
+function program(exit: (code: number) => void): Command {
+  const cli = newProgram('skull-trace', 'Stack tracing of allocations in a running process, switched on and off at will');
+
+  cli
+    .command('on')
+    .description('start tracing (every allocation with --all, or a Poisson sample by bytes)')
+    .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
+    .option('--all', 'trace every allocation (the default)')
+    .option('--sample-bytes <n>', 'trace on average one allocation per <n> bytes allocated (e.g. 524288)', (v) =>
+      parseWhole(v, '--sample-bytes', 2 ** 40 - 1),
+    )
+    .option('--depth <frames>', 'frames per stack, 1 to 32', (v) => parseWhole(v, '--depth', 32), 32)
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action((pid: number, options: { all?: boolean; sampleBytes?: number; depth: number; dir?: string }) => {
+      if (options.all && options.sampleBytes !== undefined) throw new CliError('--all and --sample-bytes exclude each other', 2);
+      if (options.depth < 1) throw new CliError('--depth needs a whole number from 1 to 32', 2);
+      const status = startTracing(pid, { depth: options.depth, sampleBytes: options.sampleBytes ?? 0 }, options.dir);
+      process.stdout.write(`tracing of process ${pid} ${describe(status)}\n`);
+      exit(0);
+    });
+
+  cli
+    .command('off')
+    .description('stop tracing; blocks traced so far stay listed until freed')
+    .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action((pid: number, options: { dir?: string }) => {
+      stopTracing(pid, options.dir);
+      process.stdout.write(`tracing of process ${pid} off\n`);
+      exit(0);
+    });
+
+  cli
+    .command('status')
+    .description('whether tracing is on, and what it has recorded and dropped')
+    .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
+    .option('--json', 'JSON on stdout')
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action((pid: number, options: { json?: boolean; dir?: string }) => {
+      const status = tracingStatus(pid, options.dir);
+      const c = status.counts;
+      process.stdout.write(
+        options.json
+          ? `${JSON.stringify(status, null, 2)}\n`
+          : `tracing of process ${pid} ${describe(status)}\n` +
+              `${c.traced_allocs} allocations traced, ${c.traced_frees} freed, ${status.live_blocks} live; ` +
+              `dropped (tables full): ${c.dropped_stacks} stacks, ${c.dropped_blocks} blocks\n`,
+      );
+      exit(0);
+    });
+
+  cli
+    .command('leaks')
+    .description('traced blocks still live, grouped by stack, largest first: the leak candidates')
+    .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
+    .option('--min-age <seconds>', 'only blocks at least this old', (v) => parseSeconds(v, '--min-age'))
+    .option('--scope <name>', 'only blocks of this scope')
+    .option('--top <n>', 'at most this many stacks', (v) => parseWhole(v, '--top', 1_000_000))
+    .option('--json', 'JSON on stdout')
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action((pid: number, options: { minAge?: number; scope?: string; top?: number; json?: boolean; dir?: string }) => {
+      const report = leakReport(pid, { minAge: options.minAge, scope: options.scope, top: options.top }, options.dir);
+      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderLeaks(report));
+      exit(0);
+    });
+
+  return cli;
+}
+
+runCli('skull-trace', program);

@@ -1,0 +1,96 @@
+//! Stack capture inside malloc.
+//!
+//! The unwinder is libgcc's `_Unwind_Backtrace`, which follows `.eh_frame` unwind tables.
+//! Chosen by measurement (benches/README.md, "Stack capture") over a frame-pointer walk: the
+//! walk costs about 1 ns a frame against about 125 ns for libgcc, but C and C++ built with
+//! default flags have no frame pointers (`-O2` omits them), and such a walk stops or goes
+//! wrong at the first of their frames; the tables are there in every default build. With
+//! glibc 2.35 or later libgcc finds tables through `_dl_find_object`, without the loader
+//! lock and without allocating. The first call loads libgcc_s and allocates, so `prime` is
+//! called at load time, outside malloc.
+//!
+//! A faster unwinder (cached unwind rules per address, as the framehop crate does, with a
+//! frame-pointer fallback for JIT code) is the next step for `--all` tracing.
+
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use super::control::MAX_DEPTH;
+
+#[repr(C)]
+struct UnwindContext {
+    _private: [u8; 0],
+}
+
+type Trace = extern "C" fn(*mut UnwindContext, *mut c_void) -> c_int;
+
+extern "C" {
+    fn _Unwind_Backtrace(trace: Trace, arg: *mut c_void) -> c_int;
+    fn _Unwind_GetIP(context: *mut UnwindContext) -> usize;
+}
+
+const URC_NO_REASON: c_int = 0;
+const URC_END_OF_STACK: c_int = 5;
+
+/// The address range of the code that calls `capture` (the interposer): frames in it are
+/// skipped, so a stack starts at the program's call of malloc.
+static OWN_START: AtomicUsize = AtomicUsize::new(0);
+static OWN_END: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the range of skull-mem's own code and loads the unwinder (it allocates the first
+/// time). Call once, outside malloc.
+pub fn prime(own_code: core::ops::Range<usize>) {
+    OWN_START.store(own_code.start, Ordering::Relaxed);
+    OWN_END.store(own_code.end, Ordering::Relaxed);
+    let mut frames = [0u64; 4];
+    capture(&mut frames);
+}
+
+struct Walk<'a> {
+    frames: &'a mut [u64],
+    len: usize,
+    own: core::ops::Range<usize>,
+    left_own_code: bool,
+}
+
+extern "C" fn step(context: *mut UnwindContext, arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `Walk` that `capture` passed, alive for the whole unwind.
+    let walk = unsafe { &mut *(arg as *mut Walk) };
+    // SAFETY: `context` is the unwinder's context for this frame.
+    let ip = unsafe { _Unwind_GetIP(context) };
+    if ip == 0 {
+        return URC_END_OF_STACK;
+    }
+    if !walk.left_own_code {
+        if walk.own.contains(&ip) {
+            return URC_NO_REASON;
+        }
+        walk.left_own_code = true;
+    }
+    walk.frames[walk.len] = ip as u64;
+    walk.len += 1;
+    if walk.len == walk.frames.len() {
+        URC_END_OF_STACK
+    } else {
+        URC_NO_REASON
+    }
+}
+
+/// Fills `frames` with the return addresses of the calling stack, innermost first, from the
+/// program's call into skull-mem; returns how many were written.
+#[inline(never)]
+pub fn capture(frames: &mut [u64]) -> usize {
+    let max = frames.len().min(MAX_DEPTH);
+    let mut walk = Walk {
+        frames: &mut frames[..max],
+        len: 0,
+        own: OWN_START.load(Ordering::Relaxed)..OWN_END.load(Ordering::Relaxed),
+        left_own_code: false,
+    };
+    if max == 0 {
+        return 0;
+    }
+    // SAFETY: `step` only writes inside `walk.frames`, bounded by its length.
+    unsafe { _Unwind_Backtrace(step, &mut walk as *mut Walk as *mut c_void) };
+    walk.len
+}

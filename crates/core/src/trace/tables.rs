@@ -1,0 +1,283 @@
+//! The bounded tables tracing fills inside malloc, in the segment so `skull-trace` reads them
+//! from outside: unique stacks, interned once, and the live traced blocks.
+//!
+//! Both are open-addressing hash tables of fixed capacity written with compare-and-swap
+//! only: a writer never waits and never grows a table. When a probe sequence finds no room
+//! the event is dropped and counted. Entries are published by a final Release store of
+//! their key, so a reader that sees a key sees the fields written before it.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::control::MAX_DEPTH;
+
+/// Unique stacks the table holds.
+pub const STACK_CAPACITY: usize = 8192;
+/// Live traced blocks the table holds.
+pub const LIVE_CAPACITY: usize = 65536;
+/// Slots a lookup inspects before giving up (a full table drops instead of searching it all).
+const PROBES: usize = 64;
+
+const EMPTY: u64 = 0;
+/// A live slot whose block was freed: reusable, but probing goes on past it.
+const TOMBSTONE: u64 = 1;
+/// A slot being written.
+const CLAIMED: u64 = 2;
+
+/// One interned stack: return addresses, innermost first.
+#[repr(C)]
+pub struct StackEntry {
+    /// Hash of the frames (never 0..=2); 0 while empty, `CLAIMED` while being written.
+    hash: AtomicU64,
+    depth: AtomicU32,
+    _pad: u32,
+    frames: [AtomicU64; MAX_DEPTH],
+}
+
+/// One live traced block.
+#[repr(C)]
+pub struct LiveEntry {
+    /// The user pointer; `EMPTY`, `TOMBSTONE` or `CLAIMED` when it holds no block.
+    addr: AtomicU64,
+    size: AtomicU64,
+    /// Monotonic clock, ns, at allocation.
+    time_ns: AtomicU64,
+    scope: AtomicU32,
+    stack: AtomicU32,
+}
+
+/// Tracing's part of the segment.
+#[repr(C)]
+pub struct TraceTables {
+    /// Allocations recorded in the live table.
+    pub traced_allocs: AtomicU64,
+    /// Traced blocks freed (removed from the live table).
+    pub traced_frees: AtomicU64,
+    /// Stacks not interned because the stack table was full (their blocks are not traced).
+    pub dropped_stacks: AtomicU64,
+    /// Blocks not recorded because the live table was full.
+    pub dropped_blocks: AtomicU64,
+    stacks: [StackEntry; STACK_CAPACITY],
+    live: [LiveEntry; LIVE_CAPACITY],
+}
+
+/// A live traced block, as a reader sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveBlock {
+    /// User pointer.
+    pub addr: u64,
+    /// Requested size.
+    pub size: u64,
+    /// Monotonic ns at allocation.
+    pub time_ns: u64,
+    /// Scope charged.
+    pub scope: u32,
+    /// Index of its stack (see `stack`).
+    pub stack: u32,
+}
+
+fn stack_hash(frames: &[u64]) -> u64 {
+    // FNV-1a over the addresses, then kept clear of the reserved values.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &frame in frames {
+        hash = (hash ^ frame).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash.max(CLAIMED + 1)
+}
+
+fn addr_hash(addr: u64) -> usize {
+    // Blocks are 16-aligned: drop the zero bits, then mix.
+    ((addr >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize
+}
+
+impl TraceTables {
+    /// Interns `frames` and returns its index, or `None` when the table is full.
+    pub fn intern(&self, frames: &[u64]) -> Option<u32> {
+        let frames = &frames[..frames.len().min(MAX_DEPTH)];
+        let hash = stack_hash(frames);
+        let start = hash as usize;
+        for probe in 0..PROBES {
+            let index = (start + probe) % STACK_CAPACITY;
+            let entry = &self.stacks[index];
+            let mut seen = entry.hash.load(Ordering::Acquire);
+            if seen == EMPTY {
+                match entry.hash.compare_exchange(
+                    EMPTY,
+                    CLAIMED,
+                    Ordering::Acquire,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        for (slot, &frame) in entry.frames.iter().zip(frames) {
+                            slot.store(frame, Ordering::Relaxed);
+                        }
+                        entry.depth.store(frames.len() as u32, Ordering::Relaxed);
+                        entry.hash.store(hash, Ordering::Release);
+                        return Some(index as u32);
+                    }
+                    Err(now) => seen = now,
+                }
+            }
+            // A stack being written by another thread may be this one: it is interned
+            // twice at worst, and readers merge equal stacks.
+            if seen == hash && self.stack_equals(entry, frames) {
+                return Some(index as u32);
+            }
+        }
+        self.dropped_stacks.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    fn stack_equals(&self, entry: &StackEntry, frames: &[u64]) -> bool {
+        entry.depth.load(Ordering::Relaxed) as usize == frames.len()
+            && entry
+                .frames
+                .iter()
+                .zip(frames)
+                .all(|(slot, &frame)| slot.load(Ordering::Relaxed) == frame)
+    }
+
+    /// Records a live block; false when the table had no room (the block stays untraced).
+    pub fn insert(&self, block: LiveBlock) -> bool {
+        let start = addr_hash(block.addr);
+        for probe in 0..PROBES {
+            let entry = &self.live[(start + probe) % LIVE_CAPACITY];
+            let seen = entry.addr.load(Ordering::Relaxed);
+            if (seen == EMPTY || seen == TOMBSTONE)
+                && entry
+                    .addr
+                    .compare_exchange(seen, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                entry.size.store(block.size, Ordering::Relaxed);
+                entry.time_ns.store(block.time_ns, Ordering::Relaxed);
+                entry.scope.store(block.scope, Ordering::Relaxed);
+                entry.stack.store(block.stack, Ordering::Relaxed);
+                entry.addr.store(block.addr, Ordering::Release);
+                self.traced_allocs.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+        }
+        self.dropped_blocks.fetch_add(1, Ordering::Relaxed);
+        false
+    }
+
+    /// Removes the live block at `addr`; false when it is not in the table.
+    pub fn remove(&self, addr: u64) -> bool {
+        let start = addr_hash(addr);
+        for probe in 0..PROBES {
+            let entry = &self.live[(start + probe) % LIVE_CAPACITY];
+            let seen = entry.addr.load(Ordering::Relaxed);
+            if seen == addr {
+                if entry
+                    .addr
+                    .compare_exchange(addr, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    self.traced_frees.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                return false;
+            }
+            if seen == EMPTY {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Every live traced block now. A block freed or allocated during the walk may or may
+    /// not be in it; an entry changed while read is skipped.
+    pub fn live_blocks(&self) -> Vec<LiveBlock> {
+        let mut blocks = Vec::new();
+        for entry in self.live.iter() {
+            let addr = entry.addr.load(Ordering::Acquire);
+            if addr <= CLAIMED {
+                continue;
+            }
+            let block = LiveBlock {
+                addr,
+                size: entry.size.load(Ordering::Relaxed),
+                time_ns: entry.time_ns.load(Ordering::Relaxed),
+                scope: entry.scope.load(Ordering::Relaxed),
+                stack: entry.stack.load(Ordering::Relaxed),
+            };
+            if entry.addr.load(Ordering::Acquire) == addr {
+                blocks.push(block);
+            }
+        }
+        blocks
+    }
+
+    /// The frames of stack `index`, innermost first; empty when there is no such stack.
+    pub fn stack(&self, index: u32) -> Vec<u64> {
+        let Some(entry) = self.stacks.get(index as usize) else {
+            return Vec::new();
+        };
+        if entry.hash.load(Ordering::Acquire) <= CLAIMED {
+            return Vec::new();
+        }
+        let depth = (entry.depth.load(Ordering::Relaxed) as usize).min(MAX_DEPTH);
+        entry.frames[..depth]
+            .iter()
+            .map(|frame| frame.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables() -> Box<TraceTables> {
+        // SAFETY: all-zero is a valid empty `TraceTables` (atomics only); allocated zeroed
+        // on the heap because it is several MiB.
+        unsafe {
+            let layout = std::alloc::Layout::new::<TraceTables>();
+            Box::from_raw(std::alloc::alloc_zeroed(layout) as *mut TraceTables)
+        }
+    }
+
+    #[test]
+    fn stacks_are_interned_once_and_blocks_come_and_go() {
+        let t = tables();
+        let a = t.intern(&[1, 2, 3]).unwrap();
+        assert_eq!(t.intern(&[1, 2, 3]), Some(a));
+        let b = t.intern(&[1, 2]).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(t.stack(a), vec![1, 2, 3]);
+        let block = LiveBlock {
+            addr: 0x1000,
+            size: 64,
+            time_ns: 5,
+            scope: 3,
+            stack: a,
+        };
+        assert!(t.insert(block));
+        assert_eq!(t.live_blocks(), vec![block]);
+        assert!(t.remove(0x1000));
+        assert!(!t.remove(0x1000));
+        assert!(t.live_blocks().is_empty());
+        assert_eq!(t.traced_allocs.load(Ordering::Relaxed), 1);
+        assert_eq!(t.traced_frees.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_full_table_drops_and_counts() {
+        let t = tables();
+        let mut inserted = 0;
+        for i in 0..(LIVE_CAPACITY as u64 + 1000) {
+            let block = LiveBlock {
+                addr: 0x10_0000 + i * 16,
+                size: 1,
+                time_ns: 0,
+                scope: 0,
+                stack: 0,
+            };
+            inserted += u64::from(t.insert(block));
+        }
+        let dropped = t.dropped_blocks.load(Ordering::Relaxed);
+        assert_eq!(inserted + dropped, LIVE_CAPACITY as u64 + 1000);
+        assert!(dropped >= 1000);
+        assert_eq!(t.live_blocks().len() as u64, inserted);
+    }
+}

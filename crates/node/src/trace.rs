@@ -1,0 +1,248 @@
+//! Tracing from outside a process (`skull-trace`) or inside it (`trace.*` of the API): the
+//! control word in the segment, and leak reports from its tables, symbolized here.
+//!
+//! Results cross to JavaScript as JSON text, `{"ok":true,...}` or
+//! `{"ok":false,"code":...,"message":...}`, like the reader's.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+use napi_derive::napi;
+use serde_json::{json, Value};
+use skull_mem_core::reader::{self, ReadError, SegmentView};
+use skull_mem_core::trace::control::{TraceConfig, MAX_DEPTH};
+use skull_mem_core::trace::tables::{LiveBlock, TraceTables};
+use skull_mem_symbolize::{Lookup, Process, Symbolizer};
+
+fn dir_or_default(dir: Option<String>) -> PathBuf {
+    dir.filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(reader::segment_dir)
+}
+
+fn failure(code: &str, message: String) -> Value {
+    json!({ "ok": false, "code": code, "message": message })
+}
+
+fn read_error(error: &ReadError) -> Value {
+    failure(error.code(), error.to_string())
+}
+
+fn counts(tables: &TraceTables) -> Value {
+    json!({
+        "traced_allocs": tables.traced_allocs.load(Ordering::Relaxed),
+        "traced_frees": tables.traced_frees.load(Ordering::Relaxed),
+        "dropped_stacks": tables.dropped_stacks.load(Ordering::Relaxed),
+        "dropped_blocks": tables.dropped_blocks.load(Ordering::Relaxed),
+    })
+}
+
+fn status_json(word: u64, tables: &TraceTables) -> Value {
+    let config = TraceConfig::decode(word);
+    json!({
+        "enabled": config.is_some(),
+        "depth": config.map(|c| c.depth),
+        "sample_bytes": config.map(|c| c.sample_bytes),
+        "counts": counts(tables),
+        "live_blocks": tables.live_blocks().len(),
+    })
+}
+
+/// Sets the control word of process `pid`: `depth` 0 turns tracing off; otherwise on, with
+/// `sample_bytes` the Poisson mean (0: every allocation). Returns the status after it.
+#[napi]
+pub fn trace_control(pid: u32, dir: Option<String>, depth: u32, sample_bytes: f64) -> String {
+    let word = if depth == 0 {
+        0
+    } else {
+        TraceConfig {
+            depth: (depth as usize).min(MAX_DEPTH),
+            sample_bytes: sample_bytes.max(0.0) as u64,
+        }
+        .encode()
+    };
+    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
+        if !view.writable {
+            return Err(failure(
+                "NOT_WRITABLE",
+                format!("cannot switch tracing of process {pid}: its segment is not writable by this user"),
+            ));
+        }
+        view.region.header.control.store(word, Ordering::Relaxed);
+        Ok(status_json(word, &view.region.trace))
+    });
+    let value = match result {
+        Ok((_, Ok(mut status))) => {
+            status["ok"] = json!(true);
+            status
+        }
+        Ok((_, Err(failure))) => failure,
+        Err(error) => read_error(&error),
+    };
+    value.to_string()
+}
+
+/// The tracing state of process `pid`.
+#[napi]
+pub fn trace_status(pid: u32, dir: Option<String>) -> String {
+    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
+        status_json(
+            view.region.header.control.load(Ordering::Relaxed),
+            &view.region.trace,
+        )
+    });
+    let value = match result {
+        Ok((_, mut status)) => {
+            status["ok"] = json!(true);
+            status
+        }
+        Err(error) => read_error(&error),
+    };
+    value.to_string()
+}
+
+/// One symbolizer for the process: modules and frames stay cached between reports.
+static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
+
+fn symbolize_stack(process: Option<&Process>, frames: &[u64]) -> Vec<Value> {
+    let mut guard = SYMBOLIZER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let symbolizer = guard.get_or_insert_with(Symbolizer::new);
+    let mut out = Vec::new();
+    for (index, &address) in frames.iter().enumerate() {
+        // The innermost address is where malloc returns to; all are return addresses.
+        let resolved = match process {
+            Some(process) => symbolizer.symbolize(process, address, Lookup::ReturnAddress),
+            None => Vec::new(),
+        };
+        if resolved.is_empty() {
+            out.push(json!({ "index": index, "address": format!("{address:#x}"), "text": format!("?? ({address:#x})") }));
+        }
+        for frame in resolved {
+            out.push(json!({
+                "index": index,
+                "address": format!("{address:#x}"),
+                "function": frame.function,
+                "file": frame.file,
+                "line": frame.line,
+                "module": frame.module,
+                "inlined": frame.inlined,
+                "text": frame.to_string(),
+            }));
+        }
+    }
+    out
+}
+
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+struct Group {
+    frames: Vec<u64>,
+    bytes: u64,
+    blocks: u64,
+    scopes: Vec<u32>,
+    oldest_ns: u64,
+    newest_ns: u64,
+}
+
+/// Traced blocks of process `pid` still live, grouped by stack, largest first: the leak
+/// candidates. `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope.
+#[napi]
+pub fn trace_leaks(
+    pid: u32,
+    dir: Option<String>,
+    min_age: f64,
+    scope: Option<String>,
+    top: u32,
+) -> String {
+    let now = now_ns();
+    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
+        let tables = &view.region.trace;
+        let blocks: Vec<LiveBlock> = tables.live_blocks();
+        let stacks: HashMap<u32, Vec<u64>> = blocks
+            .iter()
+            .map(|block| (block.stack, tables.stack(block.stack)))
+            .collect();
+        (
+            blocks,
+            stacks,
+            status_json(view.region.header.control.load(Ordering::Relaxed), tables),
+        )
+    });
+    let (reading, (blocks, stacks, status)) = match result {
+        Ok(found) => found,
+        Err(error) => return read_error(&error).to_string(),
+    };
+    let scope_names: HashMap<u32, &str> = reading
+        .snapshot
+        .scopes
+        .iter()
+        .map(|s| (s.id, s.name.as_str()))
+        .collect();
+    let wanted = scope.as_deref();
+    let min_age_ns = (min_age.max(0.0) * 1e9) as u64;
+    // Equal stacks may be interned twice (a race between threads): group by content.
+    let mut groups: HashMap<Vec<u64>, Group> = HashMap::new();
+    for block in &blocks {
+        let age = now.saturating_sub(block.time_ns);
+        if age < min_age_ns {
+            continue;
+        }
+        if wanted.is_some_and(|name| scope_names.get(&block.scope) != Some(&name)) {
+            continue;
+        }
+        let frames = stacks.get(&block.stack).cloned().unwrap_or_default();
+        let group = groups.entry(frames.clone()).or_insert(Group {
+            frames,
+            bytes: 0,
+            blocks: 0,
+            scopes: Vec::new(),
+            oldest_ns: age,
+            newest_ns: age,
+        });
+        group.bytes += block.size;
+        group.blocks += 1;
+        if !group.scopes.contains(&block.scope) {
+            group.scopes.push(block.scope);
+        }
+        group.oldest_ns = group.oldest_ns.max(age);
+        group.newest_ns = group.newest_ns.min(age);
+    }
+    let mut groups: Vec<Group> = groups.into_values().collect();
+    groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.blocks.cmp(&a.blocks)));
+    let total_groups = groups.len();
+    groups.truncate(if top == 0 { usize::MAX } else { top as usize });
+    let process = Process::attach(pid).ok();
+    let listed: Vec<Value> = groups
+        .iter()
+        .map(|group| {
+            json!({
+                "bytes": group.bytes,
+                "blocks": group.blocks,
+                "scopes": group.scopes.iter().map(|id| scope_names.get(id).copied().unwrap_or("?")).collect::<Vec<_>>(),
+                "oldest_seconds": group.oldest_ns as f64 / 1e9,
+                "newest_seconds": group.newest_ns as f64 / 1e9,
+                "frames": symbolize_stack(process.as_ref(), &group.frames),
+            })
+        })
+        .collect();
+    json!({
+        "ok": true,
+        "pid": pid,
+        "status": status,
+        "stacks": total_groups,
+        "groups": listed,
+    })
+    .to_string()
+}

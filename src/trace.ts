@@ -1,0 +1,179 @@
+/**
+ * Tracing: switched on and off at run time through a process's segment (its control word),
+ * from `skull-trace` or from inside the process; while on, allocations (all, or a Poisson
+ * sample by bytes) record their stack, and `leaks` lists the traced blocks still live,
+ * grouped by stack and symbolized to function and file:line.
+ */
+import { nativeBinding, type NativeBinding } from './native';
+import { SkullMemError, requireActive } from './status';
+
+/** The addon's tracing functions (crates/node/src/trace.rs); results are JSON text. */
+interface TraceBinding extends NativeBinding {
+  traceControl(pid: number, dir: string | null, depth: number, sampleBytes: number): string;
+  traceStatus(pid: number, dir: string | null): string;
+  traceLeaks(pid: number, dir: string | null, minAge: number, scope: string | null, top: number): string;
+}
+
+/** Deepest stack recorded. */
+export const MAX_TRACE_DEPTH = 32;
+
+/** How to trace. */
+export interface TraceOptions {
+  /** Frames per stack, 1 to 32; default 32. */
+  depth?: number;
+  /** Poisson sampling: on average one sample per this many bytes allocated; 0 or absent
+   * traces every allocation. 524288 (512 KiB) costs next to nothing. */
+  sampleBytes?: number;
+}
+
+/** Tracing state and counts of a process. */
+export interface TraceStatus {
+  enabled: boolean;
+  depth: number | null;
+  sample_bytes: number | null;
+  /** Recorded allocations, recorded frees, and what was dropped because a table was full. */
+  counts: { traced_allocs: number; traced_frees: number; dropped_stacks: number; dropped_blocks: number };
+  /** Traced blocks live now. */
+  live_blocks: number;
+}
+
+/** One frame of a leak's stack (inlined frames come before the frame they are inlined in). */
+export interface TraceFrame {
+  index: number;
+  address: string;
+  function?: string | null;
+  file?: string | null;
+  line?: number | null;
+  module?: string;
+  inlined?: boolean;
+  /** `function at file:line (module)`, or `?? (module+offset)`. */
+  text: string;
+}
+
+/** Live traced blocks with one stack. */
+export interface LeakGroup {
+  bytes: number;
+  blocks: number;
+  scopes: string[];
+  oldest_seconds: number;
+  newest_seconds: number;
+  frames: TraceFrame[];
+}
+
+/** The leak candidates of a process, largest first. */
+export interface LeakReport {
+  pid: number;
+  status: TraceStatus;
+  /** Distinct stacks with live blocks (before `top`). */
+  stacks: number;
+  groups: LeakGroup[];
+}
+
+/** Which blocks `leaks` lists. */
+export interface LeakOptions {
+  /** Only blocks at least this old (seconds). */
+  minAge?: number;
+  /** Only blocks of this scope. */
+  scope?: string;
+  /** At most this many stacks; 0 or absent: all. */
+  top?: number;
+}
+
+type Result<T> = ({ ok: true } & T) | { ok: false; code: string; message: string };
+
+function unwrap<T>(json: string): T {
+  const result = JSON.parse(json) as Result<T>;
+  if (!result.ok) throw new SkullMemError('UNREADABLE', `skull-mem: ${result.message}`, result.code);
+  const { ok: _ok, ...rest } = result;
+  return rest as unknown as T;
+}
+
+function binding(): TraceBinding {
+  return nativeBinding() as TraceBinding;
+}
+
+function checkDepth(depth: number | undefined): number {
+  const value = depth ?? MAX_TRACE_DEPTH;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_TRACE_DEPTH) {
+    throw new RangeError(`skull-mem: trace depth must be a whole number from 1 to ${MAX_TRACE_DEPTH} (got ${depth})`);
+  }
+  return value;
+}
+
+function checkSample(bytes: number | undefined): number {
+  const value = bytes ?? 0;
+  if (!Number.isSafeInteger(value) || value < 0 || value >= 2 ** 40) {
+    throw new RangeError(`skull-mem: sampleBytes must be a whole number from 0 to 2^40 - 1 (got ${bytes})`);
+  }
+  return value;
+}
+
+/** Switches tracing of process `pid` on (`segment dir` default: $SKULL_MEM_DIR or /dev/shm). */
+export function startTracing(pid: number, options: TraceOptions = {}, dir?: string): TraceStatus {
+  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, checkDepth(options.depth), checkSample(options.sampleBytes)));
+}
+
+/** Switches tracing of process `pid` off; the blocks traced so far stay listed until freed. */
+export function stopTracing(pid: number, dir?: string): TraceStatus {
+  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, 0, 0));
+}
+
+/** The tracing state of process `pid`. */
+export function tracingStatus(pid: number, dir?: string): TraceStatus {
+  return unwrap<TraceStatus>(binding().traceStatus(pid, dir ?? null));
+}
+
+/** The leak candidates of process `pid`. */
+export function leakReport(pid: number, options: LeakOptions = {}, dir?: string): LeakReport {
+  const minAge = options.minAge ?? 0;
+  const top = options.top ?? 0;
+  if (!(minAge >= 0) || !Number.isInteger(top) || top < 0) {
+    throw new RangeError('skull-mem: minAge must be a number of seconds >= 0 and top a whole number >= 0');
+  }
+  return unwrap<LeakReport>(binding().traceLeaks(pid, dir ?? null, minAge, options.scope ?? null, top));
+}
+
+/** Renders a leak report as text: one block per stack, largest first. */
+export function renderLeaks(report: LeakReport): string {
+  const s = report.status;
+  const out = [
+    `======== Skull Trace: live traced blocks of pid ${report.pid} ========`,
+    `tracing ${s.enabled ? `on (depth ${s.depth}, ${s.sample_bytes ? `sampled every ${s.sample_bytes} bytes on average` : 'all allocations'})` : 'off'}; ` +
+      `${s.counts.traced_allocs} traced, ${s.counts.traced_frees} freed, dropped: ${s.counts.dropped_stacks} stacks, ${s.counts.dropped_blocks} blocks`,
+  ];
+  if (report.groups.length === 0) out.push('(no traced block is live)');
+  report.groups.forEach((group, rank) => {
+    out.push('');
+    out.push(
+      `#${rank + 1}: ${group.bytes} bytes in ${group.blocks} block(s), scope ${group.scopes.join(', ')}, ` +
+        `age ${group.newest_seconds.toFixed(1)}-${group.oldest_seconds.toFixed(1)} s`,
+    );
+    for (const frame of group.frames) out.push(`    ${frame.inlined ? '(inlined) ' : ''}${frame.text}`);
+  });
+  if (report.stacks > report.groups.length) out.push('', `(${report.stacks - report.groups.length} more stacks; raise --top)`);
+  return `${out.join('\n')}\n`;
+}
+
+/** Tracing of this very process. */
+export const trace = {
+  /** Switches tracing of this process on. */
+  start(options: TraceOptions = {}): TraceStatus {
+    requireActive();
+    return startTracing(process.pid, options);
+  },
+  /** Switches tracing of this process off. */
+  stop(): TraceStatus {
+    requireActive();
+    return stopTracing(process.pid);
+  },
+  /** This process's tracing state. */
+  status(): TraceStatus {
+    requireActive();
+    return tracingStatus(process.pid);
+  },
+  /** This process's leak candidates (same as `skull-trace leaks <pid> --json`). */
+  leaks(options: LeakOptions = {}): LeakReport {
+    requireActive();
+    return leakReport(process.pid, options);
+  },
+};
