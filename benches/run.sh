@@ -10,7 +10,9 @@
 #   SKULL_MEM_LIB   the library to preload (default: <repo>/target/release/libskull_mem.so,
 #                   built with `cargo build --release -p skull-mem-preload` when missing)
 #   CONFIGS         which configurations to run (default: "glibc floor skull-mem heaptrack";
-#                   floor = benches/floor.c, an interposer that only calls libc and returns)
+#                   floor = benches/floor.c, an interposer that only calls libc and returns;
+#                   also traced-sampled and traced-all, skull-mem tracing from the start with
+#                   SKULL_MEM_TRACE=524288 or =all, which benches/trace.sh runs)
 #   ROUNDS          rounds of the timed modes (default 7)
 #   THREADS_LIST    thread counts (default "1 2")
 #   PAIR_ITERS      malloc+free pairs per thread in the "pair" mode (default 2000000)
@@ -53,7 +55,7 @@ fi
 
 lib=""
 lib_source=""
-if has_config skull-mem; then
+if has_config skull-mem || has_config traced-sampled || has_config traced-all; then
     lib=${SKULL_MEM_LIB:-$repo/target/release/libskull_mem.so}
     if [[ ! -f "$lib" ]]; then
         if [[ -n "${SKULL_MEM_LIB:-}" ]]; then
@@ -73,7 +75,9 @@ if has_config skull-mem; then
         echo "run.sh: $lib is not active when preloaded (got: ${check:-no output})" >&2
         exit 1
     fi
-    configs+=(skull-mem)
+    for config in skull-mem traced-sampled traced-all; do
+        if has_config $config; then configs+=($config); fi
+    done
 fi
 
 heaptrack_note=""
@@ -93,6 +97,9 @@ run_one() {
     glibc) out=$(env -u LD_PRELOAD "$bin" "$@") ;;
     floor) out=$(env LD_PRELOAD="$floor_lib" "$bin" "$@") ;;
     skull-mem) out=$(env LD_PRELOAD="$lib" "$bin" "$@") ;;
+    # Tracing from the start (SKULL_MEM_TRACE): a Poisson sample every 512 KiB, or everything.
+    traced-sampled) out=$(env LD_PRELOAD="$lib" SKULL_MEM_TRACE=524288 "$bin" "$@") ;;
+    traced-all) out=$(env LD_PRELOAD="$lib" SKULL_MEM_TRACE=all "$bin" "$@") ;;
     heaptrack)
         out=$(env -u LD_PRELOAD heaptrack -o "$tmp/heaptrack.data" "$bin" "$@" 2>&1)
         rm -f "$tmp"/heaptrack.data*

@@ -16,6 +16,8 @@ import { diffCommand } from './cli/diff-command';
 import { newProgram, runCli } from './cli/run-cli';
 /** The library's environment variable for the segment directory (crates/core/src/segment.rs). */
 const SEGMENT_DIR_ENV = 'SKULL_MEM_DIR';
+/** The library's environment variable that starts tracing at start-up (crates/core/src/trace). */
+const TRACE_ENV = 'SKULL_MEM_TRACE';
 import { memoryCommand, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
 
 /** The library path, checked to be expressible in LD_PRELOAD (which splits on spaces and colons). */
@@ -71,10 +73,20 @@ function runChild(argv: string[], env: NodeJS.ProcessEnv, announce?: (pid: numbe
   });
 }
 
+/** `--trace all` or `--trace <sample bytes>`, optionally `:<depth>` (SKULL_MEM_TRACE). */
+function parseTraceSetting(text: string): string {
+  const match = /^(all|[0-9]{1,13})(?::([0-9]{1,2}))?$/.exec(text);
+  if (!match || (match[2] !== undefined && (Number(match[2]) < 1 || Number(match[2]) > 32))) {
+    throw new CliError(`--trace takes "all" or a sample size in bytes, optionally ":<depth 1-32>" (got "${text}")`, 2);
+  }
+  return text;
+}
+
 /** `skull-mem run`: the command with libskull_mem.so preloaded, its segment in `--dir`. */
-async function runCommand(argv: string[], options: { dir?: string }): Promise<number> {
+async function runCommand(argv: string[], options: { dir?: string; trace?: string }): Promise<number> {
   const library = libraryForPreload();
   const env: NodeJS.ProcessEnv = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) };
+  if (options.trace !== undefined) env[TRACE_ENV] = options.trace;
   let where = '';
   if (options.dir !== undefined) {
     const dir = path.resolve(options.dir);
@@ -127,10 +139,11 @@ function program(exit: (code: number) => void): Command {
     .command('run')
     .description('run a command with libskull_mem.so preloaded; exits with its exit code')
     .option('--dir <dir>', 'put the segment in this directory instead of /dev/shm (sets SKULL_MEM_DIR)')
+    .option('--trace <setting>', 'trace from the start: "all", or a sample size in bytes; optionally ":<depth>"', parseTraceSetting)
     .argument('<command...>', 'the command and its arguments (put them after --)')
     .passThroughOptions()
     .usage('[--dir <dir>] -- <command...>')
-    .action(async (argv: string[], options: { dir?: string }) => exit(await runCommand(argv, options)));
+    .action(async (argv: string[], options: { dir?: string; trace?: string }) => exit(await runCommand(argv, options)));
 
   cli
     .command('preload-path')

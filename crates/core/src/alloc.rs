@@ -73,15 +73,16 @@ fn out_of_memory(api: Api) -> *mut u8 {
     failed(api)
 }
 
-/// Hands out a new block, recording it first when tracing is on (one relaxed load when off).
+/// Hands out a new block of `size` bytes, recording it first when tracing selects it (off,
+/// one relaxed load).
 #[inline(always)]
-fn traced(user: *mut u8) -> *mut u8 {
+fn traced(user: *mut u8, size: usize) -> *mut u8 {
     let word = trace::word();
     if word == 0 {
         return user;
     }
-    // SAFETY: `user` is null or a block of ours just made, with its header.
-    unsafe { trace::on_alloc(user, word) }
+    // SAFETY: `user` is null or a block of ours of `size` bytes just made, with its header.
+    unsafe { trace::on_new_block(user, size, word) }
 }
 
 /// Finishes a plain block: counts it and writes its header.
@@ -137,7 +138,7 @@ pub unsafe fn malloc<R: RawAlloc>(size: usize, api: Api) -> *mut u8 {
         return failed(api);
     }
     // SAFETY: `raw` holds `size + HEADER_SIZE` bytes, or the size is caught as too large.
-    traced(unsafe { plain_block::<R>(raw, size, api) })
+    traced(unsafe { plain_block::<R>(raw, size, api) }, size)
 }
 
 /// `calloc(count, size)`: overflow of `count * size` fails with ENOMEM.
@@ -157,7 +158,7 @@ pub unsafe fn calloc<R: RawAlloc>(count: usize, size: usize) -> *mut u8 {
         return failed(Api::Calloc);
     }
     // SAFETY: `raw` holds `total + HEADER_SIZE` bytes.
-    traced(unsafe { plain_block::<R>(raw, total, Api::Calloc) })
+    traced(unsafe { plain_block::<R>(raw, total, Api::Calloc) }, total)
 }
 
 /// `free(ptr)`: the block's bytes are credited to the scope that allocated it.
@@ -326,7 +327,7 @@ pub unsafe fn realloc<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut 
     let scope = record(Resize { api, old, size });
     let word0 = header::first_word(size, u64::from(scope) << SCOPE_SHIFT);
     // SAFETY: `raw` is a 16-aligned libc block of `size + HEADER_SIZE` bytes.
-    traced(unsafe { header::write_plain(raw, word0) })
+    traced(unsafe { header::write_plain(raw, word0) }, size)
 }
 
 #[cold]
@@ -408,7 +409,7 @@ pub unsafe fn memalign<R: RawAlloc>(align: usize, size: usize, api: Api) -> *mut
                 traced: false,
             },
         );
-        traced(user)
+        traced(user, size)
     }
 }
 

@@ -106,6 +106,10 @@ fn map() -> Option<&'static Region> {
     let region: &'static Region = unsafe { &*region };
     region.scopes.register_builtins();
     FILE_BACKED.store(file_backed, Ordering::Relaxed);
+    region
+        .header
+        .control
+        .store(crate::trace::initial_word(), Ordering::Relaxed);
     crate::trace::watch(&region.header.control);
     REGION.store(region as *const Region as *mut Region, Ordering::Release);
     STATE.store(STATE_READY, Ordering::Release);

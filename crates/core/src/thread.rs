@@ -48,9 +48,18 @@ struct ThreadState {
     /// The thread's slot in the region, when `STATUS_ACTIVE`.
     slot: Cell<u32>,
     status: Cell<u8>,
+    /// Tracing's per-thread state (sampling countdown), all zero at first.
+    trace: crate::trace::ThreadTrace,
 }
 
 const _: () = assert!(core::mem::size_of::<ThreadState>() == crate::tls::STATE_SIZE);
+
+/// The calling thread's tracing state: in the same initial-exec TLS block as the rest, so
+/// the sampling countdown costs no `__tls_get_addr` call.
+#[inline(always)]
+pub(crate) fn trace_state() -> &'static crate::trace::ThreadTrace {
+    &thread().trace
+}
 
 /// The calling thread's state.
 #[inline(always)]

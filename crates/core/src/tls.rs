@@ -9,11 +9,11 @@
 //! falls back to `thread_local!`.
 
 /// Bytes of the thread-local state, `thread::ThreadState`.
-pub(crate) const STATE_SIZE: usize = 48;
+pub(crate) const STATE_SIZE: usize = 80;
 
 /// The thread-local state's storage: `STATE_SIZE` bytes laid out as `thread::ThreadState`,
 /// whose initial value is `{ current: null, scope_bits: 0, fast_below: 0, sets: null,
-/// scope: SCOPE_INVALID, slot: 0, status: NEW }`.
+/// scope: SCOPE_INVALID, slot: 0, status: NEW, trace: all zero }`.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
     core::arch::global_asm!(
@@ -24,7 +24,7 @@ mod imp {
         ".globl skull_mem_thread_state",
         ".hidden skull_mem_thread_state",
         ".type skull_mem_thread_state,@object",
-        ".size skull_mem_thread_state, 48",
+        ".size skull_mem_thread_state, 80",
         "skull_mem_thread_state:",
         ".quad 0",
         ".quad 0",
@@ -33,6 +33,7 @@ mod imp {
         ".long 0xffffffff",
         ".long 0",
         ".quad 0",
+        ".zero 32",
         ".popsection",
     );
 
@@ -59,11 +60,32 @@ mod imp {
     use core::cell::UnsafeCell;
 
     #[repr(C, align(8))]
-    struct Storage(UnsafeCell<[u32; 12]>);
+    struct Storage(UnsafeCell<[u32; 20]>);
 
     thread_local! {
         static STATE: Storage = const {
-            Storage(UnsafeCell::new([0, 0, 0, 0, 0, 0, 0, 0, u32::MAX, 0, 0, 0]))
+            Storage(UnsafeCell::new([
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                u32::MAX,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ]))
         };
     }
 

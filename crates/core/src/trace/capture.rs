@@ -40,10 +40,17 @@ static OWN_END: AtomicUsize = AtomicUsize::new(0);
 /// Sets the range of skull-mem's own code and loads the unwinder (it allocates the first
 /// time). Call once, outside malloc.
 pub fn prime(own_code: core::ops::Range<usize>) {
-    OWN_START.store(own_code.start, Ordering::Relaxed);
-    OWN_END.store(own_code.end, Ordering::Relaxed);
     let mut frames = [0u64; 4];
     capture(&mut frames);
+    OWN_START.store(own_code.start, Ordering::Relaxed);
+    OWN_END.store(own_code.end, Ordering::Release);
+}
+
+/// Whether `prime` has run: before it (allocations made while libraries load) nothing is
+/// traced, since the unwinder may not be ready and skull-mem's own frames are not known.
+#[inline]
+pub fn primed() -> bool {
+    OWN_END.load(Ordering::Relaxed) != 0
 }
 
 struct Walk<'a> {

@@ -21,6 +21,45 @@ static OFF: AtomicU64 = AtomicU64::new(0);
 /// The control word allocations read: the segment header's once the region is mapped.
 static CONTROL: AtomicPtr<AtomicU64> = AtomicPtr::new(&OFF as *const AtomicU64 as *mut AtomicU64);
 
+/// The control word a process starts with: from `SKULL_MEM_TRACE` (`all`, or a sample mean
+/// in bytes, optionally followed by `:depth`), so that tracing can cover start-up too;
+/// otherwise off. Read once, when the region is mapped; parsed without allocating.
+pub(crate) fn initial_word() -> u64 {
+    // SAFETY: getenv with a NUL-terminated name; a non-null result is a NUL-terminated
+    // string in the environment.
+    let value = unsafe {
+        let value = libc::getenv(c"SKULL_MEM_TRACE".as_ptr());
+        if value.is_null() {
+            return 0;
+        }
+        core::ffi::CStr::from_ptr(value).to_bytes()
+    };
+    parse_setting(value).map_or(0, |config| config.encode())
+}
+
+/// Parses a `SKULL_MEM_TRACE` value: `all` or `<sample bytes>`, then optionally `:<depth>`.
+pub fn parse_setting(value: &[u8]) -> Option<TraceConfig> {
+    let (mode, depth) = match value.iter().position(|&b| b == b':') {
+        Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
+        None => (value, None),
+    };
+    let number = |digits: &[u8]| -> Option<u64> {
+        if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(digits.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
+    };
+    let sample_bytes = if mode == b"all" { 0 } else { number(mode)? };
+    let depth = match depth {
+        Some(depth) => number(depth).filter(|&d| (1..=MAX_DEPTH as u64).contains(&d))? as usize,
+        None => MAX_DEPTH,
+    };
+    Some(TraceConfig {
+        depth,
+        sample_bytes,
+    })
+}
+
 /// Points allocations at the segment's control word (when the region is mapped).
 pub(crate) fn watch(control: &'static AtomicU64) {
     CONTROL.store(
@@ -37,28 +76,19 @@ pub fn word() -> u64 {
     unsafe { (*CONTROL.load(Ordering::Relaxed)).load(Ordering::Relaxed) }
 }
 
-/// Per-thread tracing state; const-initialised and without a destructor, so a thread-local
-/// access never allocates.
-struct ThreadTrace {
-    /// Set while this thread records an allocation: allocations made meanwhile are not traced.
-    busy: Cell<bool>,
-    /// Bytes left before the next sample; negative until first drawn.
+/// Per-thread tracing state, kept in the allocator's thread state (`thread::trace_state`):
+/// all zero for a new thread.
+#[repr(C)]
+pub(crate) struct ThreadTrace {
+    /// Bytes left before the next sample.
     bytes_left: Cell<i64>,
-    /// The sample mean the draw was made for.
-    mean: Cell<u64>,
-    /// xorshift state.
+    /// The control word `bytes_left` was drawn for (sampling only); 0 until the first draw.
+    armed: Cell<u64>,
+    /// xorshift state; 0 until first used.
     rng: Cell<u64>,
-}
-
-thread_local! {
-    static THREAD: ThreadTrace = const {
-        ThreadTrace {
-            busy: Cell::new(false),
-            bytes_left: Cell::new(-1),
-            mean: Cell::new(0),
-            rng: Cell::new(0),
-        }
-    };
+    /// Set while this thread records an allocation: allocations made meanwhile (by the
+    /// unwinder, say) are not traced.
+    busy: Cell<bool>,
 }
 
 impl ThreadTrace {
@@ -81,13 +111,14 @@ impl ThreadTrace {
         (-uniform.ln() * mean as f64).min(i64::MAX as f64) as i64
     }
 
-    /// Whether an allocation of `size` bytes is sampled with mean `mean` bytes.
-    fn sampled(&self, size: usize, mean: u64) -> bool {
+    /// Whether an allocation of `size` bytes is sampled under control word `word` (sample
+    /// mean `mean` bytes, or every allocation when 0).
+    fn sampled(&self, size: usize, word: u64, mean: u64) -> bool {
         if mean == 0 {
             return true;
         }
-        if self.mean.get() != mean || self.bytes_left.get() < 0 {
-            self.mean.set(mean);
+        if self.armed.get() != word {
+            self.armed.set(word);
             self.bytes_left.set(self.draw(mean));
         }
         let left = self.bytes_left.get() - size as i64;
@@ -114,42 +145,58 @@ fn tables() -> Option<&'static TraceTables> {
     crate::region::get().map(|region| &region.trace)
 }
 
+/// Called for every new block while tracing is on (`word` non-zero). Sampling's countdown is
+/// inline: an allocation that is not sampled costs a thread-local subtraction and compare;
+/// the rest (drawing the next sample, recording) is outlined in `on_alloc`.
+///
+/// # Safety
+/// `user` is null or a block of ours of `size` bytes just allocated, with a valid header,
+/// not yet seen by the caller.
+#[inline(always)]
+pub(crate) unsafe fn on_new_block(user: *mut u8, size: usize, word: u64) -> *mut u8 {
+    let thread = crate::thread::trace_state();
+    let left = thread.bytes_left.get().wrapping_sub(size as i64);
+    if thread.armed.get() == word && left > 0 {
+        thread.bytes_left.set(left);
+        return user;
+    }
+    // SAFETY: passed on from the caller.
+    unsafe { on_alloc(user, size, word) }
+}
+
 /// Records the new block at `user` when tracing (`word` non-zero) selects it: captures the
 /// stack, adds the block to the live table and marks its header as traced.
 ///
 /// # Safety
-/// `user` is a block of ours just allocated, with a valid header, not yet seen by the caller.
+/// As `on_new_block`.
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn on_alloc(user: *mut u8, word: u64) -> *mut u8 {
+unsafe fn on_alloc(user: *mut u8, size: usize, word: u64) -> *mut u8 {
     let Some(config) = TraceConfig::decode(word) else {
         return user;
     };
     if user.is_null() {
         return user;
     }
-    // `try_with` fails only while the thread is being torn down: then nothing is traced.
-    let _ = THREAD.try_with(|thread| {
-        if thread.busy.get() {
-            return;
-        }
-        // SAFETY: guaranteed by the caller.
-        let Some(info) = (unsafe { header::read(user) }) else {
-            return;
-        };
-        if !thread.sampled(info.size, config.sample_bytes) {
-            return;
-        }
-        thread.busy.set(true);
-        // SAFETY: as above.
-        unsafe { record(user, info, config) };
-        thread.busy.set(false);
-    });
+    let thread = crate::thread::trace_state();
+    if thread.busy.get() || !thread.sampled(size, word, config.sample_bytes) {
+        return user;
+    }
+    // SAFETY: guaranteed by the caller.
+    let Some(info) = (unsafe { header::read(user) }) else {
+        return user;
+    };
+    thread.busy.set(true);
+    // SAFETY: as above.
+    unsafe { record(user, info, config) };
+    thread.busy.set(false);
     user
 }
 
 unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
-    let Some(tables) = tables() else { return };
+    let Some(tables) = tables().filter(|_| capture::primed()) else {
+        return;
+    };
     let mut frames = [0u64; MAX_DEPTH];
     let depth = capture::capture(&mut frames[..config.depth]);
     let Some(stack) = tables.intern(&frames[..depth]) else {
@@ -182,5 +229,29 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
 pub(crate) fn on_free(user: *mut u8) {
     if let Some(tables) = tables() {
         tables.remove(user as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_or_are_refused() {
+        let all = TraceConfig {
+            depth: MAX_DEPTH,
+            sample_bytes: 0,
+        };
+        assert_eq!(parse_setting(b"all"), Some(all));
+        assert_eq!(
+            parse_setting(b"524288:8"),
+            Some(TraceConfig {
+                depth: 8,
+                sample_bytes: 524288
+            })
+        );
+        for bad in [&b""[..], b"some", b"all:0", b"all:33", b"12x", b"1:"] {
+            assert_eq!(parse_setting(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# benches/trace.sh — what tracing costs, side by side in one run (benches/run.sh underneath):
+# no tool (glibc), skull-mem with tracing off, tracing a Poisson sample every 512 KiB, tracing
+# every allocation, and heaptrack. Targets: sampled <= 1.05x of tracing off; tracing all
+# costs at most one third of heaptrack's overhead.
+# Settings: those of run.sh (ROUNDS, THREADS_LIST, PAIR_ITERS, ...); the memory part is skipped.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out=$(CONFIGS="glibc skull-mem traced-sampled traced-all heaptrack" LIVE_ROUNDS=${LIVE_ROUNDS:-1} \
+    LIVE_BLOCKS=${LIVE_BLOCKS:-100000} bash "$here/run.sh")
+echo "$out" | grep -v '^target\|^  of which'
+echo
+# Rows of run.sh's table: MODE CONFIG THREADS MEDIAN MIN RATIO RATIO_OF_MINIMUMS.
+echo "$out" | awk '
+    $1 == "pair" || $1 == "batch" { med[$1 " " $2 " " $3] = $4; keys[$1 " " $3] = 1 }
+    END {
+        for (k in keys) {
+            split(k, p, " ")
+            mode = p[1]; t = p[2]
+            off = med[mode " skull-mem " t]; glibc = med[mode " glibc " t]
+            s = med[mode " traced-sampled " t]; a = med[mode " traced-all " t]; h = med[mode " heaptrack " t]
+            if (off == "" || glibc == "") continue
+            printf "%s, %s thread(s): sampled/off = %.3fx (target <= 1.05x: %s)", mode, t, s / off, (s / off <= 1.05 ? "met" : "NOT met")
+            if (h != "") {
+                share = (a - glibc) / (h - glibc)
+                printf "; all: %.2fx glibc, overhead %.2f of heaptrack'"'"'s (target <= 0.33: %s)", a / glibc, share, (share <= 0.33 ? "met" : "NOT met")
+            }
+            printf "\n"
+        }
+    }' | sort
