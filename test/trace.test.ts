@@ -1,0 +1,217 @@
+// Tracing of running processes: skull-trace on/off/status/leaks against real programs
+// started with `skull-mem run`, built without frame pointers; symbolized names and lines are
+// checked against the source.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADDON, CLI, LIBRARY, ROOT, cli, run } from './helpers';
+
+const TRACE_CLI = path.join(ROOT, 'dist', 'bin', 'skull-trace.js');
+let work: string;
+
+function trace(args: string[]): ReturnType<typeof run> {
+  return run([process.execPath, TRACE_CLI, ...args]);
+}
+
+/** The 1-based line of the source line containing `marker`. */
+function lineOf(file: string, marker: string): number {
+  return fs.readFileSync(path.join(ROOT, file), 'utf8').split('\n').findIndex((line) => line.includes(marker)) + 1;
+}
+
+function compile(source: string, output: string, flags: string[]): string {
+  const exe = path.join(work, output);
+  const libDir = path.dirname(LIBRARY);
+  const compiler = source.endsWith('.cpp') ? 'g++' : 'gcc';
+  const result = spawnSync(compiler, [...flags, '-I', path.join(ROOT, 'include'), path.join(ROOT, source), '-o', exe,
+    '-pthread', `-L${libDir}`, '-lskull_mem', `-Wl,-rpath,${libDir}`], { encoding: 'utf8' });
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return exe;
+}
+
+/** A program started with `skull-mem run --dir`, whose stdout lines can be awaited. */
+class Started {
+  readonly child: ChildProcess;
+  private buffered = '';
+  private waiters: (() => void)[] = [];
+
+  constructor(argv: string[], readonly dir: string) {
+    this.child = spawn(process.execPath, [CLI, 'run', '--dir', dir, '--', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      this.buffered += text;
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  async line(pattern: RegExp): Promise<RegExpExecArray> {
+    for (;;) {
+      const match = pattern.exec(this.buffered);
+      if (match) return match;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  get output(): string {
+    return this.buffered;
+  }
+
+  send(): void {
+    this.child.stdin!.write('\n');
+  }
+
+  async end(): Promise<number | null> {
+    this.child.stdin!.end();
+    return new Promise((resolve) => {
+      if (this.child.exitCode !== null) resolve(this.child.exitCode);
+      else this.child.on('exit', (code) => resolve(code));
+    });
+  }
+}
+
+interface Frame {
+  function?: string | null;
+  file?: string | null;
+  line?: number | null;
+  inlined?: boolean;
+  text: string;
+}
+interface Leaks {
+  status: { enabled: boolean; counts: Record<string, number>; live_blocks: number };
+  groups: { bytes: number; blocks: number; scopes: string[]; frames: Frame[] }[];
+}
+
+function leaks(pid: number, dir: string, extra: string[] = []): Leaks {
+  const result = trace(['leaks', String(pid), '--json', '--dir', dir, ...extra]);
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return JSON.parse(result.stdout) as Leaks;
+}
+
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'skull-trace-'));
+});
+
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+describe('skull-trace leaks', () => {
+  it('names_the_leaking_function_and_line_in_C_built_with_O2_and_no_frame_pointers', async () => {
+    const exe = compile('test/c/leaky.c', 'leaky', ['-g', '-O2']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+
+    const on = trace(['on', String(pid), '--all', '--dir', dir]);
+    expect(on.stdout).toBe(`tracing of process ${pid} on: every allocation, stacks of up to 32 frames\n`);
+    program.send();
+    await program.line(/done 1/);
+
+    const report = leaks(pid, dir);
+    const top = report.groups[0];
+    // 100 blocks of 1000 bytes from leak_here; the churned blocks were all freed.
+    expect([top.bytes, top.blocks, top.scopes]).toEqual([100_000, 100, ['core']]);
+    const frames = top.frames.map((f) => [f.function, path.basename(f.file ?? ''), f.line, f.inlined]);
+    // `remember` is inlined into `leak_here` at -O2: both frames, innermost first.
+    expect(frames[0]).toEqual(['remember', 'leaky.c', lineOf('test/c/leaky.c', 'LEAK_LINE'), true]);
+    expect(frames[1]).toEqual(['leak_here', 'leaky.c', lineOf('test/c/leaky.c', 'CALLER_LINE'), false]);
+    expect(frames[2][0]).toBe('main');
+    expect(report.groups.some((g) => g.frames.some((f) => f.function === 'churn'))).toBe(false);
+
+    // Off: the next round's leaks are not traced; the first round's stay listed.
+    expect(trace(['off', String(pid), '--dir', dir]).stdout).toBe(`tracing of process ${pid} off\n`);
+    program.send();
+    await program.line(/done 2/);
+    const after = leaks(pid, dir);
+    expect(after.status.enabled).toBe(false);
+    expect([after.groups[0].bytes, after.groups[0].blocks]).toEqual([100_000, 100]);
+
+    const text = trace(['leaks', String(pid), '--dir', dir, '--top', '1']);
+    expect(text.stdout).toMatch(/#1: 100000 bytes in 100 block\(s\), scope core/);
+    expect(text.stdout).toMatch(/\(inlined\) remember at .*leaky\.c:\d+ \(leaky\)/);
+    expect(await program.end()).toBe(0);
+  });
+
+  it('names_the_function_behind_a_CPP_new', async () => {
+    const exe = compile('test/c/leaky_new.cpp', 'leaky_new', ['-g', '-O1']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    trace(['on', String(pid), '--dir', dir]);
+    program.send();
+    await program.line(/done/);
+    const top = leaks(pid, dir).groups[0];
+    expect([top.bytes, top.blocks]).toEqual([50 * 256, 50]);
+    const named = top.frames.find((f) => f.function?.includes('Cache::add'));
+    expect(named?.function).toBe('Cache::add(int)');
+    expect([path.basename(named?.file ?? ''), named?.line]).toEqual(['leaky_new.cpp', lineOf('test/c/leaky_new.cpp', 'NEW_LINE')]);
+    expect(top.frames[0].function).toMatch(/^operator new/);
+    expect(await program.end()).toBe(0);
+  });
+});
+
+describe('skull-trace on a busy process', () => {
+  it('toggling_1000_times_while_2_threads_allocate_keeps_the_counters_exact', async () => {
+    const exe = compile('test/c/toggle.c', 'toggle', ['-O1']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    const binding = require(ADDON) as { traceControl(pid: number, dir: string, depth: number, sample: number): string };
+    for (let i = 0; i < 1000; i++) {
+      const result = JSON.parse(binding.traceControl(pid, dir, i % 2 === 0 ? 8 : 0, i % 4 === 0 ? 4096 : 0)) as { ok: boolean };
+      expect(result.ok).toBe(true);
+    }
+    const status = JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'];
+    expect(status.enabled).toBe(false);
+    expect(status.counts.traced_allocs).toBeGreaterThan(0);
+    program.send();
+    expect(await program.end()).toBe(0);
+    const [mine, skull] = program.output.trim().split('\n').slice(-2);
+    expect(skull).toBe(`skull ${mine}`);
+  });
+
+  it('a_full_live_table_drops_and_counts_and_the_segment_does_not_grow', async () => {
+    const exe = compile('test/c/leaky.c', 'leaky-many', ['-g', '-O2']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe, 'many', '80000'], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    const [segment] = fs.readdirSync(dir);
+    const size = fs.statSync(path.join(dir, segment)).size;
+    trace(['on', String(pid), '--dir', dir]);
+    program.send();
+    await program.line(/done 1/);
+    const status = JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'];
+    // 80,000 leaked blocks (and a few reallocs of the array keeping them) against 65,536 slots.
+    expect(status.live_blocks).toBeLessThanOrEqual(65_536);
+    expect(status.counts.dropped_blocks).toBeGreaterThan(0);
+    expect(status.counts.traced_allocs + status.counts.dropped_blocks + status.counts.dropped_stacks).toBeGreaterThanOrEqual(80_000);
+    expect(status.counts.traced_allocs - status.counts.traced_frees).toBe(status.live_blocks);
+    expect(fs.statSync(path.join(dir, segment)).size).toBe(size);
+    const text = trace(['status', String(pid), '--dir', dir]);
+    expect(text.stdout).toMatch(new RegExp(`dropped \\(tables full\\): 0 stacks, ${status.counts.dropped_blocks} blocks`));
+    expect(await program.end()).toBe(0);
+  });
+});
+
+describe('skull-trace bad input', () => {
+  it('gives_one_line_errors_and_exit_codes', () => {
+    const bad = trace(['on', 'abc']);
+    expect([bad.status, bad.stderr]).toEqual([2, 'skull-trace: "abc" is not a process id (a positive integer, at most 4194304)\n']);
+    const none = trace(['leaks', '4194303']);
+    expect([none.status, none.stderr]).toEqual([1, 'skull-trace: no process with pid 4194303\n']);
+    const depth = trace(['on', '1', '--depth', '40']);
+    expect([depth.status, depth.stderr]).toEqual([2, 'skull-trace: --depth needs a whole number from 0 to 32 (got "40")\n']);
+    const notMeasured = trace(['status', String(process.pid)]);
+    expect(notMeasured.status).toBe(1);
+    expect(notMeasured.stderr).toMatch(/^skull-trace: process \d+ \(.*\) does not run with skull-mem; start it with `skull-mem run -- .*`\n$/);
+  });
+});
+
+it('the_run_option_starts_tracing_at_start_up', () => {
+  const exe = compile('test/c/leaky.c', 'leaky-start', ['-g', '-O2']);
+  const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+  const result = cli(['run', '--dir', dir, '--trace', 'all:4', '--', 'sh', '-c', `echo | ${exe} >/dev/null && echo ok`]);
+  expect(result.stdout).toBe('ok\n');
+  const wrong = cli(['run', '--trace', 'sometimes', '--', 'true']);
+  expect([wrong.status, wrong.stderr]).toEqual([2, 'skull-mem: --trace takes "all" or a sample size in bytes, optionally ":<depth 1-32>" (got "sometimes")\n']);
+});
