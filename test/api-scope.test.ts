@@ -117,9 +117,11 @@ describe('scope.run', () => {
   });
 
   it('a_buffer_freed_by_gc_while_another_scope_runs_is_credited_back_to_its_scope', () => {
-    // Allocated right after a gc(), the buffer comes with one more 128-byte block: V8
-    // bookkeeping made by the first ArrayBuffer after a full GC (measured, on every run; it
-    // is freed by the next GC with the buffer, so it is part of what B's gc() credits back).
+    // Allocated right after a gc(), the buffer usually comes with one more 128-byte block:
+    // V8 bookkeeping made by the first ArrayBuffer after a full GC (measured on most runs, not
+    // all; it is freed by the next GC with the buffer, so it is part of what B's gc() credits
+    // back). The test accepts the buffer with or without it, and requires that everything A
+    // allocated is credited back to A, as cross-scope frees.
     const out = evaluate(`${PRELUDE}
       const a = sm.defineScope('api-gc-a'), b = sm.defineScope('api-gc-b');
       let buf;
@@ -132,8 +134,10 @@ describe('scope.run', () => {
       out.allocated = grown(a0, scopeOf('api-gc-a'));
       b.run(() => { buf = null; gc(); });
       out.released = grown(a0, scopeOf('api-gc-a'));`);
-    const bytes = (1 << 20) + PER_BUFFER_BYTES + 128;
-    const blocks = PER_BUFFER_BLOCKS + 1;
+    const extra = out.allocated.live - PER_BUFFER_BLOCKS;
+    expect([0, 1]).toContain(extra);
+    const bytes = (1 << 20) + PER_BUFFER_BYTES + 128 * extra;
+    const blocks = PER_BUFFER_BLOCKS + extra;
     expect(out).toEqual({
       allocated: { used: bytes, live: blocks, allocs: blocks, crossFreedBytes: 0, crossFreedBlocks: 0 },
       released: { used: 0, live: 0, allocs: blocks, crossFreedBytes: bytes, crossFreedBlocks: blocks },
