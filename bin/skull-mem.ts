@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { packageRoot, preloadLibraryPath } from '../src/native';
+import { leakReport, renderLeaks } from '../src/trace';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { diffCommand } from './cli/diff-command';
 import { newProgram, runCli } from './cli/run-cli';
@@ -99,6 +100,36 @@ async function runCommand(argv: string[], options: { dir?: string; trace?: strin
   return runChild(argv, env, (pid) => `measuring \`${argv.join(' ')}\` (pid ${pid}); read it with \`skull-mem memory ${pid}${where}\``);
 }
 
+/** Runs the demo, passing its output through; when it holds at the end, prints the leak
+ * report of its traced allocations (read from outside, as `skull-trace leaks` does), then
+ * lets it finish. */
+function runDemo(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env });
+    let pending = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      pending += text;
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (line !== 'demo: holding') {
+          process.stdout.write(`${line}\n`);
+          continue;
+        }
+        try {
+          process.stdout.write(`\n${renderLeaks(leakReport(child.pid!, { top: 2 }))}`);
+        } catch (err) {
+          process.stderr.write(`skull-mem: no leak report: ${err instanceof Error ? err.message.replace(/^skull-mem: /, '') : String(err)}\n`);
+        }
+        child.stdin.end('\n');
+      }
+    });
+    child.on('error', (err) => reject(new CliError(`cannot run the demo: ${err.message}`)));
+    child.on('exit', (code, signal) => resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1)));
+  });
+}
+
 /** `skull-mem demo`: compiles demo/demo.c against the library and runs it preloaded; with
  * `ticks`, that many one-second ticks instead of five quick ones. */
 async function demoCommand(ticks?: number): Promise<number> {
@@ -118,8 +149,9 @@ async function demoCommand(ticks?: number): Promise<number> {
       throw new CliError(missing ? 'the demo needs gcc, which is not on PATH (e.g. `apt-get install gcc`)' : gcc.error.message);
     }
     if (gcc.status !== 0) throw new CliError(`gcc could not compile ${source} (exit ${gcc.status ?? gcc.signal})`);
-    const args = ticks === undefined ? [] : ['--ticks', String(ticks), '--pause-ms', '1000'];
-    return await runChild([program, ...args], { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) });
+    const args = ['--hold', ...(ticks === undefined ? [] : ['--ticks', String(ticks), '--pause-ms', '1000'])];
+    const env = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD), [TRACE_ENV]: 'all:16' };
+    return await runDemo([program, ...args], env);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

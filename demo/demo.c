@@ -9,8 +9,10 @@
  *   - session-cache (service): keeps one entry per request and never evicts: it keeps
  *     growing, which the table shows.
  *
- * Run it with `npm run demo` (or `skull-mem demo`): it runs under the preloaded library,
- * prints one line per tick, and ends with the Skull Memory Measurement table.
+ * Run it with `npm run demo` (or `skull-mem demo`): it runs under the preloaded library with
+ * tracing on, prints one line per tick, ends with the Skull Memory Measurement table, and
+ * (with `--hold`, as `skull-mem demo` runs it) waits for a line on stdin, so that the demo
+ * command can print the leak report naming the line that leaks.
  * With `--ticks N --pause-ms M` it runs longer, so that `skull-mem memory <pid>` can watch it.
  */
 #include <stdio.h>
@@ -59,7 +61,7 @@ static char *render_thumbnail(int id) {
  * thumbnail; the previous one is dropped here, in the cache's scope. */
 static void remember(int id, char *thumbnail) {
     skull_scope_id outer = skull_scope_enter(cache_scope);
-    struct entry *entry = calloc(1, sizeof *entry);
+    struct entry *entry = calloc(1, sizeof *entry); /* the leak: never evicted */
     snprintf(entry->key, sizeof entry->key, "session-%d", id);
     entry->thumbnail = thumbnail;
     entry->next = cache_head;
@@ -83,9 +85,11 @@ static unsigned long long used_by(skull_scope_id scope) {
 int main(int argc, char **argv) {
     int ticks = 5;
     int pause_ms = 100;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--ticks") == 0) ticks = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--pause-ms") == 0) pause_ms = atoi(argv[i + 1]);
+    int hold = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--hold") == 0) hold = 1;
+        else if (i + 1 < argc && strcmp(argv[i], "--ticks") == 0) ticks = atoi(argv[++i]);
+        else if (i + 1 < argc && strcmp(argv[i], "--pause-ms") == 0) pause_ms = atoi(argv[++i]);
     }
     if (!skull_is_active()) {
         fprintf(stderr, "demo: libskull_mem.so is not preloaded; run it with `skull-mem demo`\n");
@@ -113,5 +117,11 @@ int main(int argc, char **argv) {
     static char report[1 << 16];
     size_t len = skull_report(report, sizeof report, SKULL_REPORT_TEXT);
     fwrite(report, 1, len < sizeof report ? len : sizeof report - 1, stdout);
+    if (hold) {
+        char line[8];
+        printf("demo: holding\n");
+        fflush(stdout);
+        if (!fgets(line, sizeof line, stdin)) return 0;
+    }
     return 0;
 }

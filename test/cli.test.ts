@@ -120,5 +120,10 @@ describe('other commands', () => {
     expect(row('/thumbnail')).toEqual(['route', '/thumbnail', '1024', '1024', '1', '500', '0', '0', '500', '500', '0', '499']);
     expect(row('http-parser').slice(0, 9)).toEqual(['module', 'http-parser', '0', '0', '0', '500', '0', '0', '500']);
     expect(result.stdout).toMatch(/tick 5: parsed \d+ bytes; session-cache holds 32000 bytes/);
+    // Traced from the start: the leak report names the line that leaks, at the top.
+    const leakLine = fs.readFileSync(path.join(ROOT, 'demo/demo.c'), 'utf8').split('\n').findIndex((l) => l.includes('the leak: never evicted')) + 1;
+    const report = result.stdout.slice(result.stdout.indexOf('======== Skull Trace'));
+    expect(report).toMatch(/^#1: 32000 bytes in 500 block\(s\), scope session-cache/m);
+    expect(report.split('\n').find((l) => l.startsWith('    '))).toMatch(new RegExp(`remember at .*demo/demo\\.c:${leakLine} \\(demo\\)$`));
   });
 });
