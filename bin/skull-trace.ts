@@ -5,7 +5,17 @@
  * them, symbolized to function and file:line.
  */
 import type { Command } from 'commander';
-import { leakReport, renderLeaks, startTracing, stopTracing, tracingStatus, type TraceStatus } from '../src/trace';
+import {
+  leakReport,
+  renderCollapsed,
+  renderLeaks,
+  renderStackReport,
+  stackReport,
+  startTracing,
+  stopTracing,
+  tracingStatus,
+  type TraceStatus,
+} from '../src/trace';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { newProgram, runCli } from './cli/run-cli';
 
@@ -19,7 +29,7 @@ function parseWhole(text: string, option: string, max: number): number {
 function describe(status: TraceStatus): string {
   if (!status.enabled) return 'off';
   const how = status.sample_bytes ? `sampling every ${status.sample_bytes} bytes on average` : 'every allocation';
-  return `on: ${how}, stacks of up to ${status.depth} frames`;
+  return `on: ${how}${status.scoped ? ' of the chosen scopes' : ''}, stacks of up to ${status.depth} frames`;
 }
 
 function program(exit: (code: number) => void): Command {
@@ -34,11 +44,16 @@ function program(exit: (code: number) => void): Command {
       parseWhole(v, '--sample-bytes', 2 ** 40 - 1),
     )
     .option('--depth <frames>', 'frames per stack, 1 to 32', (v) => parseWhole(v, '--depth', 32), 32)
+    .option('--scope <names...>', 'only allocations charged to these scopes')
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
-    .action((pid: number, options: { all?: boolean; sampleBytes?: number; depth: number; dir?: string }) => {
+    .action((pid: number, options: { all?: boolean; sampleBytes?: number; depth: number; scope?: string[]; dir?: string }) => {
       if (options.all && options.sampleBytes !== undefined) throw new CliError('--all and --sample-bytes exclude each other', 2);
       if (options.depth < 1) throw new CliError('--depth needs a whole number from 1 to 32', 2);
-      const status = startTracing(pid, { depth: options.depth, sampleBytes: options.sampleBytes ?? 0 }, options.dir);
+      const status = startTracing(
+        pid,
+        { depth: options.depth, sampleBytes: options.sampleBytes ?? 0, scopes: options.scope ?? [] },
+        options.dir,
+      );
       process.stdout.write(`tracing of process ${pid} ${describe(status)}\n`);
       exit(0);
     });
@@ -88,7 +103,34 @@ function program(exit: (code: number) => void): Command {
       exit(0);
     });
 
+  cli
+    .command('report')
+    .description('every traced allocation since tracing started, by stack (text, json, or collapsed for flame graphs)')
+    .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
+    .option('--format <format>', 'text, json or collapsed', parseFormat, 'text')
+    .option('--top <n>', 'at most this many stacks', (v) => parseWhole(v, '--top', 1_000_000))
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action((pid: number, options: { format: Format; top?: number; dir?: string }) => {
+      const report = stackReport(pid, options.top ?? 0, options.dir);
+      const render: Record<Format, () => string> = {
+        text: () => renderStackReport(report),
+        json: () => `${JSON.stringify(report, null, 2)}\n`,
+        collapsed: () => renderCollapsed(report),
+      };
+      process.stdout.write(render[options.format]());
+      exit(0);
+    });
+
   return cli;
+}
+
+type Format = 'text' | 'json' | 'collapsed';
+
+function parseFormat(text: string): Format {
+  if (text !== 'text' && text !== 'json' && text !== 'collapsed') {
+    throw new CliError(`--format must be text, json or collapsed (got "${text}")`, 2);
+  }
+  return text;
 }
 
 runCli('skull-trace', program);

@@ -42,7 +42,10 @@ export { readProcess, scanProcesses, type Reading, type Scan, type SegmentInfo }
 export {
   MAX_TRACE_DEPTH,
   leakReport,
+  renderCollapsed,
   renderLeaks,
+  renderStackReport,
+  stackReport,
   startTracing,
   stopTracing,
   trace,
@@ -50,6 +53,7 @@ export {
   type LeakGroup,
   type LeakOptions,
   type LeakReport,
+  type StackReport,
   type TraceFrame,
   type TraceOptions,
   type TraceStatus,

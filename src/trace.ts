@@ -9,7 +9,8 @@ import { SkullMemError, requireActive } from './status';
 
 /** The addon's tracing functions (crates/node/src/trace.rs); results are JSON text. */
 interface TraceBinding extends NativeBinding {
-  traceControl(pid: number, dir: string | null, depth: number, sampleBytes: number): string;
+  traceControl(pid: number, dir: string | null, depth: number, sampleBytes: number, scopes: string[]): string;
+  traceReport(pid: number, dir: string | null, top: number): string;
   traceStatus(pid: number, dir: string | null): string;
   traceLeaks(pid: number, dir: string | null, minAge: number, scope: string | null, top: number): string;
 }
@@ -24,6 +25,8 @@ export interface TraceOptions {
   /** Poisson sampling: on average one sample per this many bytes allocated; 0 or absent
    * traces every allocation. 524288 (512 KiB) costs next to nothing. */
   sampleBytes?: number;
+  /** Only allocations charged to these scopes (by name); absent or empty: all scopes. */
+  scopes?: string[];
 }
 
 /** Tracing state and counts of a process. */
@@ -31,6 +34,8 @@ export interface TraceStatus {
   enabled: boolean;
   depth: number | null;
   sample_bytes: number | null;
+  /** Whether only chosen scopes are traced. */
+  scoped: boolean;
   /** Recorded allocations, recorded frees, and what was dropped because a table was full. */
   counts: { traced_allocs: number; traced_frees: number; dropped_stacks: number; dropped_blocks: number };
   /** Traced blocks live now. */
@@ -110,12 +115,13 @@ function checkSample(bytes: number | undefined): number {
 
 /** Switches tracing of process `pid` on (`segment dir` default: $SKULL_MEM_DIR or /dev/shm). */
 export function startTracing(pid: number, options: TraceOptions = {}, dir?: string): TraceStatus {
-  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, checkDepth(options.depth), checkSample(options.sampleBytes)));
+  const scopes = options.scopes ?? [];
+  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, checkDepth(options.depth), checkSample(options.sampleBytes), scopes));
 }
 
 /** Switches tracing of process `pid` off; the blocks traced so far stay listed until freed. */
 export function stopTracing(pid: number, dir?: string): TraceStatus {
-  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, 0, 0));
+  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, 0, 0, []));
 }
 
 /** The tracing state of process `pid`. */
@@ -131,6 +137,46 @@ export function leakReport(pid: number, options: LeakOptions = {}, dir?: string)
     throw new RangeError('skull-mem: minAge must be a number of seconds >= 0 and top a whole number >= 0');
   }
   return unwrap<LeakReport>(binding().traceLeaks(pid, dir ?? null, minAge, options.scope ?? null, top));
+}
+
+/** All traced allocations of a process by stack, since tracing started. */
+export interface StackReport {
+  pid: number;
+  status: TraceStatus;
+  /** Distinct stacks (before `top`). */
+  stacks: number;
+  by_stack: { allocations: number; bytes: number; frames: TraceFrame[] }[];
+}
+
+/** Every stack tracing recorded in process `pid`, largest by bytes first (`top` 0: all). */
+export function stackReport(pid: number, top = 0, dir?: string): StackReport {
+  if (!Number.isInteger(top) || top < 0) throw new RangeError('skull-mem: top must be a whole number >= 0');
+  return unwrap<StackReport>(binding().traceReport(pid, dir ?? null, top));
+}
+
+/** A frame's name for the folded format: function (or the text of an unknown frame), without
+ * the characters that format uses as separators. */
+function foldedName(frame: TraceFrame): string {
+  return (frame.function ?? frame.text).replace(/[;\n]/g, '_').replace(/ /g, '_');
+}
+
+/** The report in the folded-stack format flame graph tools read (`flamegraph.pl`, speedscope,
+ * inferno): one line per stack, outermost frame first, `;`-separated, then the bytes. */
+export function renderCollapsed(report: StackReport): string {
+  return report.by_stack
+    .map((entry) => `${[...entry.frames].reverse().map(foldedName).join(';')} ${entry.bytes}\n`)
+    .join('');
+}
+
+/** The report as text, one block per stack. */
+export function renderStackReport(report: StackReport): string {
+  const out = [`======== Skull Trace: traced allocations of pid ${report.pid} by stack ========`];
+  if (report.by_stack.length === 0) out.push('(nothing traced)');
+  report.by_stack.forEach((entry, rank) => {
+    out.push('', `#${rank + 1}: ${entry.bytes} bytes in ${entry.allocations} allocation(s)`);
+    for (const frame of entry.frames) out.push(`    ${frame.inlined ? '(inlined) ' : ''}${frame.text}`);
+  });
+  return `${out.join('\n')}\n`;
 }
 
 /** Renders a leak report as text: one block per stack, largest first. */

@@ -126,6 +126,15 @@ describe('skull-trace leaks', () => {
     expect(after.status.enabled).toBe(false);
     expect([after.groups[0].bytes, after.groups[0].blocks]).toEqual([100_000, 100]);
 
+    // Everything traced while on, by stack, in the folded format of flame graph tools.
+    const folded = trace(['report', String(pid), '--format', 'collapsed', '--dir', dir]).stdout.split('\n');
+    expect(folded).toContainEqual(expect.stringMatching(/;main;leak_here;remember 100000$/));
+    expect(folded).toContainEqual(expect.stringMatching(/;main;churn 10000$/));
+    const byStack = JSON.parse(trace(['report', String(pid), '--format', 'json', '--dir', dir]).stdout) as {
+      by_stack: { allocations: number; bytes: number; frames: Frame[] }[];
+    };
+    expect(byStack.by_stack[0]).toMatchObject({ allocations: 100, bytes: 100_000 });
+
     const text = trace(['leaks', String(pid), '--dir', dir, '--top', '1']);
     expect(text.stdout).toMatch(/#1: 100000 bytes in 100 block\(s\), scope core/);
     expect(text.stdout).toMatch(/\(inlined\) remember at .*leaky\.c:\d+ \(leaky\)/);
@@ -150,15 +159,40 @@ describe('skull-trace leaks', () => {
   });
 });
 
+describe('skull-trace on --scope', () => {
+  it('traces_only_the_chosen_scope', async () => {
+    const exe = compile('test/c/stepper.c', 'stepper', ['-O0']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe], dir);
+    await program.line(/ready 1/);
+    const pid = Number(fs.readdirSync(dir)[0].split('-').pop());
+    const on = trace(['on', String(pid), '--scope', 'cache', '--dir', dir]);
+    expect(on.stdout).toBe(`tracing of process ${pid} on: every allocation of the chosen scopes, stacks of up to 32 frames\n`);
+    const unknown = trace(['on', String(pid), '--scope', 'nope', '--dir', dir]);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/^skull-trace: process \d+ has no scope named "nope" \(its scopes: core, init, skull-mem, parser, cache\)\n$/);
+    program.send();
+    await program.line(/ready 2/);
+    // Step 2: cache callocs 6 x 4096 (traced); nothing else of the program is.
+    const report = leaks(pid, dir);
+    expect(report.groups.map((g) => [g.bytes, g.blocks, g.scopes])).toEqual([[6 * 4096, 6, ['cache']]]);
+    program.send();
+    expect(await program.end()).toBe(0);
+  });
+});
+
 describe('skull-trace on a busy process', () => {
   it('toggling_1000_times_while_2_threads_allocate_keeps_the_counters_exact', async () => {
     const exe = compile('test/c/toggle.c', 'toggle', ['-O1']);
     const dir = fs.mkdtempSync(path.join(work, 'seg-'));
     const program = new Started([exe], dir);
     const pid = Number((await program.line(/ready (\d+)/))[1]);
-    const binding = require(ADDON) as { traceControl(pid: number, dir: string, depth: number, sample: number): string };
+    const binding = require(ADDON) as {
+      traceControl(pid: number, dir: string, depth: number, sample: number, scopes: string[]): string;
+    };
     for (let i = 0; i < 1000; i++) {
-      const result = JSON.parse(binding.traceControl(pid, dir, i % 2 === 0 ? 8 : 0, i % 4 === 0 ? 4096 : 0)) as { ok: boolean };
+      const scopes = i % 8 === 0 ? ['work'] : [];
+      const result = JSON.parse(binding.traceControl(pid, dir, i % 2 === 0 ? 8 : 0, i % 4 === 0 ? 4096 : 0, scopes)) as { ok: boolean };
       expect(result.ok).toBe(true);
     }
     const status = JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'];

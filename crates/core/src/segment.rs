@@ -70,6 +70,9 @@ pub struct SegmentHeader {
     pub start_time: u64,
     /// Control word written by the CLI (tracing); the library only reads it.
     pub control: AtomicU64,
+    /// With the control word's scope flag, the scopes to trace: bit `id % 64` of word
+    /// `id / 64`. Written by the CLI before the control word.
+    pub trace_scopes: [AtomicU64; crate::region::MAX_SCOPES / 64],
     text: UnsafeCell<HeaderText>,
 }
 

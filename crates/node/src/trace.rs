@@ -45,24 +45,28 @@ fn status_json(word: u64, tables: &TraceTables) -> Value {
         "enabled": config.is_some(),
         "depth": config.map(|c| c.depth),
         "sample_bytes": config.map(|c| c.sample_bytes),
+        "scoped": config.is_some_and(|c| c.scoped),
         "counts": counts(tables),
         "live_blocks": tables.live_blocks().len(),
     })
 }
 
 /// Sets the control word of process `pid`: `depth` 0 turns tracing off; otherwise on, with
-/// `sample_bytes` the Poisson mean (0: every allocation). Returns the status after it.
+/// `sample_bytes` the Poisson mean (0: every allocation), and only the scopes named in
+/// `scopes` when it is not empty. Returns the status after it.
 #[napi]
-pub fn trace_control(pid: u32, dir: Option<String>, depth: u32, sample_bytes: f64) -> String {
-    let word = if depth == 0 {
-        0
-    } else {
-        TraceConfig {
-            depth: (depth as usize).min(MAX_DEPTH),
-            sample_bytes: sample_bytes.max(0.0) as u64,
-        }
-        .encode()
-    };
+pub fn trace_control(
+    pid: u32,
+    dir: Option<String>,
+    depth: u32,
+    sample_bytes: f64,
+    scopes: Vec<String>,
+) -> String {
+    let config = (depth != 0).then(|| TraceConfig {
+        depth: (depth as usize).min(MAX_DEPTH),
+        sample_bytes: sample_bytes.max(0.0) as u64,
+        scoped: !scopes.is_empty(),
+    });
     let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
         if !view.writable {
             return Err(failure(
@@ -70,7 +74,29 @@ pub fn trace_control(pid: u32, dir: Option<String>, depth: u32, sample_bytes: f6
                 format!("cannot switch tracing of process {pid}: its segment is not writable by this user"),
             ));
         }
-        view.region.header.control.store(word, Ordering::Relaxed);
+        let header = &view.region.header;
+        if config.is_some_and(|config| config.scoped) {
+            let table = &view.region.scopes;
+            let mut bits = [0u64; 8];
+            for name in &scopes {
+                let Some(id) = (0..table.len()).find(|&id| table.name(id) == name) else {
+                    let known: Vec<&str> = (0..table.len()).map(|id| table.name(id)).collect();
+                    return Err(failure(
+                        "NO_SCOPE",
+                        format!(
+                            "process {pid} has no scope named \"{name}\" (its scopes: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                };
+                bits[id as usize / 64] |= 1 << (id % 64);
+            }
+            for (word, value) in header.trace_scopes.iter().zip(bits) {
+                word.store(value, Ordering::Release);
+            }
+        }
+        let word = config.map_or(0, |config| config.encode());
+        header.control.store(word, Ordering::Release);
         Ok(status_json(word, &view.region.trace))
     });
     let value = match result {
@@ -245,4 +271,45 @@ pub fn trace_leaks(
         "groups": listed,
     })
     .to_string()
+}
+
+/// Every stack tracing has recorded in process `pid`, with its traced allocations and bytes
+/// since tracing started (freed or not), largest first: where the allocations come from.
+#[napi]
+pub fn trace_report(pid: u32, dir: Option<String>, top: u32) -> String {
+    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
+        let tables = &view.region.trace;
+        (
+            tables.stacks(),
+            status_json(view.region.header.control.load(Ordering::Relaxed), tables),
+        )
+    });
+    let (stacks, status) = match result {
+        Ok((_, found)) => found,
+        Err(error) => return read_error(&error).to_string(),
+    };
+    // Equal stacks may be interned twice (a race between threads): merge by content.
+    let mut merged: HashMap<Vec<u64>, (u64, u64)> = HashMap::new();
+    for (frames, allocs, bytes) in stacks {
+        let entry = merged.entry(frames).or_default();
+        entry.0 += allocs;
+        entry.1 += bytes;
+    }
+    let mut merged: Vec<(Vec<u64>, (u64, u64))> = merged.into_iter().collect();
+    merged.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(b.1 .0.cmp(&a.1 .0)));
+    let total = merged.len();
+    merged.truncate(if top == 0 { usize::MAX } else { top as usize });
+    let process = Process::attach(pid).ok();
+    let listed: Vec<Value> = merged
+        .iter()
+        .map(|(frames, (allocs, bytes))| {
+            json!({
+                "allocations": allocs,
+                "bytes": bytes,
+                "frames": symbolize_stack(process.as_ref(), frames),
+            })
+        })
+        .collect();
+    json!({ "ok": true, "pid": pid, "status": status, "stacks": total, "by_stack": listed })
+        .to_string()
 }

@@ -7,6 +7,8 @@ pub const MAX_DEPTH: usize = 32;
 const ENABLED: u64 = 1;
 const DEPTH_SHIFT: u32 = 1;
 const DEPTH_MASK: u64 = 0x3f;
+/// Only the scopes of the segment header's `trace_scopes` bitmap are traced.
+const SCOPED: u64 = 1 << 7;
 const SAMPLE_SHIFT: u32 = 8;
 const SAMPLE_MASK: u64 = (1 << 40) - 1;
 
@@ -17,13 +19,19 @@ pub struct TraceConfig {
     pub depth: usize,
     /// Mean bytes between samples (Poisson by bytes); 0 traces every allocation.
     pub sample_bytes: u64,
+    /// Whether only the scopes of the header's `trace_scopes` bitmap are traced.
+    pub scoped: bool,
 }
 
 impl TraceConfig {
     /// The control word that turns tracing on with this configuration.
     pub fn encode(&self) -> u64 {
         let depth = self.depth.clamp(1, MAX_DEPTH) as u64;
-        ENABLED | (depth << DEPTH_SHIFT) | ((self.sample_bytes & SAMPLE_MASK) << SAMPLE_SHIFT)
+        let scoped = if self.scoped { SCOPED } else { 0 };
+        ENABLED
+            | scoped
+            | (depth << DEPTH_SHIFT)
+            | ((self.sample_bytes & SAMPLE_MASK) << SAMPLE_SHIFT)
     }
 
     /// The configuration of a control word, or `None` when tracing is off.
@@ -36,6 +44,7 @@ impl TraceConfig {
         Some(TraceConfig {
             depth: depth.clamp(1, MAX_DEPTH),
             sample_bytes: (word >> SAMPLE_SHIFT) & SAMPLE_MASK,
+            scoped: word & SCOPED != 0,
         })
     }
 }
@@ -50,10 +59,12 @@ mod tests {
             TraceConfig {
                 depth: 32,
                 sample_bytes: 0,
+                scoped: false,
             },
             TraceConfig {
                 depth: 8,
                 sample_bytes: 512 * 1024,
+                scoped: true,
             },
         ] {
             assert_eq!(TraceConfig::decode(config.encode()), Some(config));
@@ -62,6 +73,7 @@ mod tests {
         let clamped = TraceConfig {
             depth: 99,
             sample_bytes: 1,
+            scoped: false,
         };
         assert_eq!(
             TraceConfig::decode(clamped.encode()).unwrap().depth,

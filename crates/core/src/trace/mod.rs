@@ -57,6 +57,7 @@ pub fn parse_setting(value: &[u8]) -> Option<TraceConfig> {
     Some(TraceConfig {
         depth,
         sample_bytes,
+        scoped: false,
     })
 }
 
@@ -141,6 +142,12 @@ fn now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+fn scope_selected(region: &crate::region::Region, scope: u32) -> bool {
+    let bits = &region.header.trace_scopes;
+    bits.get(scope as usize / 64)
+        .is_some_and(|word| word.load(Ordering::Acquire) & (1 << (scope % 64)) != 0)
+}
+
 fn tables() -> Option<&'static TraceTables> {
     crate::region::get().map(|region| &region.trace)
 }
@@ -194,9 +201,13 @@ unsafe fn on_alloc(user: *mut u8, size: usize, word: u64) -> *mut u8 {
 }
 
 unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
-    let Some(tables) = tables().filter(|_| capture::primed()) else {
+    let Some(region) = crate::region::get().filter(|_| capture::primed()) else {
         return;
     };
+    if config.scoped && !scope_selected(region, info.scope) {
+        return;
+    }
+    let tables = &region.trace;
     let mut frames = [0u64; MAX_DEPTH];
     let depth = capture::capture(&mut frames[..config.depth]);
     let Some(stack) = tables.intern(&frames[..depth]) else {
@@ -209,6 +220,7 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
         scope: info.scope,
         stack,
     };
+    tables.count_allocation(stack, info.size as u64);
     if tables.insert(block) {
         // SAFETY: the caller's block; only the traced bit changes.
         unsafe {
@@ -241,13 +253,15 @@ mod tests {
         let all = TraceConfig {
             depth: MAX_DEPTH,
             sample_bytes: 0,
+            scoped: false,
         };
         assert_eq!(parse_setting(b"all"), Some(all));
         assert_eq!(
             parse_setting(b"524288:8"),
             Some(TraceConfig {
                 depth: 8,
-                sample_bytes: 524288
+                sample_bytes: 524288,
+                scoped: false,
             })
         );
         for bad in [&b""[..], b"some", b"all:0", b"all:33", b"12x", b"1:"] {

@@ -30,6 +30,9 @@ pub struct StackEntry {
     hash: AtomicU64,
     depth: AtomicU32,
     _pad: u32,
+    /// Traced allocations with this stack, and their bytes (shared: atomic adds).
+    allocs: AtomicU64,
+    bytes: AtomicU64,
     frames: [AtomicU64; MAX_DEPTH],
 }
 
@@ -134,6 +137,31 @@ impl TraceTables {
                 .iter()
                 .zip(frames)
                 .all(|(slot, &frame)| slot.load(Ordering::Relaxed) == frame)
+    }
+
+    /// Counts a traced allocation of `bytes` with stack `index`.
+    pub fn count_allocation(&self, index: u32, bytes: u64) {
+        if let Some(entry) = self.stacks.get(index as usize) {
+            entry.allocs.fetch_add(1, Ordering::Relaxed);
+            entry.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Every interned stack with its traced allocations: `(frames, allocations, bytes)`.
+    pub fn stacks(&self) -> Vec<(Vec<u64>, u64, u64)> {
+        (0..STACK_CAPACITY as u32)
+            .filter_map(|index| {
+                let frames = self.stack(index);
+                let entry = &self.stacks[index as usize];
+                (!frames.is_empty()).then(|| {
+                    (
+                        frames,
+                        entry.allocs.load(Ordering::Relaxed),
+                        entry.bytes.load(Ordering::Relaxed),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Records a live block; false when the table had no room (the block stays untraced).
