@@ -8,14 +8,17 @@ import type { Command } from 'commander';
 import {
   leakReport,
   renderCollapsed,
+  renderEvent,
   renderLeaks,
   renderStackReport,
   stackReport,
   startTracing,
   stopTracing,
+  traceEvents,
   tracingStatus,
   type TraceStatus,
 } from '../src/trace';
+import { SkullMemError } from '../src/status';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { newProgram, runCli } from './cli/run-cli';
 
@@ -104,6 +107,19 @@ function program(exit: (code: number) => void): Command {
     });
 
   cli
+    .command('tail')
+    .description('traced allocations and frees as they happen, with their top frames, until interrupted')
+    .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
+    .option('--scope <name>', 'only events of this scope')
+    .option('--frames <n>', 'frames shown per event', (v) => parseWhole(v, '--frames', 32), 3)
+    .option('--interval <seconds>', 'how often to look for new events', (v) => parseSeconds(v, '--interval'), 0.2)
+    .option('--json', 'one JSON object per event')
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action(async (pid: number, options: { scope?: string; frames: number; interval: number; json?: boolean; dir?: string }) =>
+      exit(await tail(pid, options)),
+    );
+
+  cli
     .command('report')
     .description('every traced allocation since tracing started, by stack (text, json, or collapsed for flame graphs)')
     .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
@@ -122,6 +138,47 @@ function program(exit: (code: number) => void): Command {
     });
 
   return cli;
+}
+
+/** Follows the event ring of `pid`: prints events newer than the start, until SIGINT or
+ * SIGTERM (exit 0) or the process ends (exit 0, said on stderr). */
+async function tail(
+  pid: number,
+  options: { scope?: string; frames: number; interval: number; json?: boolean; dir?: string },
+): Promise<number> {
+  let stopped = false;
+  const stop = (): void => {
+    stopped = true;
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let next = traceEvents(pid, Number.MAX_SAFE_INTEGER, 0, options.dir).next;
+  process.stderr.write(`skull-trace: following process ${pid} (Ctrl-C to stop)\n`);
+  try {
+    while (!stopped) {
+      await new Promise((resolve) => setTimeout(resolve, options.interval * 1000));
+      let batch;
+      try {
+        batch = traceEvents(pid, next, options.frames, options.dir);
+      } catch (err) {
+        if (err instanceof SkullMemError && ['NO_PROCESS', 'STALE', 'NOT_MEASURED'].includes(err.reason ?? '')) {
+          process.stderr.write(`skull-trace: process ${pid} has ended\n`);
+          return 0;
+        }
+        throw err;
+      }
+      next = batch.next;
+      if (batch.lost > 0) process.stderr.write(`skull-trace: ${batch.lost} events lost (the ring was overwritten between reads)\n`);
+      for (const event of batch.events) {
+        if (options.scope !== undefined && event.scope !== options.scope) continue;
+        process.stdout.write(options.json ? `${JSON.stringify(event)}\n` : `${renderEvent(event)}\n`);
+      }
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  return 0;
 }
 
 type Format = 'text' | 'json' | 'collapsed';

@@ -11,6 +11,7 @@ import { SkullMemError, requireActive } from './status';
 interface TraceBinding extends NativeBinding {
   traceControl(pid: number, dir: string | null, depth: number, sampleBytes: number, scopes: string[]): string;
   traceReport(pid: number, dir: string | null, top: number): string;
+  traceEvents(pid: number, dir: string | null, from: number, frames: number): string;
   traceStatus(pid: number, dir: string | null): string;
   traceLeaks(pid: number, dir: string | null, minAge: number, scope: string | null, top: number): string;
 }
@@ -177,6 +178,42 @@ export function renderStackReport(report: StackReport): string {
     for (const frame of entry.frames) out.push(`    ${frame.inlined ? '(inlined) ' : ''}${frame.text}`);
   });
   return `${out.join('\n')}\n`;
+}
+
+/** A traced allocation or free. */
+export interface TraceEvent {
+  seq: number;
+  op: 'alloc' | 'free';
+  addr: string;
+  size: number;
+  scope: string;
+  /** Kernel thread id. */
+  thread: number;
+  time_ns: number;
+  /** The innermost frames of the block's stack. */
+  frames: TraceFrame[];
+}
+
+/** Events from sequence number `from` on, and where to continue. */
+export interface TraceEvents {
+  pid: number;
+  /** The sequence number to ask for next. */
+  next: number;
+  /** Events overwritten in the ring (4,096 kept) before they were read. */
+  lost: number;
+  events: TraceEvent[];
+}
+
+/** The traced allocations and frees of process `pid` from sequence number `from` on, with the
+ * top `frames` frames of each stack. */
+export function traceEvents(pid: number, from: number, frames = 3, dir?: string): TraceEvents {
+  return unwrap<TraceEvents>(binding().traceEvents(pid, dir ?? null, from, frames));
+}
+
+/** One event as a line: `+` allocation or `-` free, size, address, scope, thread, frames. */
+export function renderEvent(event: TraceEvent): string {
+  const where = event.frames.map((frame) => frame.text).join(' < ');
+  return `${event.op === 'alloc' ? '+' : '-'} ${event.size} B ${event.addr} scope ${event.scope} thread ${event.thread}  ${where}`;
 }
 
 /** Renders a leak report as text: one block per stack, largest first. */

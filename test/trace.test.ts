@@ -159,6 +159,34 @@ describe('skull-trace leaks', () => {
   });
 });
 
+describe('skull-trace tail', () => {
+  it('prints_new_traced_allocations_and_frees_with_their_frames_until_interrupted', async () => {
+    const exe = compile('test/c/leaky.c', 'leaky-tail', ['-g', '-O2']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    trace(['on', String(pid), '--dir', dir]);
+    const tail = spawn(process.execPath, [TRACE_CLI, 'tail', String(pid), '--interval', '0.05', '--frames', '2', '--dir', dir]);
+    let out = '';
+    let err = '';
+    tail.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
+    tail.stderr.setEncoding('utf8').on('data', (text: string) => (err += text));
+    while (!err.includes('following')) await new Promise((resolve) => setTimeout(resolve, 20));
+    program.send();
+    await program.line(/done 1/);
+    // 100 leaks and 100 churned blocks allocated, the churned ones freed: 300 events.
+    while (out.split('\n').length <= 300) await new Promise((resolve) => setTimeout(resolve, 20));
+    tail.kill('SIGINT');
+    expect(await new Promise((resolve) => tail.on('exit', (code) => resolve(code)))).toBe(0);
+    const lines = out.trim().split('\n');
+    const leakLine = lineOf('test/c/leaky.c', 'LEAK_LINE');
+    expect(lines.filter((l) => new RegExp(`^\\+ 1000 B 0x[0-9a-f]+ scope core thread ${pid}  remember at .*leaky\\.c:${leakLine} \\(leaky-tail\\) < leak_here at `).test(l))).toHaveLength(100);
+    expect(lines.filter((l) => /^\+ 100 B .* churn at .*leaky\.c/.test(l))).toHaveLength(100);
+    expect(lines.filter((l) => /^- 100 B .* churn at .*leaky\.c/.test(l))).toHaveLength(100);
+    expect(await program.end()).toBe(0);
+  });
+});
+
 describe('skull-trace on --scope', () => {
   it('traces_only_the_chosen_scope', async () => {
     const exe = compile('test/c/stepper.c', 'stepper', ['-O0']);

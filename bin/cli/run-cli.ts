@@ -27,6 +27,11 @@ export function newProgram(name: string, description: string): Command {
 /** Runs the command tree built by `build` (whose actions report their exit code through
  * `exit`) and sets the process's exit code; never lets a stack trace reach the user. */
 export function runCli(name: string, build: (exit: (code: number) => void) => Command): void {
+  // A closed pipe (`| head`) ends the output, not in an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   let code = 0;
   build((c) => (code = c))
     .parseAsync(process.argv)

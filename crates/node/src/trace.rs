@@ -13,7 +13,7 @@ use napi_derive::napi;
 use serde_json::{json, Value};
 use skull_mem_core::reader::{self, ReadError, SegmentView};
 use skull_mem_core::trace::control::{TraceConfig, MAX_DEPTH};
-use skull_mem_core::trace::tables::{LiveBlock, TraceTables};
+use skull_mem_core::trace::tables::{LiveBlock, TraceTables, EVENT_FREE};
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
 
 fn dir_or_default(dir: Option<String>) -> PathBuf {
@@ -312,4 +312,61 @@ pub fn trace_report(pid: u32, dir: Option<String>, top: u32) -> String {
         .collect();
     json!({ "ok": true, "pid": pid, "status": status, "stacks": total, "by_stack": listed })
         .to_string()
+}
+
+/// Traced allocations and frees of process `pid` from sequence number `from` on (the ring
+/// keeps the last 4,096), each with the top `frames` frames of its stack symbolized; `next`
+/// is where the following call should start, `lost` counts events overwritten before read.
+#[napi]
+pub fn trace_events(pid: u32, dir: Option<String>, from: f64, frames: u32) -> String {
+    let from = from.max(0.0) as u64;
+    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
+        let tables = &view.region.trace;
+        let (events, lost) = tables.events_since(from);
+        let stacks: HashMap<u32, Vec<u64>> = events
+            .iter()
+            .map(|event| (event.stack, tables.stack(event.stack)))
+            .collect();
+        // Without events (caught up, or all lost), continue from the end of the ring.
+        let next = events
+            .last()
+            .map_or(tables.events_written.load(Ordering::Acquire), |last| {
+                last.seq + 1
+            });
+        (events, lost, stacks, next)
+    });
+    let (reading, (events, lost, stacks, next)) = match result {
+        Ok(found) => found,
+        Err(error) => return read_error(&error).to_string(),
+    };
+    let scope_names: HashMap<u32, &str> = reading
+        .snapshot
+        .scopes
+        .iter()
+        .map(|s| (s.id, s.name.as_str()))
+        .collect();
+    let process = Process::attach(pid).ok();
+    let mut symbolized: HashMap<u32, Vec<Value>> = HashMap::new();
+    let listed: Vec<Value> = events
+        .iter()
+        .map(|event| {
+            let top = symbolized.entry(event.stack).or_insert_with(|| {
+                let stack = stacks.get(&event.stack).map_or(&[][..], |s| &s[..]);
+                let mut all = symbolize_stack(process.as_ref(), stack);
+                all.truncate(frames as usize);
+                all
+            });
+            json!({
+                "seq": event.seq,
+                "op": if event.kind == EVENT_FREE { "free" } else { "alloc" },
+                "addr": format!("{:#x}", event.addr),
+                "size": event.size,
+                "scope": scope_names.get(&event.scope).copied().unwrap_or("?"),
+                "thread": event.thread,
+                "time_ns": event.time_ns,
+                "frames": top,
+            })
+        })
+        .collect();
+    json!({ "ok": true, "pid": pid, "next": next, "lost": lost, "events": listed }).to_string()
 }

@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use crate::header::{self, BlockInfo};
 use control::{TraceConfig, MAX_DEPTH};
-use tables::{LiveBlock, TraceTables};
+use tables::{Event, LiveBlock, TraceTables, EVENT_ALLOC, EVENT_FREE};
 
 /// Read by allocations before the region exists: tracing off.
 static OFF: AtomicU64 = AtomicU64::new(0);
@@ -90,9 +90,20 @@ pub(crate) struct ThreadTrace {
     /// Set while this thread records an allocation: allocations made meanwhile (by the
     /// unwinder, say) are not traced.
     busy: Cell<bool>,
+    /// The kernel's id of this thread, for events; 0 until first needed.
+    tid: Cell<u32>,
 }
 
 impl ThreadTrace {
+    /// This thread's id: one system call per thread, the first time tracing records on it.
+    fn tid(&self) -> u32 {
+        if self.tid.get() == 0 {
+            // SAFETY: gettid has no preconditions.
+            self.tid.set(unsafe { libc::gettid() } as u32);
+        }
+        self.tid.get()
+    }
+
     fn next_random(&self) -> u64 {
         let mut x = self.rng.get();
         if x == 0 {
@@ -222,6 +233,7 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     };
     tables.count_allocation(stack, info.size as u64);
     if tables.insert(block) {
+        tables.push_event(event(EVENT_ALLOC, &block));
         // SAFETY: the caller's block; only the traced bit changes.
         unsafe {
             header::write(
@@ -240,7 +252,28 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
 #[inline(never)]
 pub(crate) fn on_free(user: *mut u8) {
     if let Some(tables) = tables() {
-        tables.remove(user as u64);
+        if let Some(block) = tables.take(user as u64) {
+            tables.push_event(event(
+                EVENT_FREE,
+                &LiveBlock {
+                    time_ns: now_ns(),
+                    ..block
+                },
+            ));
+        }
+    }
+}
+
+fn event(kind: u32, block: &LiveBlock) -> Event {
+    Event {
+        seq: 0,
+        kind,
+        addr: block.addr,
+        size: block.size,
+        time_ns: block.time_ns,
+        scope: block.scope,
+        stack: block.stack,
+        thread: crate::thread::trace_state().tid(),
     }
 }
 

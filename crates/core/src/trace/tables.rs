@@ -14,6 +14,8 @@ use super::control::MAX_DEPTH;
 pub const STACK_CAPACITY: usize = 8192;
 /// Live traced blocks the table holds.
 pub const LIVE_CAPACITY: usize = 65536;
+/// Events the ring keeps for `skull-trace tail`; older ones are overwritten.
+pub const EVENT_CAPACITY: usize = 4096;
 /// Slots a lookup inspects before giving up (a full table drops instead of searching it all).
 const PROBES: usize = 64;
 
@@ -48,6 +50,47 @@ pub struct LiveEntry {
     stack: AtomicU32,
 }
 
+/// One traced allocation or free, in the event ring.
+#[repr(C)]
+pub struct EventEntry {
+    /// One more than the event's sequence number once written; 0 before.
+    seq: AtomicU64,
+    addr: AtomicU64,
+    size: AtomicU64,
+    time_ns: AtomicU64,
+    /// `EVENT_ALLOC` or `EVENT_FREE`.
+    kind: AtomicU32,
+    scope: AtomicU32,
+    stack: AtomicU32,
+    thread: AtomicU32,
+}
+
+/// `Event::kind` of a traced allocation.
+pub const EVENT_ALLOC: u32 = 1;
+/// `Event::kind` of the free of a traced block.
+pub const EVENT_FREE: u32 = 2;
+
+/// A traced allocation or free, as a reader sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Sequence number, from 0.
+    pub seq: u64,
+    /// `EVENT_ALLOC` or `EVENT_FREE`.
+    pub kind: u32,
+    /// User pointer.
+    pub addr: u64,
+    /// Requested size.
+    pub size: u64,
+    /// Monotonic ns.
+    pub time_ns: u64,
+    /// Scope the block is charged to.
+    pub scope: u32,
+    /// The block's stack (see `TraceTables::stack`).
+    pub stack: u32,
+    /// Kernel thread id of the thread that allocated or freed.
+    pub thread: u32,
+}
+
 /// Tracing's part of the segment.
 #[repr(C)]
 pub struct TraceTables {
@@ -59,8 +102,11 @@ pub struct TraceTables {
     pub dropped_stacks: AtomicU64,
     /// Blocks not recorded because the live table was full.
     pub dropped_blocks: AtomicU64,
+    /// Events ever written to the ring (the next event's sequence number).
+    pub events_written: AtomicU64,
     stacks: [StackEntry; STACK_CAPACITY],
     live: [LiveEntry; LIVE_CAPACITY],
+    events: [EventEntry; EVENT_CAPACITY],
 }
 
 /// A live traced block, as a reader sees it.
@@ -189,28 +235,90 @@ impl TraceTables {
         false
     }
 
-    /// Removes the live block at `addr`; false when it is not in the table.
-    pub fn remove(&self, addr: u64) -> bool {
+    /// Appends an event to the ring, overwriting the oldest.
+    pub fn push_event(&self, event: Event) {
+        let seq = self.events_written.fetch_add(1, Ordering::Relaxed);
+        let entry = &self.events[(seq % EVENT_CAPACITY as u64) as usize];
+        // Unpublished while written: a reader skips it rather than see a mix.
+        entry.seq.store(0, Ordering::Release);
+        entry.addr.store(event.addr, Ordering::Relaxed);
+        entry.size.store(event.size, Ordering::Relaxed);
+        entry.time_ns.store(event.time_ns, Ordering::Relaxed);
+        entry.kind.store(event.kind, Ordering::Relaxed);
+        entry.scope.store(event.scope, Ordering::Relaxed);
+        entry.stack.store(event.stack, Ordering::Relaxed);
+        entry.thread.store(event.thread, Ordering::Relaxed);
+        entry.seq.store(seq + 1, Ordering::Release);
+    }
+
+    /// Events with a sequence number from `from` on, oldest first, and how many of those
+    /// were already overwritten (lost to this reader).
+    pub fn events_since(&self, from: u64) -> (Vec<Event>, u64) {
+        let written = self.events_written.load(Ordering::Acquire);
+        let oldest = written.saturating_sub(EVENT_CAPACITY as u64);
+        let start = from.max(oldest);
+        // Asked for events already overwritten: those are lost.
+        let mut lost = start.min(written).saturating_sub(from);
+        let mut events = Vec::new();
+        for seq in start..written {
+            let entry = &self.events[(seq % EVENT_CAPACITY as u64) as usize];
+            if entry.seq.load(Ordering::Acquire) != seq + 1 {
+                lost += 1;
+                continue;
+            }
+            let event = Event {
+                seq,
+                kind: entry.kind.load(Ordering::Relaxed),
+                addr: entry.addr.load(Ordering::Relaxed),
+                size: entry.size.load(Ordering::Relaxed),
+                time_ns: entry.time_ns.load(Ordering::Relaxed),
+                scope: entry.scope.load(Ordering::Relaxed),
+                stack: entry.stack.load(Ordering::Relaxed),
+                thread: entry.thread.load(Ordering::Relaxed),
+            };
+            if entry.seq.load(Ordering::Acquire) == seq + 1 {
+                events.push(event);
+            } else {
+                lost += 1;
+            }
+        }
+        (events, lost)
+    }
+
+    /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
+    pub fn take(&self, addr: u64) -> Option<LiveBlock> {
         let start = addr_hash(addr);
         for probe in 0..PROBES {
             let entry = &self.live[(start + probe) % LIVE_CAPACITY];
-            let seen = entry.addr.load(Ordering::Relaxed);
+            let seen = entry.addr.load(Ordering::Acquire);
             if seen == addr {
+                let block = LiveBlock {
+                    addr,
+                    size: entry.size.load(Ordering::Relaxed),
+                    time_ns: entry.time_ns.load(Ordering::Relaxed),
+                    scope: entry.scope.load(Ordering::Relaxed),
+                    stack: entry.stack.load(Ordering::Relaxed),
+                };
                 if entry
                     .addr
                     .compare_exchange(addr, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
                 {
                     self.traced_frees.fetch_add(1, Ordering::Relaxed);
-                    return true;
+                    return Some(block);
                 }
-                return false;
+                return None;
             }
             if seen == EMPTY {
-                return false;
+                return None;
             }
         }
-        false
+        None
+    }
+
+    /// Removes the live block at `addr`; false when it is not in the table.
+    pub fn remove(&self, addr: u64) -> bool {
+        self.take(addr).is_some()
     }
 
     /// Every live traced block now. A block freed or allocated during the walk may or may
