@@ -14,7 +14,7 @@ const PER_BUFFER_BYTES = 128;
 const PER_BUFFER_BLOCKS = 4;
 
 describe('scope.run', () => {
-  it('buffers_made_in_a_scope_are_charged_to_it_exactly', () => {
+  it('buffers_made_in_a_scope_are_charged_to_it_with_their_v8_bookkeeping', () => {
     // The same function runs three times first: V8 compiles it (bytecode, then baseline code)
     // in its first calls, and the compiler's mallocs are charged to the scope too (measured:
     // ~140 transient blocks and 1 KiB kept), which is true but not what this test is about.
@@ -32,14 +32,16 @@ describe('scope.run', () => {
       const { used, live } = grown(before, scopeOf('api-buffers'));
       out.growth = { used, live };
       out.kind = scopeOf('api-buffers').kind;`);
-    expect(out).toEqual({
-      returned: 'value',
-      kind: 'module',
-      growth: {
-        used: 32 * (8192 + PER_BUFFER_BYTES),
-        live: 32 * PER_BUFFER_BLOCKS,
-      },
-    });
+    // Exactly 32 x (8192 + 128) bytes in 32 x 4 blocks on a quiet machine. Under load a
+    // scavenge may run inside the loop, and the GC then makes a few small blocks of its own
+    // bookkeeping while the scope is current (seen in CI: 4 blocks, 288 bytes): allowed up to
+    // 8 blocks and 1 KiB, never fewer than the buffers' own figure.
+    const { growth } = out as { growth: { used: number; live: number } };
+    expect([out.returned, out.kind]).toEqual(['value', 'module']);
+    expect(growth.used - 32 * (8192 + PER_BUFFER_BYTES)).toBeGreaterThanOrEqual(0);
+    expect(growth.used - 32 * (8192 + PER_BUFFER_BYTES)).toBeLessThanOrEqual(1024);
+    expect(growth.live - 32 * PER_BUFFER_BLOCKS).toBeGreaterThanOrEqual(0);
+    expect(growth.live - 32 * PER_BUFFER_BLOCKS).toBeLessThanOrEqual(8);
   });
 
   it('nested_scopes_restore_the_outer_one_when_fn_throws_and_across_awaits', () => {
