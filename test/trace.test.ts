@@ -141,6 +141,47 @@ describe('skull-trace leaks', () => {
     expect(await program.end()).toBe(0);
   });
 
+  it('names_the_leaking_line_in_a_non_PIE_executable', async () => {
+    const exe = compile('test/c/leaky.c', 'leaky-nopie', ['-g', '-O2', '-no-pie']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    trace(['on', String(pid), '--dir', dir]);
+    program.send();
+    await program.line(/done 1/);
+    const top = leaks(pid, dir).groups[0];
+    expect([top.bytes, top.blocks]).toEqual([100_000, 100]);
+    expect([top.frames[0].function, path.basename(top.frames[0].file ?? ''), top.frames[0].line]).toEqual([
+      'remember',
+      'leaky.c',
+      lineOf('test/c/leaky.c', 'LEAK_LINE'),
+    ]);
+    expect(await program.end()).toBe(0);
+  });
+
+  it('names_the_leaking_line_in_a_library_loaded_with_dlopen', async () => {
+    const plugin = path.join(work, 'libleaky_plugin.so');
+    const built = spawnSync('gcc', ['-g', '-O2', '-shared', '-fPIC', path.join(ROOT, 'test/c/leaky_plugin.c'), '-o', plugin], { encoding: 'utf8' });
+    expect(built.status).toBe(0);
+    const host = compile('test/c/dlopen_host.c', 'dlopen_host', ['-g', '-O2']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([host, plugin], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    trace(['on', String(pid), '--dir', dir]);
+    program.send();
+    await program.line(/done/);
+    const top = leaks(pid, dir).groups[0];
+    expect([top.bytes, top.blocks]).toEqual([40 * 512, 40]);
+    expect([top.frames[0].function, path.basename(top.frames[0].file ?? ''), top.frames[0].line]).toEqual([
+      'plugin_leak',
+      'leaky_plugin.c',
+      lineOf('test/c/leaky_plugin.c', 'PLUGIN_LEAK_LINE'),
+    ]);
+    expect(top.frames[0].text).toMatch(/\(libleaky_plugin\.so\)$/);
+    expect(top.frames[1].function).toBe('main');
+    expect(await program.end()).toBe(0);
+  });
+
   it('names_the_function_behind_a_CPP_new', async () => {
     const exe = compile('test/c/leaky_new.cpp', 'leaky_new', ['-g', '-O1']);
     const dir = fs.mkdtempSync(path.join(work, 'seg-'));
