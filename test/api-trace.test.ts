@@ -1,6 +1,10 @@
 // The tracing API inside a node process under the preloaded library: trace.start, leaks, stop.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluate } from './fixtures/api-run';
+import { INDEX, run } from './helpers';
 
 describe('trace API', () => {
   it('start_leaks_and_stop_in_process_list_the_buffers_a_scope_keeps', () => {
@@ -26,6 +30,36 @@ describe('trace API', () => {
     expect(out.stopped).toMatchObject({ enabled: false });
     expect(out.text).toMatch(/^======== Skull Trace: live traced blocks of pid \d+ ========$/);
     expect(out.kept).toBe(20);
+  });
+
+  it('names_the_javascript_function_behind_a_native_allocation_with_perf_basic_prof', () => {
+    // libgcc unwinds node's C++ down to V8's first builtin frame, which has no unwind tables;
+    // the walk goes on by frame pointers through the builtins and the JavaScript frames, and
+    // the symbolizer names those from /tmp/perf-<pid>.map.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skull-jsleak-'));
+    const script = path.join(dir, 'jsleak.js');
+    fs.writeFileSync(
+      script,
+      [
+        `const sm = require(${JSON.stringify(INDEX)});`,
+        'const keep = [];',
+        'function keepBuffers(n) { for (let i = 0; i < n; i++) keep.push(Buffer.allocUnsafeSlow(50000)); }',
+        'for (let i = 0; i < 200; i++) keepBuffers(1);',
+        'sm.trace.start();',
+        'for (let i = 0; i < 20; i++) keepBuffers(1);',
+        'const top = sm.trace.leaks({ top: 1 }).groups[0];',
+        'process.stdout.write(JSON.stringify({ pid: process.pid, bytes: top.bytes, frames: top.frames.map((f) => f.text) }));',
+      ].join('\n'),
+    );
+    const result = run([process.execPath, '--perf-basic-prof', script], { preload: true });
+    const out = JSON.parse(result.stdout) as { pid: number; bytes: number; frames: string[] };
+    fs.rmSync(`/tmp/perf-${out.pid}.map`, { force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(result.status).toBe(0);
+    expect(out.bytes).toBe(20 * 50_000);
+    expect(out.frames[0]).toMatch(/^node::NodeArrayBufferAllocator::/);
+    const js = out.frames.find((frame) => frame.includes('keepBuffers'));
+    expect(js).toMatch(new RegExp(`^JS:.keepBuffers at ${script.replace(/[.]/g, '\\.')}:3 \\(perf-${out.pid}\\.map\\)$`));
   });
 
   it('without_the_preload_it_throws_the_documented_error', () => {

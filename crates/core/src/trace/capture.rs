@@ -9,8 +9,13 @@
 //! lock and without allocating. The first call loads libgcc_s and allocates, so `prime` is
 //! called at load time, outside malloc.
 //!
-//! A faster unwinder (cached unwind rules per address, as the framehop crate does, with a
-//! frame-pointer fallback for JIT code) is the next step for `--all` tracing.
+//! Where the tables end (code generated at run time, such as V8's builtins and JIT code in
+//! node, has none), the walk goes on by frame pointers from that frame's `rbp`, as that code
+//! keeps them; every frame pointer is checked to lie within the thread's stack, above the
+//! last, before it is read, so a frame without one ends the walk instead of faulting.
+//!
+//! A faster unwinder (cached unwind rules per address, as the framehop crate does) is the
+//! next step for `--all` tracing.
 
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +32,12 @@ type Trace = extern "C" fn(*mut UnwindContext, *mut c_void) -> c_int;
 extern "C" {
     fn _Unwind_Backtrace(trace: Trace, arg: *mut c_void) -> c_int;
     fn _Unwind_GetIP(context: *mut UnwindContext) -> usize;
+    fn _Unwind_GetGR(context: *mut UnwindContext, index: c_int) -> usize;
+    fn _Unwind_GetCFA(context: *mut UnwindContext) -> usize;
 }
+
+/// DWARF register number of `rbp` on x86-64.
+const DWARF_RBP: c_int = 6;
 
 const URC_NO_REASON: c_int = 0;
 const URC_END_OF_STACK: c_int = 5;
@@ -41,7 +51,7 @@ static OWN_END: AtomicUsize = AtomicUsize::new(0);
 /// time). Call once, outside malloc.
 pub fn prime(own_code: core::ops::Range<usize>) {
     let mut frames = [0u64; 4];
-    capture(&mut frames);
+    capture(&mut frames, 0..0);
     OWN_START.store(own_code.start, Ordering::Relaxed);
     OWN_END.store(own_code.end, Ordering::Release);
 }
@@ -58,6 +68,9 @@ struct Walk<'a> {
     len: usize,
     own: core::ops::Range<usize>,
     left_own_code: bool,
+    /// `rbp` and the stack pointer (the callee's CFA) of the last frame recorded.
+    last_rbp: usize,
+    last_sp: usize,
 }
 
 extern "C" fn step(context: *mut UnwindContext, arg: *mut c_void) -> c_int {
@@ -76,6 +89,11 @@ extern "C" fn step(context: *mut UnwindContext, arg: *mut c_void) -> c_int {
     }
     walk.frames[walk.len] = ip as u64;
     walk.len += 1;
+    // SAFETY: as above; reading registers of the frame's context.
+    unsafe {
+        walk.last_rbp = _Unwind_GetGR(context, DWARF_RBP);
+        walk.last_sp = _Unwind_GetCFA(context);
+    }
     if walk.len == walk.frames.len() {
         URC_END_OF_STACK
     } else {
@@ -83,21 +101,48 @@ extern "C" fn step(context: *mut UnwindContext, arg: *mut c_void) -> c_int {
     }
 }
 
+/// Goes on from the last frame libgcc could unwind by following frame pointers, each checked
+/// to lie in `stack` above the previous one before it is read.
+fn follow_frame_pointers(walk: &mut Walk, stack: &core::ops::Range<usize>) {
+    let mut lowest = walk.last_sp;
+    let mut rbp = walk.last_rbp;
+    while walk.len < walk.frames.len() {
+        if rbp % 8 != 0 || rbp < lowest || rbp < stack.start || rbp.saturating_add(16) > stack.end {
+            return;
+        }
+        // SAFETY: `rbp .. rbp + 16` lies inside this thread's stack, which is mapped.
+        let (next, ret) = unsafe { (*(rbp as *const usize), *((rbp + 8) as *const usize)) };
+        if ret == 0 {
+            return;
+        }
+        walk.frames[walk.len] = ret as u64;
+        walk.len += 1;
+        lowest = rbp + 16;
+        rbp = next;
+    }
+}
+
 /// Fills `frames` with the return addresses of the calling stack, innermost first, from the
-/// program's call into skull-mem; returns how many were written.
+/// program's call into skull-mem; returns how many were written. `stack` is the calling
+/// thread's stack, for the frame-pointer part of the walk (empty: no such part).
 #[inline(never)]
-pub fn capture(frames: &mut [u64]) -> usize {
+pub fn capture(frames: &mut [u64], stack: core::ops::Range<usize>) -> usize {
     let max = frames.len().min(MAX_DEPTH);
     let mut walk = Walk {
         frames: &mut frames[..max],
         len: 0,
         own: OWN_START.load(Ordering::Relaxed)..OWN_END.load(Ordering::Relaxed),
         left_own_code: false,
+        last_rbp: 0,
+        last_sp: 0,
     };
     if max == 0 {
         return 0;
     }
     // SAFETY: `step` only writes inside `walk.frames`, bounded by its length.
     unsafe { _Unwind_Backtrace(step, &mut walk as *mut Walk as *mut c_void) };
+    if walk.len > 0 && walk.len < max {
+        follow_frame_pointers(&mut walk, &stack);
+    }
     walk.len
 }
