@@ -107,7 +107,11 @@ fn follow_frame_pointers(walk: &mut Walk, stack: &core::ops::Range<usize>) {
     let mut lowest = walk.last_sp;
     let mut rbp = walk.last_rbp;
     while walk.len < walk.frames.len() {
-        if rbp % 8 != 0 || rbp < lowest || rbp < stack.start || rbp.saturating_add(16) > stack.end {
+        if !rbp.is_multiple_of(8)
+            || rbp < lowest
+            || rbp < stack.start
+            || rbp.saturating_add(16) > stack.end
+        {
             return;
         }
         // SAFETY: `rbp .. rbp + 16` lies inside this thread's stack, which is mapped.
