@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use napi_derive::napi;
 use serde_json::{json, Value};
-use skull_mem_core::reader::{self, ReadError, SegmentView};
+use skull_mem_core::reader::{self, ReadError, Reading, SegmentView};
 use skull_mem_core::trace::control::{TraceConfig, MAX_DEPTH};
 use skull_mem_core::trace::tables::{LiveBlock, TraceTables, EVENT_FREE};
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
@@ -173,6 +173,16 @@ fn now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// Scope names by id, as the reading found them.
+fn scope_names(reading: &Reading) -> HashMap<u32, &str> {
+    reading
+        .snapshot
+        .scopes
+        .iter()
+        .map(|scope| (scope.id, scope.name.as_str()))
+        .collect()
+}
+
 struct Group {
     frames: Vec<u64>,
     bytes: u64,
@@ -210,12 +220,7 @@ pub fn trace_leaks(
         Ok(found) => found,
         Err(error) => return read_error(&error).to_string(),
     };
-    let scope_names: HashMap<u32, &str> = reading
-        .snapshot
-        .scopes
-        .iter()
-        .map(|s| (s.id, s.name.as_str()))
-        .collect();
+    let scope_names = scope_names(&reading);
     let wanted = scope.as_deref();
     let min_age_ns = (min_age.max(0.0) * 1e9) as u64;
     // Equal stacks may be interned twice (a race between threads): group by content.
@@ -339,12 +344,7 @@ pub fn trace_events(pid: u32, dir: Option<String>, from: f64, frames: u32) -> St
         Ok(found) => found,
         Err(error) => return read_error(&error).to_string(),
     };
-    let scope_names: HashMap<u32, &str> = reading
-        .snapshot
-        .scopes
-        .iter()
-        .map(|s| (s.id, s.name.as_str()))
-        .collect();
+    let scope_names = scope_names(&reading);
     let process = Process::attach(pid).ok();
     let mut symbolized: HashMap<u32, Vec<Value>> = HashMap::new();
     let listed: Vec<Value> = events

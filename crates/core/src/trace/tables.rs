@@ -91,6 +91,19 @@ pub struct Event {
     pub thread: u32,
 }
 
+impl LiveEntry {
+    /// The fields of the block at `addr` (whose key the caller loaded with Acquire).
+    fn read(&self, addr: u64) -> LiveBlock {
+        LiveBlock {
+            addr,
+            size: self.size.load(Ordering::Relaxed),
+            time_ns: self.time_ns.load(Ordering::Relaxed),
+            scope: self.scope.load(Ordering::Relaxed),
+            stack: self.stack.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Tracing's part of the segment.
 #[repr(C)]
 pub struct TraceTables {
@@ -292,13 +305,7 @@ impl TraceTables {
             let entry = &self.live[(start + probe) % LIVE_CAPACITY];
             let seen = entry.addr.load(Ordering::Acquire);
             if seen == addr {
-                let block = LiveBlock {
-                    addr,
-                    size: entry.size.load(Ordering::Relaxed),
-                    time_ns: entry.time_ns.load(Ordering::Relaxed),
-                    scope: entry.scope.load(Ordering::Relaxed),
-                    stack: entry.stack.load(Ordering::Relaxed),
-                };
+                let block = entry.read(addr);
                 if entry
                     .addr
                     .compare_exchange(addr, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
@@ -330,13 +337,7 @@ impl TraceTables {
             if addr <= CLAIMED {
                 continue;
             }
-            let block = LiveBlock {
-                addr,
-                size: entry.size.load(Ordering::Relaxed),
-                time_ns: entry.time_ns.load(Ordering::Relaxed),
-                scope: entry.scope.load(Ordering::Relaxed),
-                stack: entry.stack.load(Ordering::Relaxed),
-            };
+            let block = entry.read(addr);
             if entry.addr.load(Ordering::Acquire) == addr {
                 blocks.push(block);
             }
