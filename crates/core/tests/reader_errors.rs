@@ -349,8 +349,9 @@ fn a_file_without_the_magic_is_not_a_segment() {
 }
 
 fn library_version_offset() -> usize {
-    // The header's strings follow the control word; the library version comes first.
-    std::mem::offset_of!(SegmentHeader, control) + 8
+    // The header's strings follow the trace-scope bitmap; the library version comes first.
+    std::mem::offset_of!(SegmentHeader, trace_scopes)
+        + std::mem::size_of::<[std::sync::atomic::AtomicU64; 8]>()
 }
 
 #[test]
