@@ -3,6 +3,7 @@
 # no tool (glibc), skull-mem with tracing off, tracing a Poisson sample every 512 KiB, tracing
 # every allocation, and heaptrack. Targets: sampled <= 1.05x of tracing off; tracing all
 # costs at most one third of heaptrack's overhead.
+# Then the cost of one captured stack of 32 frames (benches/capture_depth.c, 40 frames deep).
 # Settings: those of run.sh (ROUNDS, THREADS_LIST, PAIR_ITERS, ...); the memory part is skipped.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,3 +29,15 @@ echo "$out" | awk '
             printf "\n"
         }
     }' | sort
+
+# One stack of 32 frames: a malloc+free pair made 40 frames deep, traced and not.
+repo=$(cd "$here/.." && pwd)
+lib=${SKULL_MEM_LIB:-$repo/target/release/libskull_mem.so}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/skull-mem-depth.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+gcc -O2 -fno-optimize-sibling-calls -o "$tmp/capture_depth" "$here/capture_depth.c"
+off=$(LD_PRELOAD="$lib" "$tmp/capture_depth" 40 | sed -n 's/.*ns_per_pair=//p')
+all=$(SKULL_MEM_TRACE=all LD_PRELOAD="$lib" "$tmp/capture_depth" 40 | sed -n 's/.*ns_per_pair=//p')
+awk -v off="$off" -v all="$all" 'BEGIN {
+    printf "stack capture at depth 32: %.0f ns per traced malloc+free pair (%.1f ns with tracing off): %.0f ns per captured stack\n", all, off, all - off
+}'
