@@ -147,6 +147,9 @@ describe('skull-trace leaks', () => {
     const program = new Started([exe], dir);
     const pid = Number((await program.line(/ready (\d+)/))[1]);
     trace(['on', String(pid), '--dir', dir]);
+    // The counters' JSON says tracing is on, as the table's summary does.
+    expect(JSON.parse(cli(['memory', String(pid), '--json', '--dir', dir]).stdout).trace_enabled).toBe(true);
+    expect(cli(['memory', String(pid), '--dir', dir]).stdout).toMatch(/Tracing: on/);
     program.send();
     await program.line(/done 1/);
     const top = leaks(pid, dir).groups[0];

@@ -78,7 +78,9 @@ pub fn text(snapshot: &Snapshot) -> String {
         let _ = write!(out, "  Counter Region: {} KiB mapped", bytes / 1024);
     }
     out.push('\n');
-    out.push_str("Trace Enabled: 0\n");
+    if let Some(enabled) = snapshot.trace_enabled {
+        let _ = writeln!(out, "Trace Enabled: {}", u8::from(enabled));
+    }
     out
 }
 
@@ -140,7 +142,7 @@ pub fn json(snapshot: &Snapshot) -> Value {
         "pid": snapshot.pid,
         "threads": snapshot.threads,
         "region_bytes": snapshot.region_bytes,
-        "trace_enabled": false,
+        "trace_enabled": snapshot.trace_enabled.unwrap_or(false),
         "scopes": snapshot.scopes.iter().map(scope_json).collect::<Vec<_>>(),
         "totals": {
             "used_bytes": used_bytes(&totals),

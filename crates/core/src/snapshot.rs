@@ -65,6 +65,8 @@ pub struct Snapshot {
     pub region_bytes: Option<usize>,
     /// Every registered scope, by id.
     pub scopes: Vec<ScopeStats>,
+    /// Whether tracing is on, where known (not through the C ABI).
+    pub trace_enabled: Option<bool>,
 }
 
 impl Snapshot {
@@ -131,6 +133,15 @@ pub fn of_region(region: &Region, pid: u32, peak: Peak) -> Snapshot {
         threads: Some(region.threads_attached()),
         region_bytes: Some(Region::mapped_bytes()),
         scopes,
+        trace_enabled: Some(
+            crate::trace::control::TraceConfig::decode(
+                region
+                    .header
+                    .control
+                    .load(core::sync::atomic::Ordering::Relaxed),
+            )
+            .is_some(),
+        ),
     }
 }
 

@@ -148,6 +148,7 @@ fn preloaded_snapshot(abi: &PreloadedAbi) -> Snapshot {
         pid: std::process::id(),
         threads: None,
         region_bytes: None,
+        trace_enabled: None,
         scopes: entries
             .iter()
             .map(|stats| ScopeStats {
