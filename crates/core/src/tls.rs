@@ -9,7 +9,7 @@
 //! falls back to `thread_local!`.
 
 /// Bytes of the thread-local state, `thread::ThreadState`.
-pub(crate) const STATE_SIZE: usize = 96;
+pub(crate) const STATE_SIZE: usize = 80;
 
 /// The thread-local state's storage: `STATE_SIZE` bytes laid out as `thread::ThreadState`,
 /// whose initial value is `{ current: null, scope_bits: 0, fast_below: 0, sets: null,
@@ -24,7 +24,7 @@ mod imp {
         ".globl skull_mem_thread_state",
         ".hidden skull_mem_thread_state",
         ".type skull_mem_thread_state,@object",
-        ".size skull_mem_thread_state, 96",
+        ".size skull_mem_thread_state, 80",
         "skull_mem_thread_state:",
         ".quad 0",
         ".quad 0",
@@ -33,7 +33,7 @@ mod imp {
         ".long 0xffffffff",
         ".long 0",
         ".quad 0",
-        ".zero 48",
+        ".zero 32",
         ".popsection",
     );
 
@@ -60,7 +60,7 @@ mod imp {
     use core::cell::UnsafeCell;
 
     #[repr(C, align(8))]
-    struct Storage(UnsafeCell<[u32; 24]>);
+    struct Storage(UnsafeCell<[u32; 20]>);
 
     thread_local! {
         static STATE: Storage = const {
@@ -74,10 +74,6 @@ mod imp {
                 0,
                 0,
                 u32::MAX,
-                0,
-                0,
-                0,
-                0,
                 0,
                 0,
                 0,

@@ -11,8 +11,14 @@
 //!
 //! Where the tables end (code generated at run time, such as V8's builtins and JIT code in
 //! node, has none), the walk goes on by frame pointers from that frame's `rbp`, as that code
-//! keeps them; every frame pointer is checked to lie within the thread's stack, above the
-//! last, before it is read, so a frame without one ends the walk instead of faulting.
+//! keeps them. Every frame pointer is checked before it is read to lie above the last one and
+//! below the top of the thread's stack, so a frame without one ends the walk instead of
+//! faulting: everything from the stack pointer up to that top is mapped. The top comes
+//! without a lock or an allocation (`pthread_getattr_np` takes the thread's lock, which its
+//! caller may hold while it allocates): glibc puts a thread's descriptor, `pthread_self()`,
+//! just above its stack, and the main thread's top is `__libc_stack_end`. A walk that starts
+//! on another stack (a signal stack, a coroutine) has no known top and stops where the
+//! tables do.
 //!
 //! A faster unwinder (cached unwind rules per address, as the framehop crate does) is the
 //! next step for `--all` tracing.
@@ -39,6 +45,21 @@ extern "C" {
 /// DWARF register number of `rbp` on x86-64.
 const DWARF_RBP: c_int = 6;
 
+extern "C" {
+    /// Set by glibc at start-up: the stack pointer `_start` was entered with, above every
+    /// frame of the main thread.
+    static __libc_stack_end: *mut c_void;
+}
+
+/// The thread (descriptor) that ran `prime`: the main thread, for a preloaded library.
+static MAIN_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+/// Farthest a stack pointer may be below its stack's top for the frame-pointer walk to run.
+const MAX_STACK: usize = 64 << 20;
+
+/// The part of the calling thread's stack above `sp` that is known to be mapped, or an empty
+/// range when `sp` is not on the thread's own stack.
+
 const URC_NO_REASON: c_int = 0;
 const URC_END_OF_STACK: c_int = 5;
 
@@ -50,8 +71,10 @@ static OWN_END: AtomicUsize = AtomicUsize::new(0);
 /// Sets the range of skull-mem's own code and loads the unwinder (it allocates the first
 /// time). Call once, outside malloc.
 pub fn prime(own_code: core::ops::Range<usize>) {
+    // SAFETY: pthread_self has no preconditions.
+    MAIN_THREAD.store(unsafe { libc::pthread_self() } as usize, Ordering::Relaxed);
     let mut frames = [0u64; 4];
-    capture(&mut frames, 0..0);
+    capture(&mut frames);
     OWN_START.store(own_code.start, Ordering::Relaxed);
     OWN_END.store(own_code.end, Ordering::Release);
 }
@@ -101,6 +124,22 @@ extern "C" fn step(context: *mut UnwindContext, arg: *mut c_void) -> c_int {
     }
 }
 
+fn stack_above(sp: usize) -> core::ops::Range<usize> {
+    // SAFETY: pthread_self has no preconditions; `__libc_stack_end` is written once, before
+    // any constructor runs.
+    let (this, main_top) = unsafe { (libc::pthread_self() as usize, __libc_stack_end as usize) };
+    let top = if this == MAIN_THREAD.load(Ordering::Relaxed) {
+        main_top
+    } else {
+        this
+    };
+    if sp < top && top - sp <= MAX_STACK {
+        sp..top
+    } else {
+        0..0
+    }
+}
+
 /// Goes on from the last frame libgcc could unwind by following frame pointers, each checked
 /// to lie in `stack` above the previous one before it is read.
 fn follow_frame_pointers(walk: &mut Walk, stack: &core::ops::Range<usize>) {
@@ -127,10 +166,9 @@ fn follow_frame_pointers(walk: &mut Walk, stack: &core::ops::Range<usize>) {
 }
 
 /// Fills `frames` with the return addresses of the calling stack, innermost first, from the
-/// program's call into skull-mem; returns how many were written. `stack` is the calling
-/// thread's stack, for the frame-pointer part of the walk (empty: no such part).
+/// program's call into skull-mem; returns how many were written.
 #[inline(never)]
-pub fn capture(frames: &mut [u64], stack: core::ops::Range<usize>) -> usize {
+pub fn capture(frames: &mut [u64]) -> usize {
     let max = frames.len().min(MAX_DEPTH);
     let mut walk = Walk {
         frames: &mut frames[..max],
@@ -146,6 +184,8 @@ pub fn capture(frames: &mut [u64], stack: core::ops::Range<usize>) -> usize {
     // SAFETY: `step` only writes inside `walk.frames`, bounded by its length.
     unsafe { _Unwind_Backtrace(step, &mut walk as *mut Walk as *mut c_void) };
     if walk.len > 0 && walk.len < max {
+        let here = 0u8;
+        let stack = stack_above(&here as *const u8 as usize);
         follow_frame_pointers(&mut walk, &stack);
     }
     walk.len

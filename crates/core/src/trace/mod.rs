@@ -92,39 +92,9 @@ pub(crate) struct ThreadTrace {
     busy: Cell<bool>,
     /// The kernel's id of this thread, for events; 0 until first needed.
     tid: Cell<u32>,
-    /// This thread's stack, for the frame-pointer part of stack walks; empty until first
-    /// needed (or when it cannot be known).
-    stack_low: Cell<usize>,
-    stack_high: Cell<usize>,
 }
 
 impl ThreadTrace {
-    /// This thread's stack: looked up once per thread (pthread_getattr_np may allocate; the
-    /// thread is `busy`, so those allocations are counted but not traced).
-    fn stack(&self) -> core::ops::Range<usize> {
-        if self.stack_high.get() == 0 {
-            let mut low = 0usize;
-            let mut size = 0usize;
-            // SAFETY: `attr` is initialised by pthread_getattr_np before it is read, and
-            // destroyed after; the out-pointers are valid.
-            unsafe {
-                let mut attr: libc::pthread_attr_t = core::mem::zeroed();
-                if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
-                    let mut addr: *mut libc::c_void = core::ptr::null_mut();
-                    if libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0 {
-                        low = addr as usize;
-                    }
-                    libc::pthread_attr_destroy(&mut attr);
-                }
-            }
-            // Unknown: an empty range above every address, so nothing matches it.
-            self.stack_low.set(if size == 0 { usize::MAX } else { low });
-            self.stack_high
-                .set(if size == 0 { usize::MAX } else { low + size });
-        }
-        self.stack_low.get()..self.stack_high.get()
-    }
-
     /// This thread's id: one system call per thread, the first time tracing records on it.
     fn tid(&self) -> u32 {
         if self.tid.get() == 0 {
@@ -254,8 +224,7 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     }
     let tables = &region.trace;
     let mut frames = [0u64; MAX_DEPTH];
-    let stack = crate::thread::trace_state().stack();
-    let depth = capture::capture(&mut frames[..config.depth], stack);
+    let depth = capture::capture(&mut frames[..config.depth]);
     let Some(stack) = tables.intern(&frames[..depth]) else {
         return;
     };
