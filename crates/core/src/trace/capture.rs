@@ -57,9 +57,6 @@ static MAIN_THREAD: AtomicUsize = AtomicUsize::new(0);
 /// Farthest a stack pointer may be below its stack's top for the frame-pointer walk to run.
 const MAX_STACK: usize = 64 << 20;
 
-/// The part of the calling thread's stack above `sp` that is known to be mapped, or an empty
-/// range when `sp` is not on the thread's own stack.
-
 const URC_NO_REASON: c_int = 0;
 const URC_END_OF_STACK: c_int = 5;
 
@@ -124,6 +121,8 @@ extern "C" fn step(context: *mut UnwindContext, arg: *mut c_void) -> c_int {
     }
 }
 
+/// The part of the calling thread's stack above `sp` that is known to be mapped, or an empty
+/// range when `sp` is not on the thread's own stack.
 fn stack_above(sp: usize) -> core::ops::Range<usize> {
     // SAFETY: pthread_self has no preconditions; `__libc_stack_end` is written once, before
     // any constructor runs.
