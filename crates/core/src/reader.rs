@@ -548,6 +548,8 @@ pub fn scan(dir: &Path, clean: bool) -> Result<Scan, ReadError> {
             continue;
         }
         let path = entry.path();
+        // Which file was judged: a process that took the pid since may have replaced it.
+        let judged = file_identity(&path);
         match read_file(&path) {
             Ok(reading)
                 if process_start_time(pid) == Some(reading.info.start_time)
@@ -555,8 +557,10 @@ pub fn scan(dir: &Path, clean: bool) -> Result<Scan, ReadError> {
             {
                 scan.live.push(reading)
             }
-            Ok(_) => stale(&mut scan, path, pid, clean),
-            Err(_) if process_start_time(pid).is_none() => stale(&mut scan, path, pid, clean),
+            Ok(_) => stale(&mut scan, path, pid, clean, judged),
+            Err(_) if process_start_time(pid).is_none() => {
+                stale(&mut scan, path, pid, clean, judged)
+            }
             Err(error) => scan.unreadable.push(error),
         }
     }
@@ -564,8 +568,18 @@ pub fn scan(dir: &Path, clean: bool) -> Result<Scan, ReadError> {
     Ok(scan)
 }
 
-fn stale(scan: &mut Scan, path: PathBuf, pid: u32, clean: bool) {
-    if clean && fs::remove_file(&path).is_ok() {
+/// Device and inode of the file at `path` itself (not followed).
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    fs::symlink_metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
+
+/// Reports or removes a stale segment; removes it only if it is still the file that was
+/// judged stale (`judged`), so a segment just made by a new process with the same pid stays.
+fn stale(scan: &mut Scan, path: PathBuf, pid: u32, clean: bool, judged: Option<(u64, u64)>) {
+    let unchanged = judged.is_some() && file_identity(&path) == judged;
+    if clean && unchanged && fs::remove_file(&path).is_ok() {
         scan.removed.push(path);
     } else if !clean {
         scan.unreadable.push(ReadError::Stale { path, pid });
