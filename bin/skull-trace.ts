@@ -86,7 +86,8 @@ function program(exit: (code: number) => void): Command {
           ? `${JSON.stringify(status, null, 2)}\n`
           : `tracing of process ${pid} ${describe(status)}\n` +
               `${c.traced_allocs} allocations traced, ${c.traced_frees} freed, ${status.live_blocks} live; ` +
-              `dropped (tables full): ${c.dropped_stacks} stacks, ${c.dropped_blocks} blocks\n`,
+              `dropped (tables full): ${c.dropped_stacks} stacks, ${c.dropped_blocks} blocks; ` +
+              `capacity ${status.capacity.stacks} stacks, ${status.capacity.live_blocks} live blocks\n`,
       );
       exit(0);
     });

@@ -41,6 +41,8 @@ export interface TraceStatus {
   counts: { traced_allocs: number; traced_frees: number; dropped_stacks: number; dropped_blocks: number };
   /** Traced blocks live now. */
   live_blocks: number;
+  /** Entries of the stack and live-block tables (SKULL_MEM_TRACE_STACKS, SKULL_MEM_TRACE_LIVE). */
+  capacity: { stacks: number; live_blocks: number };
 }
 
 /** One frame of a leak's stack (inlined frames come before the frame they are inlined in). */

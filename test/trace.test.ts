@@ -37,8 +37,11 @@ class Started {
   private buffered = '';
   private waiters: (() => void)[] = [];
 
-  constructor(argv: string[], readonly dir: string) {
-    this.child = spawn(process.execPath, [CLI, 'run', '--dir', dir, '--', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(argv: string[], readonly dir: string, env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [CLI, 'run', '--dir', dir, '--', ...argv], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     this.child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       this.buffered += text;
       for (const wake of this.waiters.splice(0)) wake();
@@ -295,6 +298,24 @@ describe('skull-trace on a busy process', () => {
     expect(fs.statSync(path.join(dir, segment)).size).toBe(size);
     const text = trace(['status', String(pid), '--dir', dir]);
     expect(text.stdout).toMatch(new RegExp(`dropped \\(tables full\\): 0 stacks, ${status.counts.dropped_blocks} blocks`));
+    expect(await program.end()).toBe(0);
+  });
+
+  it('the_live_table_can_be_made_smaller_at_start_up_and_stays_within_it', async () => {
+    const exe = compile('test/c/leaky.c', 'leaky-small', ['-g', '-O2']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe, 'many', '5000'], dir, { SKULL_MEM_TRACE_LIVE: '1000', SKULL_MEM_TRACE_STACKS: '64' });
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    trace(['on', String(pid), '--dir', dir]);
+    program.send();
+    await program.line(/done 1/);
+    const status = JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'] & {
+      capacity: { stacks: number; live_blocks: number };
+    };
+    expect(status.capacity).toEqual({ stacks: 64, live_blocks: 1000 });
+    expect(status.live_blocks).toBeLessThanOrEqual(1000);
+    expect(status.live_blocks).toBeGreaterThan(900);
+    expect(status.counts.dropped_blocks).toBeGreaterThanOrEqual(4000);
     expect(await program.end()).toBe(0);
   });
 });

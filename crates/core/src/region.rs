@@ -110,6 +110,7 @@ fn map() -> Option<&'static Region> {
         .header
         .control
         .store(crate::trace::initial_word(), Ordering::Relaxed);
+    crate::trace::limit_tables(&region.trace);
     crate::trace::watch(&region.header.control);
     REGION.store(region as *const Region as *mut Region, Ordering::Release);
     STATE.store(STATE_READY, Ordering::Release);

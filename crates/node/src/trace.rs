@@ -48,6 +48,7 @@ fn status_json(word: u64, tables: &TraceTables) -> Value {
         "scoped": config.is_some_and(|c| c.scoped),
         "counts": counts(tables),
         "live_blocks": tables.live_blocks().len(),
+        "capacity": { "stacks": tables.stack_slots(), "live_blocks": tables.live_slots() },
     })
 }
 

@@ -10,9 +10,9 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::control::MAX_DEPTH;
 
-/// Unique stacks the table holds.
+/// Unique stacks the table holds at most (`SKULL_MEM_TRACE_STACKS` lowers it).
 pub const STACK_CAPACITY: usize = 8192;
-/// Live traced blocks the table holds.
+/// Live traced blocks the table holds at most (`SKULL_MEM_TRACE_LIVE` lowers it).
 pub const LIVE_CAPACITY: usize = 65536;
 /// Events the ring keeps for `skull-trace tail`; older ones are overwritten.
 pub const EVENT_CAPACITY: usize = 4096;
@@ -117,6 +117,10 @@ pub struct TraceTables {
     pub dropped_blocks: AtomicU64,
     /// Events ever written to the ring (the next event's sequence number).
     pub events_written: AtomicU64,
+    /// Slots of each table in use, set once at start-up; 0 means all. Only that many
+    /// entries are ever touched, which bounds the memory tracing can take.
+    stack_slots: AtomicU32,
+    live_slots: AtomicU32,
     stacks: [StackEntry; STACK_CAPACITY],
     live: [LiveEntry; LIVE_CAPACITY],
     events: [EventEntry; EVENT_CAPACITY],
@@ -152,13 +156,40 @@ fn addr_hash(addr: u64) -> usize {
 }
 
 impl TraceTables {
+    /// Limits the tables to `stacks` and `live` entries (at least 1, at most the capacities).
+    /// Called once, before tracing can record anything.
+    pub fn limit(&self, stacks: usize, live: usize) {
+        self.stack_slots
+            .store(stacks.clamp(1, STACK_CAPACITY) as u32, Ordering::Relaxed);
+        self.live_slots
+            .store(live.clamp(1, LIVE_CAPACITY) as u32, Ordering::Relaxed);
+    }
+
+    /// Stack table entries in use (bounded, so a corrupt segment read from outside cannot
+    /// index past the table).
+    pub fn stack_slots(&self) -> usize {
+        match self.stack_slots.load(Ordering::Relaxed) as usize {
+            0 => STACK_CAPACITY,
+            n => n.min(STACK_CAPACITY),
+        }
+    }
+
+    /// Live table entries in use (bounded like `stack_slots`).
+    pub fn live_slots(&self) -> usize {
+        match self.live_slots.load(Ordering::Relaxed) as usize {
+            0 => LIVE_CAPACITY,
+            n => n.min(LIVE_CAPACITY),
+        }
+    }
+
     /// Interns `frames` and returns its index, or `None` when the table is full.
     pub fn intern(&self, frames: &[u64]) -> Option<u32> {
         let frames = &frames[..frames.len().min(MAX_DEPTH)];
         let hash = stack_hash(frames);
         let start = hash as usize;
-        for probe in 0..PROBES {
-            let index = (start + probe) % STACK_CAPACITY;
+        let slots = self.stack_slots();
+        for probe in 0..PROBES.min(slots) {
+            let index = (start % slots + probe) % slots;
             let entry = &self.stacks[index];
             let mut seen = entry.hash.load(Ordering::Acquire);
             if seen == EMPTY {
@@ -208,7 +239,7 @@ impl TraceTables {
 
     /// Every interned stack with its traced allocations: `(frames, allocations, bytes)`.
     pub fn stacks(&self) -> Vec<(Vec<u64>, u64, u64)> {
-        (0..STACK_CAPACITY as u32)
+        (0..self.stack_slots() as u32)
             .filter_map(|index| {
                 let frames = self.stack(index);
                 let entry = &self.stacks[index as usize];
@@ -226,8 +257,9 @@ impl TraceTables {
     /// Records a live block; false when the table had no room (the block stays untraced).
     pub fn insert(&self, block: LiveBlock) -> bool {
         let start = addr_hash(block.addr);
-        for probe in 0..PROBES {
-            let entry = &self.live[(start + probe) % LIVE_CAPACITY];
+        let slots = self.live_slots();
+        for probe in 0..PROBES.min(slots) {
+            let entry = &self.live[(start + probe) % slots];
             let seen = entry.addr.load(Ordering::Relaxed);
             if (seen == EMPTY || seen == TOMBSTONE)
                 && entry
@@ -301,8 +333,9 @@ impl TraceTables {
     /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
     pub fn take(&self, addr: u64) -> Option<LiveBlock> {
         let start = addr_hash(addr);
-        for probe in 0..PROBES {
-            let entry = &self.live[(start + probe) % LIVE_CAPACITY];
+        let slots = self.live_slots();
+        for probe in 0..PROBES.min(slots) {
+            let entry = &self.live[(start + probe) % slots];
             let seen = entry.addr.load(Ordering::Acquire);
             if seen == addr {
                 let block = entry.read(addr);
@@ -332,7 +365,7 @@ impl TraceTables {
     /// not be in it; an entry changed while read is skipped.
     pub fn live_blocks(&self) -> Vec<LiveBlock> {
         let mut blocks = Vec::new();
-        for entry in self.live.iter() {
+        for entry in &self.live[..self.live_slots()] {
             let addr = entry.addr.load(Ordering::Acquire);
             if addr <= CLAIMED {
                 continue;
