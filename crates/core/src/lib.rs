@@ -6,7 +6,9 @@
 //!   blocks after a thread ends.
 //! - `region`: the mapping with every thread's counters; `scopes`: the scope table;
 //!   `segment`: the region as a shared-memory file the CLI reads (`reader`).
-//! - `snapshot` and `report`: reading the counters, outside malloc; `abi`: the C structs.
+//! - `trace`: on-demand tracing (control word, stack capture, bounded tables in the region).
+//! - `snapshot` and `report`: reading the counters, outside malloc; `abi`: the C structs;
+//!   `reader`: checking and reading the segment of another process.
 //!
 //! The core never allocates through the allocator it measures on the allocation path:
 //! counters live in an `mmap`ed region and the thread state in a const thread-local.
