@@ -118,7 +118,7 @@ function runDemo(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
           continue;
         }
         try {
-          process.stdout.write(`\n${renderLeaks(leakReport(child.pid!, { top: 2 }))}`);
+          process.stdout.write(`\n${renderLeaks(leakReport(child.pid!, { top: 1 }))}`);
         } catch (err) {
           process.stderr.write(`skull-mem: no leak report: ${err instanceof Error ? err.message.replace(/^skull-mem: /, '') : String(err)}\n`);
         }

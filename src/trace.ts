@@ -235,7 +235,7 @@ export function renderLeaks(report: LeakReport): string {
     );
     for (const frame of group.frames) out.push(`    ${frame.inlined ? '(inlined) ' : ''}${frame.text}`);
   });
-  if (report.stacks > report.groups.length) out.push('', `(${report.stacks - report.groups.length} more stacks; raise --top)`);
+  if (report.stacks > report.groups.length) out.push('', `(${report.stacks - report.groups.length} more stacks not shown)`);
   return `${out.join('\n')}\n`;
 }
 
