@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluate } from './fixtures/api-run';
-import { INDEX, run } from './helpers';
+import { spawnSync } from 'node:child_process';
+import { INDEX, LIBRARY } from './helpers';
 
 describe('trace API', () => {
   it('start_leaks_and_stop_in_process_list_the_buffers_a_scope_keeps', () => {
@@ -54,7 +55,13 @@ describe('trace API', () => {
     );
     // --interpreted-frames-native-stack: a function still interpreted gets a frame of its own
     // in the perf map too (the usual companion of --perf-basic-prof).
-    const result = run([process.execPath, '--perf-basic-prof', '--interpreted-frames-native-stack', script], { preload: true });
+    // Run in its own directory: with --perf-basic-prof node writes isolate-*-v8.log there.
+    const spawned = spawnSync(process.execPath, ['--perf-basic-prof', '--interpreted-frames-native-stack', script], {
+      cwd: dir,
+      env: { ...process.env, LD_PRELOAD: LIBRARY },
+      encoding: 'utf8',
+    });
+    const result = { status: spawned.status, stdout: spawned.stdout };
     const out = JSON.parse(result.stdout) as { pid: number; bytes: number; frames: string[] };
     fs.rmSync(`/tmp/perf-${out.pid}.map`, { force: true });
     fs.rmSync(dir, { recursive: true, force: true });
