@@ -18,13 +18,15 @@ fn as_tool<T>(read: impl FnOnce() -> T) -> T {
     read()
 }
 
-fn dir_or_default(dir: Option<String>) -> PathBuf {
+/// The segment directory asked for, or `$SKULL_MEM_DIR` / /dev/shm.
+pub(crate) fn dir_or_default(dir: Option<String>) -> PathBuf {
     dir.filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(reader::segment_dir)
 }
 
-fn error_json(error: &ReadError) -> Value {
+/// A reader failure as the JSON every function of the binding returns.
+pub(crate) fn error_json(error: &ReadError) -> Value {
     json!({ "ok": false, "code": error.code(), "message": error.to_string() })
 }
 

@@ -5,29 +5,19 @@
 //! `{"ok":false,"code":...,"message":...}`, like the reader's.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
+use crate::reader::{dir_or_default, error_json};
 use napi_derive::napi;
 use serde_json::{json, Value};
-use skull_mem_core::reader::{self, ReadError, Reading, SegmentView};
+use skull_mem_core::reader::{self, Reading, SegmentView};
 use skull_mem_core::trace::control::{TraceConfig, MAX_DEPTH};
 use skull_mem_core::trace::tables::{LiveBlock, TraceTables, EVENT_FREE};
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
 
-fn dir_or_default(dir: Option<String>) -> PathBuf {
-    dir.filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(reader::segment_dir)
-}
-
 fn failure(code: &str, message: String) -> Value {
     json!({ "ok": false, "code": code, "message": message })
-}
-
-fn read_error(error: &ReadError) -> Value {
-    failure(error.code(), error.to_string())
 }
 
 fn counts(tables: &TraceTables) -> Value {
@@ -106,7 +96,7 @@ pub fn trace_control(
             status
         }
         Ok((_, Err(failure))) => failure,
-        Err(error) => read_error(&error),
+        Err(error) => error_json(&error),
     };
     value.to_string()
 }
@@ -125,7 +115,7 @@ pub fn trace_status(pid: u32, dir: Option<String>) -> String {
             status["ok"] = json!(true);
             status
         }
-        Err(error) => read_error(&error),
+        Err(error) => error_json(&error),
     };
     value.to_string()
 }
@@ -164,16 +154,6 @@ fn symbolize_stack(process: Option<&Process>, frames: &[u64]) -> Vec<Value> {
     out
 }
 
-fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 /// Scope names by id, as the reading found them.
 fn scope_names(reading: &Reading) -> HashMap<u32, &str> {
     reading
@@ -203,7 +183,7 @@ pub fn trace_leaks(
     scope: Option<String>,
     top: u32,
 ) -> String {
-    let now = now_ns();
+    let now = skull_mem_core::trace::now_ns();
     let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
         let tables = &view.region.trace;
         let blocks: Vec<LiveBlock> = tables.live_blocks();
@@ -219,7 +199,7 @@ pub fn trace_leaks(
     });
     let (reading, (blocks, stacks, status)) = match result {
         Ok(found) => found,
-        Err(error) => return read_error(&error).to_string(),
+        Err(error) => return error_json(&error).to_string(),
     };
     let scope_names = scope_names(&reading);
     let wanted = scope.as_deref();
@@ -292,7 +272,7 @@ pub fn trace_report(pid: u32, dir: Option<String>, top: u32) -> String {
     });
     let (stacks, status) = match result {
         Ok((_, found)) => found,
-        Err(error) => return read_error(&error).to_string(),
+        Err(error) => return error_json(&error).to_string(),
     };
     // Equal stacks may be interned twice (a race between threads): merge by content.
     let mut merged: HashMap<Vec<u64>, (u64, u64)> = HashMap::new();
@@ -343,7 +323,7 @@ pub fn trace_events(pid: u32, dir: Option<String>, from: f64, frames: u32) -> St
     });
     let (reading, (events, lost, stacks, next)) = match result {
         Ok(found) => found,
-        Err(error) => return read_error(&error).to_string(),
+        Err(error) => return error_json(&error).to_string(),
     };
     let scope_names = scope_names(&reading);
     let process = Process::attach(pid).ok();

@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::sync::Mutex;
 
 /// The programs run one at a time, so that outputs that depend on the machine's state (the
@@ -13,16 +14,8 @@ use std::sync::Mutex;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn run_prog(argv: &[&str], preload: bool) -> Output {
-    let mut cmd = Command::new(argv[0]);
-    cmd.args(&argv[1..]);
-    if preload {
-        cmd.env("LD_PRELOAD", lib_path())
-            .env("SKULL_MEM_DIR", segment_dir());
-    } else {
-        cmd.env_remove("LD_PRELOAD");
-    }
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {argv:?}: {e}"))
+    // A bare program name is looked up on PATH, as by a shell.
+    run(Path::new(argv[0]), &argv[1..], preload)
 }
 
 /// Runs `argv` without and with the preload (retrying a few times when the output depends on

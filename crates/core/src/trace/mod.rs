@@ -166,7 +166,9 @@ impl ThreadTrace {
     }
 }
 
-fn now_ns() -> u64 {
+/// The monotonic clock tracing stamps blocks with (also what readers age them against):
+/// `CLOCK_MONOTONIC`, served by the vDSO.
+pub fn now_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
