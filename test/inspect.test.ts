@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Started } from './fixtures/started';
 import { ADDON, CLI, LIBRARY, ROOT, cli } from './helpers';
 
 let work: string;
@@ -25,41 +26,6 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 /** A fresh segment directory, so tests do not see each other's processes. */
 function segmentDir(): string {
   return fs.mkdtempSync(path.join(work, 'segments-'));
-}
-
-/** A program started with `skull-mem run --dir`, whose stdout lines can be awaited. */
-class Started {
-  readonly child: ChildProcess;
-  private buffered = '';
-  private waiters: (() => void)[] = [];
-
-  constructor(argv: string[], dir: string) {
-    this.child = spawn(process.execPath, [CLI, 'run', '--dir', dir, '--', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      this.buffered += text;
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-  }
-
-  /** Resolves with the first match of `pattern` in the output so far or to come. */
-  async line(pattern: RegExp): Promise<RegExpExecArray> {
-    for (;;) {
-      const match = pattern.exec(this.buffered);
-      if (match) return match;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-
-  next(): void {
-    this.child.stdin!.write('\n');
-  }
-
-  exited(): Promise<number | null> {
-    return new Promise((resolve) => {
-      if (this.child.exitCode !== null) resolve(this.child.exitCode);
-      else this.child.on('exit', (code) => resolve(code));
-    });
-  }
 }
 
 interface JsonScope {
@@ -112,7 +78,7 @@ describe('skull-mem memory', () => {
     expect([cache.used_bytes, cache.live_blocks, cache.counters.calloc_calls]).toEqual([4 * 4096, 4, 4]);
     expect(first.process.rss_bytes).toBeGreaterThan(0);
 
-    program.next();
+    program.send();
     await program.line(/ready 2/);
     const second = memoryJson(programPid, dir);
     const parser2 = scope(second, 'parser');
@@ -133,7 +99,7 @@ describe('skull-mem memory', () => {
     ]);
     expect(table.stdout).toMatch(/Process RSS\s+\d+ bytes/);
 
-    program.next();
+    program.send();
     expect(await program.exited()).toBe(0);
     // Removed at normal exit.
     expect(fs.readdirSync(dir)).toEqual([]);
@@ -151,8 +117,8 @@ describe('skull-mem memory', () => {
     expect(saved.format).toBe('skull-mem-snapshot');
     expect(saved.format_version).toBe(1);
     expect(scope(saved, 'parser').used_bytes).toBe(10_000);
-    program.next();
-    program.next();
+    program.send();
+    program.send();
     expect(await program.exited()).toBe(0);
   });
 });
@@ -166,10 +132,10 @@ describe('skull-mem diff', () => {
     const before = path.join(work, 'before.json');
     const after = path.join(work, 'after.json');
     expect(cli(['snapshot', String(programPid), '-o', before, '--dir', dir]).status).toBe(0);
-    program.next();
+    program.send();
     await program.line(/ready 2/);
     expect(cli(['snapshot', String(programPid), '-o', after, '--dir', dir]).status).toBe(0);
-    program.next();
+    program.send();
     expect(await program.exited()).toBe(0);
 
     const result = cli(['diff', before, after, '--json']);
@@ -223,7 +189,7 @@ describe('skull-mem memory on node', () => {
     expect(buffers.used_bytes).toBeLessThanOrEqual(8 * (256 * 1024 + 256));
     expect(buffers.live_blocks).toBeGreaterThanOrEqual(8);
     expect(buffers.live_blocks).toBeLessThanOrEqual(8 * 4);
-    program.next();
+    program.send();
     expect(await program.exited()).toBe(0);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
@@ -239,7 +205,7 @@ describe('skull-mem memory --watch', () => {
     let out = '';
     watcher.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
     while (out.split('\n').length < 3) await new Promise((resolve) => setTimeout(resolve, 50));
-    program.next();
+    program.send();
     await program.line(/ready 2/);
     const target = out.split('\n').length + 2;
     while (out.split('\n').length < target) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -249,7 +215,7 @@ describe('skull-mem memory --watch', () => {
     const lines = out.trim().split('\n').map((line) => JSON.parse(line) as { scopes: JsonScope[] });
     expect(scope(lines[0], 'cache').used_bytes).toBe(4 * 4096);
     expect(scope(lines[lines.length - 1], 'cache').used_bytes).toBe(10 * 4096);
-    program.next();
+    program.send();
     expect(await program.exited()).toBe(0);
   });
 });
@@ -305,8 +271,8 @@ describe('bad input', () => {
     const mode = fs.statSync(path.join(dir, name)).mode & 0o777;
     expect(mode).toBe(0o600);
     validCopy = fs.readFileSync(path.join(dir, name));
-    program.next();
-    program.next();
+    program.send();
+    program.send();
     await program.exited();
   });
 

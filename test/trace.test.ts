@@ -1,12 +1,13 @@
 // Tracing of running processes: skull-trace on/off/status/leaks against real programs
 // started with `skull-mem run`, built without frame pointers; symbolized names and lines are
 // checked against the source.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDON, CLI, LIBRARY, ROOT, cli, run } from './helpers';
+import { Started } from './fixtures/started';
+import { ADDON, LIBRARY, ROOT, cli, run } from './helpers';
 
 const TRACE_CLI = path.join(ROOT, 'dist', 'bin', 'skull-trace.js');
 let work: string;
@@ -29,48 +30,6 @@ function compile(source: string, output: string, flags: string[]): string {
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
   return exe;
-}
-
-/** A program started with `skull-mem run --dir`, whose stdout lines can be awaited. */
-class Started {
-  readonly child: ChildProcess;
-  private buffered = '';
-  private waiters: (() => void)[] = [];
-
-  constructor(argv: string[], readonly dir: string, env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, 'run', '--dir', dir, '--', ...argv], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    this.child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      this.buffered += text;
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-  }
-
-  async line(pattern: RegExp): Promise<RegExpExecArray> {
-    for (;;) {
-      const match = pattern.exec(this.buffered);
-      if (match) return match;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-
-  get output(): string {
-    return this.buffered;
-  }
-
-  send(): void {
-    this.child.stdin!.write('\n');
-  }
-
-  async end(): Promise<number | null> {
-    this.child.stdin!.end();
-    return new Promise((resolve) => {
-      if (this.child.exitCode !== null) resolve(this.child.exitCode);
-      else this.child.on('exit', (code) => resolve(code));
-    });
-  }
 }
 
 interface Frame {
