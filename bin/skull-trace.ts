@@ -153,14 +153,16 @@ async function tail(
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  let next = traceEvents(pid, Number.MAX_SAFE_INTEGER, 0, options.dir).next;
+  // The process records events while followed: each poll extends that by a few intervals.
+  const follow = Math.max(10, 3 * options.interval);
+  let next = traceEvents(pid, Number.MAX_SAFE_INTEGER, 0, options.dir, follow).next;
   process.stderr.write(`skull-trace: following process ${pid} (Ctrl-C to stop)\n`);
   try {
     while (!stopped) {
       await new Promise((resolve) => setTimeout(resolve, options.interval * 1000));
       let batch;
       try {
-        batch = traceEvents(pid, next, options.frames, options.dir);
+        batch = traceEvents(pid, next, options.frames, options.dir, follow);
       } catch (err) {
         if (err instanceof SkullMemError && ['NO_PROCESS', 'STALE', 'NOT_MEASURED'].includes(err.reason ?? '')) {
           process.stderr.write(`skull-trace: process ${pid} has ended\n`);

@@ -11,7 +11,7 @@ import { SkullMemError, requireActive } from './status';
 interface TraceBinding extends NativeBinding {
   traceControl(pid: number, dir: string | null, depth: number, sampleBytes: number, scopes: string[]): string;
   traceReport(pid: number, dir: string | null, top: number): string;
-  traceEvents(pid: number, dir: string | null, from: number, frames: number): string;
+  traceEvents(pid: number, dir: string | null, from: number, frames: number, followSeconds: number): string;
   traceStatus(pid: number, dir: string | null): string;
   traceLeaks(pid: number, dir: string | null, minAge: number, scope: string | null, top: number): string;
 }
@@ -207,9 +207,10 @@ export interface TraceEvents {
 }
 
 /** The traced allocations and frees of process `pid` from sequence number `from` on, with the
- * top `frames` frames of each stack. */
-export function traceEvents(pid: number, from: number, frames = 3, dir?: string): TraceEvents {
-  return unwrap<TraceEvents>(binding().traceEvents(pid, dir ?? null, from, frames));
+ * top `frames` frames of each stack. The process records events only while someone follows
+ * them: each call asks it to go on for `followSeconds` more (0: just read what is there). */
+export function traceEvents(pid: number, from: number, frames = 3, dir?: string, followSeconds = 10): TraceEvents {
+  return unwrap<TraceEvents>(binding().traceEvents(pid, dir ?? null, from, frames, followSeconds));
 }
 
 /** One event as a line: `+` allocation or `-` free, size, address, scope, thread, frames. */

@@ -253,7 +253,6 @@ describe('skull-trace on a busy process', () => {
     expect(status.live_blocks).toBeLessThanOrEqual(65_536);
     expect(status.counts.dropped_blocks).toBeGreaterThan(0);
     expect(status.counts.traced_allocs + status.counts.dropped_blocks + status.counts.dropped_stacks).toBeGreaterThanOrEqual(80_000);
-    expect(status.counts.traced_allocs - status.counts.traced_frees).toBe(status.live_blocks);
     expect(fs.statSync(path.join(dir, segment)).size).toBe(size);
     const text = trace(['status', String(pid), '--dir', dir]);
     expect(text.stdout).toMatch(new RegExp(`dropped \\(tables full\\): 0 stacks, ${status.counts.dropped_blocks} blocks`));

@@ -432,6 +432,21 @@ pub fn leave(previous: u32) {
     enter(previous);
 }
 
+/// Makes skull-mem's own scope current for what the tool allocates itself, and returns the
+/// scope to give back to `leave_own_scope`. Unlike `enter`, no check: both scopes are known
+/// to be registered, and tracing calls this for every recorded block.
+pub(crate) fn enter_own_scope() -> u32 {
+    let thread = thread();
+    let previous = thread.scope.get();
+    thread.set_scope(crate::scopes::SCOPE_SELF);
+    previous
+}
+
+/// Gives back the scope `enter_own_scope` returned.
+pub(crate) fn leave_own_scope(previous: u32) {
+    thread().set_scope(previous);
+}
+
 /// `main` has started: threads without a scope of their own now count as `core`.
 pub fn main_started() {
     DEFAULT_SCOPE.store(SCOPE_CORE, Ordering::Relaxed);

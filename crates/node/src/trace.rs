@@ -20,10 +20,13 @@ fn failure(code: &str, message: String) -> Value {
     json!({ "ok": false, "code": code, "message": message })
 }
 
-fn counts(tables: &TraceTables) -> Value {
+/// The tables' counts; `live` is the number of live traced blocks (every recorded block not
+/// live any more was freed).
+fn counts(tables: &TraceTables, live: usize) -> Value {
+    let traced_allocs = tables.traced_allocs();
     json!({
-        "traced_allocs": tables.traced_allocs.load(Ordering::Relaxed),
-        "traced_frees": tables.traced_frees.load(Ordering::Relaxed),
+        "traced_allocs": traced_allocs,
+        "traced_frees": traced_allocs.saturating_sub(live as u64),
         "dropped_stacks": tables.dropped_stacks.load(Ordering::Relaxed),
         "dropped_blocks": tables.dropped_blocks.load(Ordering::Relaxed),
     })
@@ -31,13 +34,14 @@ fn counts(tables: &TraceTables) -> Value {
 
 fn status_json(word: u64, tables: &TraceTables) -> Value {
     let config = TraceConfig::decode(word);
+    let live = tables.live_blocks().len();
     json!({
         "enabled": config.is_some(),
         "depth": config.map(|c| c.depth),
         "sample_bytes": config.map(|c| c.sample_bytes),
         "scoped": config.is_some_and(|c| c.scoped),
-        "counts": counts(tables),
-        "live_blocks": tables.live_blocks().len(),
+        "counts": counts(tables, live),
+        "live_blocks": live,
         "capacity": { "stacks": tables.stack_slots(), "live_blocks": tables.live_slots() },
     })
 }
@@ -303,11 +307,29 @@ pub fn trace_report(pid: u32, dir: Option<String>, top: u32) -> String {
 /// Traced allocations and frees of process `pid` from sequence number `from` on (the ring
 /// keeps the last 4,096), each with the top `frames` frames of its stack symbolized; `next`
 /// is where the following call should start, `lost` counts events overwritten before read.
+/// The process writes events only while someone follows them: `follow_seconds` (when above
+/// 0) asks it to go on writing them for that long after this call.
 #[napi]
-pub fn trace_events(pid: u32, dir: Option<String>, from: f64, frames: u32) -> String {
+pub fn trace_events(
+    pid: u32,
+    dir: Option<String>,
+    from: f64,
+    frames: u32,
+    follow_seconds: f64,
+) -> String {
     let from = from.max(0.0) as u64;
     let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
         let tables = &view.region.trace;
+        if follow_seconds > 0.0 {
+            if !view.writable {
+                return Err(failure(
+                    "NOT_WRITABLE",
+                    format!("cannot follow the events of process {pid}: its segment is not writable by this user"),
+                ));
+            }
+            let lease = (follow_seconds.min(86_400.0) * 1e9) as u64;
+            tables.want_events_until(skull_mem_core::trace::now_ns() + lease);
+        }
         let (events, lost) = tables.events_since(from);
         let stacks: HashMap<u32, Vec<u64>> = events
             .iter()
@@ -319,10 +341,11 @@ pub fn trace_events(pid: u32, dir: Option<String>, from: f64, frames: u32) -> St
             .map_or(tables.events_written.load(Ordering::Acquire), |last| {
                 last.seq + 1
             });
-        (events, lost, stacks, next)
+        Ok((events, lost, stacks, next))
     });
     let (reading, (events, lost, stacks, next)) = match result {
-        Ok(found) => found,
+        Ok((reading, Ok(found))) => (reading, found),
+        Ok((_, Err(failure))) => return failure.to_string(),
         Err(error) => return error_json(&error).to_string(),
     };
     let scope_names = scope_names(&reading);

@@ -5,8 +5,10 @@
 //! - `abi`: the C ABI of `include/skull_mem.h`.
 //! - `start`: the load-time constructor and the `__libc_start_main` hook that tells
 //!   allocations before `main` (scope `init`) from the rest.
+//! - `unload`: the `dlclose` wrapper that keeps stack capture's cache true.
 
 mod abi;
 mod exports;
 mod libc_alloc;
 mod start;
+mod unload;

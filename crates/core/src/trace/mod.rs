@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod control;
 pub mod tables;
+mod unwind;
 
 use core::cell::Cell;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -166,15 +167,18 @@ impl ThreadTrace {
     }
 }
 
-/// The monotonic clock tracing stamps blocks with (also what readers age them against):
-/// `CLOCK_MONOTONIC`, served by the vDSO.
+/// The clock tracing stamps blocks and events with, and readers age them against:
+/// `CLOCK_MONOTONIC_COARSE`, the monotonic clock as of the last timer tick (1–4 ms old). The
+/// vDSO serves it from memory, without reading the hardware clock: measured here, it is what
+/// made a precise stamp cost a third of a traced allocation (two clock reads of ~25 ns per
+/// malloc+free), and ages are shown in seconds.
 pub fn now_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC is served by the vDSO, without a syscall.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // SAFETY: a valid out-pointer; the coarse clock is served by the vDSO, without a syscall.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
@@ -232,10 +236,10 @@ unsafe fn on_alloc(user: *mut u8, size: usize, word: u64) -> *mut u8 {
     thread.busy.set(true);
     // What recording allocates itself (the first stack lookup of a thread, say) is the
     // tool's: charged to its own scope, not to the scope being traced.
-    let previous = crate::thread::enter(crate::scopes::SCOPE_SELF);
+    let previous = crate::thread::enter_own_scope();
     // SAFETY: as above.
     unsafe { record(user, info, config) };
-    crate::thread::leave(previous);
+    crate::thread::leave_own_scope(previous);
     thread.busy.set(false);
     user
 }
@@ -260,9 +264,12 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
         scope: info.scope,
         stack,
     };
-    tables.count_allocation(stack, info.size as u64);
+    let thread = crate::thread::trace_state().tid();
+    tables.count_allocation(stack, info.size as u64, thread);
     if tables.insert(block) {
-        tables.push_event(event(EVENT_ALLOC, &block));
+        if tables.events_wanted() {
+            tables.push_event(event(EVENT_ALLOC, &block));
+        }
         // SAFETY: the caller's block; only the traced bit changes.
         unsafe {
             header::write(
@@ -282,13 +289,13 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
 pub(crate) fn on_free(user: *mut u8) {
     if let Some(tables) = tables() {
         if let Some(block) = tables.take(user as u64) {
-            tables.push_event(event(
-                EVENT_FREE,
-                &LiveBlock {
+            if tables.events_wanted() {
+                let free = LiveBlock {
                     time_ns: now_ns(),
                     ..block
-                },
-            ));
+                };
+                tables.push_event(event(EVENT_FREE, &free));
+            }
         }
     }
 }
