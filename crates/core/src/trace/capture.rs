@@ -33,11 +33,49 @@ pub fn forget_unloaded_code() {
     unwind::forget_unloaded_code();
 }
 
-/// Fills `frames` with the return addresses of the calling stack, innermost first, from the
-/// program's call into skull-mem; returns how many were written.
+/// This thread's last walk and the stack it was interned as.
+struct LastStack {
+    walk: unwind::WalkMemo,
+    stack: u32,
+}
+
+thread_local! {
+    // Const-initialised and without a destructor: no allocation and no registration, so
+    // it may be used inside malloc.
+    static LAST_STACK: core::cell::UnsafeCell<LastStack> = const {
+        core::cell::UnsafeCell::new(LastStack {
+            walk: unwind::WalkMemo::new(),
+            stack: 0,
+        })
+    };
+}
+
+/// The calling stack, up to `depth` frames, innermost first from the program's call into
+/// skull-mem, as `intern` numbers it; `None` when `intern` has no room for it. When the stack
+/// is the one this thread captured last, its number is reused without walking or interning
+/// again (see `unwind::memo`).
 #[inline(never)]
-pub fn capture(frames: &mut [u64]) -> usize {
-    let max = frames.len().min(MAX_DEPTH);
+pub fn capture_interned(depth: usize, intern: impl FnOnce(&[u64]) -> Option<u32>) -> Option<u32> {
+    let mut frames = [0u64; MAX_DEPTH];
+    let max = depth.min(MAX_DEPTH);
     let own = OWN_START.load(Ordering::Relaxed)..OWN_END.load(Ordering::Acquire);
-    unwind::walk(unwind::here(), &own, &mut frames[..max])
+    let start = unwind::here();
+    LAST_STACK.with(|last| {
+        // SAFETY: only this thread touches its own `LAST_STACK`, and not re-entrantly:
+        // recording sets the thread's busy flag, so nothing it calls records again.
+        let last = unsafe { &mut *last.get() };
+        let Some(len) = unwind::walk(start, &own, &mut frames[..max], &mut last.walk) else {
+            return Some(last.stack);
+        };
+        match intern(&frames[..len]) {
+            Some(stack) => {
+                last.stack = stack;
+                Some(stack)
+            }
+            None => {
+                last.walk.forget();
+                None
+            }
+        }
+    })
 }

@@ -252,9 +252,8 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
         return;
     }
     let tables = &region.trace;
-    let mut frames = [0u64; MAX_DEPTH];
-    let depth = capture::capture(&mut frames[..config.depth]);
-    let Some(stack) = tables.intern(&frames[..depth]) else {
+    let Some(stack) = capture::capture_interned(config.depth, |frames| tables.intern(frames))
+    else {
         return;
     };
     let block = LiveBlock {

@@ -32,24 +32,21 @@ fn tag(pc: usize) -> u64 {
 }
 
 /// The cached step for `pc`, if any.
-#[inline]
-pub fn get(pc: usize) -> Option<Step> {
+#[inline(always)]
+pub fn get(pc: usize) -> Option<PackedStep> {
     let entry = slot(pc).load(Ordering::Relaxed);
     if entry & TAG_MASK != tag(pc) || entry == 0 {
         return None;
     }
-    Some(decode((entry >> TAG_BITS) as u32))
+    Some(PackedStep((entry >> TAG_BITS) as u32))
 }
 
-/// Remembers `step` for `pc` when it fits a slot (frames under 8 MiB, `rbp` saved in their
-/// top 2 KiB: all that compilers make).
-pub fn put(pc: usize, step: Step) {
-    if pc >= ADDRESS_LIMIT {
+/// Remembers `step` for `pc` (frame-pointer steps are not kept, see above).
+pub fn put(pc: usize, step: PackedStep) {
+    if pc >= ADDRESS_LIMIT || !(step.is_tables() || step.is_outermost()) {
         return;
     }
-    if let Some(code) = encode(step) {
-        slot(pc).store(tag(pc) | (code as u64) << TAG_BITS, Ordering::Relaxed);
-    }
+    slot(pc).store(tag(pc) | (step.0 as u64) << TAG_BITS, Ordering::Relaxed);
 }
 
 /// Forgets every step: code was unloaded, and another object may be loaded at its addresses.
@@ -59,45 +56,75 @@ pub fn clear() {
     }
 }
 
-/// 31 bits, never 0: `1` for the outermost frame; for a table step, bit 1 set, bit 2
-/// `from_rbp`, bits 3–22 the CFA offset in words, bits 23–30 where `rbp` was saved, in words.
+/// A step in the 31 bits a slot has for it, as the walk reads it (decoding is a few shifts,
+/// and nothing goes through memory): 0 for the frame pointer, `1` for the outermost frame;
+/// for a table step, bit 1 set, bit 2 `from_rbp`, bits 3–22 the CFA offset in words, bits
+/// 23–30 where `rbp` was saved, in words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackedStep(u32);
+
 const OUTERMOST: u32 = 1;
 const TABLES: u32 = 1 << 1;
+const FROM_RBP: u32 = 1 << 2;
+const CFA_SHIFT: u32 = 3;
 const CFA_WORDS_BITS: u32 = 20;
+const RBP_SHIFT: u32 = CFA_SHIFT + CFA_WORDS_BITS;
 const RBP_WORDS_BITS: u32 = 8;
 
-fn encode(step: Step) -> Option<u32> {
-    match step {
-        Step::Outermost => Some(OUTERMOST),
-        Step::Tables {
-            from_rbp,
-            cfa_offset,
-            rbp_saved_below,
-        } => {
-            let (cfa_words, rbp_words) = (cfa_offset / 8, rbp_saved_below / 8);
-            let fits = cfa_offset % 8 == 0
-                && rbp_saved_below % 8 == 0
-                && cfa_words < 1 << CFA_WORDS_BITS
-                && rbp_words < 1 << RBP_WORDS_BITS;
-            fits.then_some(
-                TABLES
-                    | (from_rbp as u32) << 2
-                    | cfa_words << 3
-                    | rbp_words << (3 + CFA_WORDS_BITS),
-            )
+impl PackedStep {
+    /// Packs `step`. A table step for a frame of 8 MiB or more, or with `rbp` saved 2 KiB or
+    /// more below its CFA (no compiler makes either), becomes a frame-pointer step.
+    pub fn pack(step: Step) -> Self {
+        match step {
+            Step::Outermost => Self(OUTERMOST),
+            Step::FramePointer => Self(0),
+            Step::Tables {
+                from_rbp,
+                cfa_offset,
+                rbp_saved_below,
+            } => {
+                let (cfa_words, rbp_words) = (cfa_offset / 8, rbp_saved_below / 8);
+                let fits = cfa_offset % 8 == 0
+                    && rbp_saved_below % 8 == 0
+                    && cfa_words < 1 << CFA_WORDS_BITS
+                    && rbp_words < 1 << RBP_WORDS_BITS;
+                if !fits {
+                    return Self(0);
+                }
+                let from_rbp = if from_rbp { FROM_RBP } else { 0 };
+                Self(TABLES | from_rbp | cfa_words << CFA_SHIFT | rbp_words << RBP_SHIFT)
+            }
         }
-        Step::FramePointer => None,
     }
-}
 
-fn decode(code: u32) -> Step {
-    if code == OUTERMOST {
-        return Step::Outermost;
+    #[inline(always)]
+    pub fn is_outermost(self) -> bool {
+        self.0 == OUTERMOST
     }
-    Step::Tables {
-        from_rbp: code & 1 << 2 != 0,
-        cfa_offset: (code >> 3 & ((1 << CFA_WORDS_BITS) - 1)) * 8,
-        rbp_saved_below: (code >> (3 + CFA_WORDS_BITS) & ((1 << RBP_WORDS_BITS) - 1)) * 8,
+
+    /// A table step (else, unless outermost, a frame-pointer step).
+    #[inline(always)]
+    pub fn is_tables(self) -> bool {
+        self.0 & TABLES != 0
+    }
+
+    /// For a table step: whether the CFA is reckoned from `rbp` (else from `rsp`).
+    #[inline(always)]
+    pub fn cfa_from_rbp(self) -> bool {
+        self.0 & FROM_RBP != 0
+    }
+
+    /// For a table step: the CFA's offset from its register, in bytes.
+    #[inline(always)]
+    pub fn cfa_offset(self) -> usize {
+        ((self.0 >> CFA_SHIFT) & ((1 << CFA_WORDS_BITS) - 1)) as usize * 8
+    }
+
+    /// For a table step: how far below the CFA the caller's `rbp` was saved, in bytes; 0
+    /// when `rbp` still holds it.
+    #[inline(always)]
+    pub fn rbp_saved_below(self) -> usize {
+        (self.0 >> RBP_SHIFT) as usize * 8
     }
 }
 
@@ -105,51 +132,55 @@ fn decode(code: u32) -> Step {
 mod tests {
     use super::*;
 
-    #[test]
-    fn steps_come_back_as_they_were_put_and_only_for_their_address() {
-        let step = Step::Tables {
-            from_rbp: true,
-            cfa_offset: 16,
-            rbp_saved_below: 16,
-        };
-        put(0x5555_0000_1234, step);
-        assert_eq!(get(0x5555_0000_1234), Some(step));
-        assert_eq!(get(0x5555_0000_1235), None);
-        let wide = Step::Tables {
-            from_rbp: false,
-            cfa_offset: (8 << 20) - 8,
-            rbp_saved_below: 2040,
-        };
-        put(0x7f00_0000_0010, wide);
-        assert_eq!(get(0x7f00_0000_0010), Some(wide));
-        put(0x7f00_0000_0020, Step::Outermost);
-        assert_eq!(get(0x7f00_0000_0020), Some(Step::Outermost));
+    fn tables(from_rbp: bool, cfa_offset: u32, rbp_saved_below: u32) -> Step {
+        Step::Tables {
+            from_rbp,
+            cfa_offset,
+            rbp_saved_below,
+        }
     }
 
     #[test]
-    fn steps_that_do_not_fit_and_frame_pointer_steps_are_not_kept() {
+    fn packed_steps_read_back_as_they_were_packed() {
+        for (from_rbp, cfa, rbp) in [(true, 16, 16), (false, 8, 0), (false, (8 << 20) - 8, 2040)] {
+            let packed = PackedStep::pack(tables(from_rbp, cfa, rbp));
+            assert!(packed.is_tables() && !packed.is_outermost());
+            assert_eq!(
+                (
+                    packed.cfa_from_rbp(),
+                    packed.cfa_offset(),
+                    packed.rbp_saved_below()
+                ),
+                (from_rbp, cfa as usize, rbp as usize)
+            );
+        }
+        assert!(PackedStep::pack(Step::Outermost).is_outermost());
         for step in [
             Step::FramePointer,
-            Step::Tables {
-                from_rbp: false,
-                cfa_offset: 8 << 20,
-                rbp_saved_below: 0,
-            },
-            Step::Tables {
-                from_rbp: false,
-                cfa_offset: 12,
-                rbp_saved_below: 0,
-            },
-            Step::Tables {
-                from_rbp: false,
-                cfa_offset: 16,
-                rbp_saved_below: 2048,
-            },
+            tables(false, 8 << 20, 0),
+            tables(false, 12, 0),
+            tables(false, 16, 2048),
         ] {
-            put(0x6000_0000_0040, step);
-            assert_eq!(get(0x6000_0000_0040), None, "{step:?}");
+            let packed = PackedStep::pack(step);
+            assert!(!packed.is_tables() && !packed.is_outermost(), "{step:?}");
         }
-        put(1 << 47, Step::Outermost);
+    }
+
+    #[test]
+    fn steps_come_back_only_for_their_address_and_frame_pointer_steps_are_not_kept() {
+        let step = PackedStep::pack(tables(true, 16, 16));
+        put(0x5555_0000_1234, step);
+        assert_eq!(get(0x5555_0000_1234), Some(step));
+        assert_eq!(get(0x5555_0000_1235), None);
+        assert_eq!(get(0x5556_0000_1234), None, "same slot, another address");
+        put(0x7f00_0000_0020, PackedStep::pack(Step::Outermost));
+        assert_eq!(
+            get(0x7f00_0000_0020),
+            Some(PackedStep::pack(Step::Outermost))
+        );
+        put(0x6000_0000_0040, PackedStep::pack(Step::FramePointer));
+        assert_eq!(get(0x6000_0000_0040), None);
+        put(1 << 47, PackedStep::pack(Step::Outermost));
         assert_eq!(get(1 << 47), None);
     }
 }

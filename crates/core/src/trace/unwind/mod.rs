@@ -17,12 +17,14 @@
 //! a coroutine) only steps from the tables are taken, as libgcc would.
 
 mod cache;
+mod memo;
 pub mod rules;
 
 use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use rules::Step;
+use cache::PackedStep;
+pub use memo::WalkMemo;
 
 extern "C" {
     /// Set by glibc at start-up: the stack pointer `_start` was entered with, above every
@@ -49,6 +51,7 @@ pub fn prime() {
 /// Forgets the cached steps: call after code is unloaded (dlclose).
 pub fn forget_unloaded_code() {
     cache::clear();
+    memo::void_all();
 }
 
 /// The registers a walk starts from: an address in the calling function, its stack pointer
@@ -96,76 +99,97 @@ fn stack_above(sp: usize) -> Range<usize> {
     }
 }
 
-fn cached_step(lookup: usize) -> Step {
-    if let Some(step) = cache::get(lookup) {
-        return step;
+#[inline(always)]
+fn cached_step(lookup: usize) -> PackedStep {
+    match cache::get(lookup) {
+        Some(step) => step,
+        None => slow_step(lookup),
     }
-    let step = slow_step(lookup);
-    cache::put(lookup, step);
-    step
 }
 
 /// Kept out of line: the table reader's stack frame (a few KiB of rules) is only paid for on
 /// a miss.
 #[cold]
 #[inline(never)]
-fn slow_step(lookup: usize) -> Step {
-    rules::step_for(lookup)
+fn slow_step(lookup: usize) -> PackedStep {
+    let step = PackedStep::pack(rules::step_for(lookup));
+    cache::put(lookup, step);
+    step
 }
 
 /// Walks up from `start`, writing the return addresses of the frames above it into `frames`,
 /// innermost first, after skipping those inside `own` (the capturing library's code); returns
-/// how many were written.
-pub fn walk(start: Start, own: &Range<usize>, frames: &mut [u64]) -> usize {
+/// how many were written, or `None` when `memo` (this thread's last walk) shows the walk would
+/// give the same frames as last time, which are then not written again.
+pub fn walk(
+    start: Start,
+    own: &Range<usize>,
+    frames: &mut [u64],
+    memo: &mut WalkMemo,
+) -> Option<usize> {
     let stack = stack_above(start.sp);
     let known = !stack.is_empty();
+    // SAFETY: on this thread, from its current stack pointer.
+    if known && unsafe { memo.unchanged(start.pc, start.sp, start.bp, frames.len()) } {
+        return None;
+    }
+    memo.start(start.pc, start.sp, frames.len());
+    if !known {
+        memo.forget();
+    }
     // Whether the 8 bytes at `addr` may be read: on the known stack above where the walk
     // started.
     let on_stack = |addr: usize| addr >= stack.start && addr.saturating_add(8) <= stack.end;
+    let read = |memo: &mut WalkMemo, addr: usize| {
+        // SAFETY: every caller checked `addr` to lie on the stack when its bounds are known,
+        // or took it from the tables.
+        let value = unsafe { (addr as *const usize).read() };
+        memo.read(addr, value);
+        value
+    };
     let Start {
         mut pc,
         mut sp,
         mut bp,
     } = start;
+    // Whether `bp` still holds the starting rbp (the walk's result depends on it if used).
+    let mut bp_is_start = true;
     let mut len = 0;
     let mut lookup = pc;
     for _ in 0..MAX_STEPS {
         if len == frames.len() {
             break;
         }
-        let (cfa, next_bp) = match cached_step(lookup) {
-            Step::Outermost => break,
-            Step::Tables {
-                from_rbp,
-                cfa_offset,
-                rbp_saved_below,
-            } => {
-                let cfa = if from_rbp { bp } else { sp }.wrapping_add(cfa_offset as usize);
-                let saved_bp = cfa.wrapping_sub(rbp_saved_below as usize);
-                if cfa <= sp || (known && !on_stack(cfa - 8)) {
-                    break;
-                }
-                if rbp_saved_below == 0 {
-                    (cfa, bp)
-                } else if !known || on_stack(saved_bp) {
-                    // SAFETY: the tables say the caller's rbp was saved here, in this frame,
-                    // which lies on the stack (checked when its bounds are known).
-                    (cfa, unsafe { (saved_bp as *const usize).read() })
-                } else {
-                    break;
-                }
+        let step = cached_step(lookup);
+        if step.is_outermost() {
+            break;
+        }
+        if bp_is_start && (!step.is_tables() || step.cfa_from_rbp()) {
+            memo.used_bp(bp);
+        }
+        let (cfa, next_bp) = if step.is_tables() {
+            let cfa = if step.cfa_from_rbp() { bp } else { sp }.wrapping_add(step.cfa_offset());
+            if cfa <= sp || (known && !on_stack(cfa - 8)) {
+                break;
             }
-            Step::FramePointer => {
-                if !known || !bp.is_multiple_of(8) || bp < sp || !on_stack(bp + 8) {
-                    break;
-                }
-                // SAFETY: `bp .. bp + 16` lies on this thread's stack, which is mapped.
-                (bp + 16, unsafe { (bp as *const usize).read() })
+            let below = step.rbp_saved_below();
+            if below == 0 {
+                (cfa, bp)
+            } else if !known || on_stack(cfa - below) {
+                // The tables say the caller's rbp was saved there, in this frame.
+                bp_is_start = false;
+                (cfa, read(memo, cfa - below))
+            } else {
+                break;
             }
+        } else {
+            if !known || !bp.is_multiple_of(8) || bp < sp || !on_stack(bp + 8) {
+                break;
+            }
+            bp_is_start = false;
+            (bp + 16, read(memo, bp))
         };
-        // SAFETY: CFA - 8 holds the return address; checked above to lie on the stack when
-        // its bounds are known, and otherwise given by the tables.
-        let return_address = unsafe { ((cfa - 8) as *const usize).read() };
+        let return_address = read(memo, cfa - 8);
         if return_address == 0 {
             break;
         }
@@ -179,5 +203,5 @@ pub fn walk(start: Start, own: &Range<usize>, frames: &mut [u64]) -> usize {
         frames[len] = pc as u64;
         len += 1;
     }
-    len
+    Some(len)
 }
