@@ -51,6 +51,11 @@ function leaks(pid: number, dir: string, extra: string[] = []): Leaks {
   return JSON.parse(result.stdout) as Leaks;
 }
 
+/** A frame as [function, file name, line]. */
+function where(frame: Frame): [string | null | undefined, string, number | null | undefined] {
+  return [frame.function, path.basename(frame.file ?? ''), frame.line];
+}
+
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'skull-trace-'));
 });
@@ -124,26 +129,40 @@ describe('skull-trace leaks', () => {
     expect(await program.end()).toBe(0);
   });
 
-  it('names_the_leaking_line_in_a_library_loaded_with_dlopen', async () => {
-    const plugin = path.join(work, 'libleaky_plugin.so');
-    const built = spawnSync('gcc', ['-g', '-O2', '-shared', '-fPIC', path.join(ROOT, 'test/c/leaky_plugin.c'), '-o', plugin], { encoding: 'utf8' });
-    expect(built.status).toBe(0);
+  it('names_the_leaking_line_in_a_library_loaded_with_dlopen_and_in_the_one_loaded_after_dlclose', async () => {
+    const build = (name: string, flags: string[]) => {
+      const plugin = path.join(work, name);
+      const built = spawnSync('gcc', ['-g', '-O2', '-shared', '-fPIC', ...flags, path.join(ROOT, 'test/c/leaky_plugin.c'), '-o', plugin], { encoding: 'utf8' });
+      expect(built.status).toBe(0);
+      return plugin;
+    };
+    const plugin = build('libleaky_plugin.so', []);
+    const replacement = build('libleaky_plugin2.so', ['-DBIG_FRAME']);
     const host = compile('test/c/dlopen_host.c', 'dlopen_host', ['-g', '-O2']);
     const dir = fs.mkdtempSync(path.join(work, 'seg-'));
-    const program = new Started([host, plugin], dir);
+    const program = new Started([host, plugin, replacement], dir);
     const pid = Number((await program.line(/ready (\d+)/))[1]);
     trace(['on', String(pid), '--dir', dir]);
+    const leakLine = lineOf('test/c/leaky_plugin.c', 'PLUGIN_LEAK_LINE');
     program.send();
     await program.line(/done/);
     const top = leaks(pid, dir).groups[0];
     expect([top.bytes, top.blocks]).toEqual([40 * 512, 40]);
-    expect([top.frames[0].function, path.basename(top.frames[0].file ?? ''), top.frames[0].line]).toEqual([
-      'plugin_leak',
-      'leaky_plugin.c',
-      lineOf('test/c/leaky_plugin.c', 'PLUGIN_LEAK_LINE'),
-    ]);
+    expect(where(top.frames[0])).toEqual(['plugin_leak', 'leaky_plugin.c', leakLine]);
     expect(top.frames[0].text).toMatch(/\(libleaky_plugin\.so\)$/);
     expect(top.frames[1].function).toBe('main');
+    // dlclose, then another build of the plugin, with other unwind rules (a 16 KiB frame),
+    // loaded in its place: its stacks must be walked with its own rules, not with those
+    // learned for the first. It usually lands at the first one's address, so the first
+    // round's blocks are now symbolized against it too, and the two rounds may share one
+    // stack; together, every block of both is under a stack through plugin_leak to main.
+    program.send('swap');
+    await program.line(/done\ndone/);
+    const plugins = leaks(pid, dir).groups.filter((g) => /\(libleaky_plugin2\.so\)$/.test(g.frames[0]?.text ?? ''));
+    expect(plugins.reduce((sum, g) => sum + g.blocks, 0)).toBe(80);
+    expect(plugins.reduce((sum, g) => sum + g.bytes, 0)).toBe(40 * 512 + 40 * 256);
+    expect(plugins.some((g) => where(g.frames[0]).join() === ['plugin_leak', 'leaky_plugin.c', leakLine].join())).toBe(true);
+    for (const g of plugins) expect(g.frames[1].function).toBe('main');
     expect(await program.end()).toBe(0);
   });
 
@@ -161,6 +180,28 @@ describe('skull-trace leaks', () => {
     expect(named?.function).toBe('Cache::add(int)');
     expect([path.basename(named?.file ?? ''), named?.line]).toEqual(['leaky_new.cpp', lineOf('test/c/leaky_new.cpp', 'NEW_LINE')]);
     expect(top.frames[0].function).toMatch(/^operator new/);
+    expect(await program.end()).toBe(0);
+  });
+});
+
+describe('stack capture', () => {
+  it('tells_apart_callers_at_the_same_stack_depth_and_walks_through_a_64_KiB_frame', async () => {
+    const exe = compile('test/c/unwind_paths.c', 'unwind_paths', ['-g', '-O2']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    trace(['on', String(pid), '--all', '--dir', dir]);
+    program.send();
+    await program.line(/done/);
+    const source = 'test/c/unwind_paths.c';
+    const groups = leaks(pid, dir).groups.filter((g) => g.frames[0]?.function === 'keep_block');
+    // Largest first: via_a 30 x 64, via_b 20 x 80, big_frame 10 x 128 bytes.
+    expect(groups.map((g) => [g.bytes, g.blocks])).toEqual([[1920, 30], [1600, 20], [1280, 10]]);
+    for (const g of groups) expect(where(g.frames[0])).toEqual(['keep_block', 'unwind_paths.c', lineOf(source, 'KEEP_LINE')]);
+    expect(where(groups[0].frames[1])).toEqual(['via_a', 'unwind_paths.c', lineOf(source, 'VIA_A_LINE')]);
+    expect(where(groups[1].frames[1])).toEqual(['via_b', 'unwind_paths.c', lineOf(source, 'VIA_B_LINE')]);
+    expect(where(groups[2].frames[1])).toEqual(['big_frame', 'unwind_paths.c', lineOf(source, 'BIG_LINE')]);
+    for (const g of groups) expect(g.frames[2].function).toBe('main');
     expect(await program.end()).toBe(0);
   });
 });
