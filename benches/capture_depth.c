@@ -4,12 +4,18 @@
  * off and once with SKULL_MEM_TRACE=all, the difference is the cost of capturing and
  * recording one stack of 32 frames.
  *
- *   capture_depth [DEPTH] [PAIRS]      prints "RESULT depth=... ns_per_pair=..."
+ *   capture_depth [DEPTH] [PAIRS] [same|alternate]
+ *                                      prints "RESULT depth=... ns_per_pair=..."
+ *
+ * same: every pair comes from the same call site, the case where skull-mem sees that the
+ * stack is the one it captured last and does not walk it again. alternate (the default):
+ * pairs come in turn from two call sites, so every capture walks all 32 frames.
  *
  * Build: gcc -O2 -fno-optimize-sibling-calls -o capture_depth capture_depth.c
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double now_ns(void) {
@@ -19,13 +25,27 @@ static double now_ns(void) {
 }
 
 static long pairs = 20000;
+static int alternate = 1;
+
+__attribute__((noinline)) static void pair_here(void) {
+    char *volatile p = malloc(64);
+    p[0] = 1;
+    free(p);
+}
+
+__attribute__((noinline)) static void pair_there(void) {
+    char *volatile p = malloc(64);
+    p[0] = 2;
+    free(p);
+}
 
 __attribute__((noinline)) static double measure(void) {
     double start = now_ns();
     for (long i = 0; i < pairs; i++) {
-        char *volatile p = malloc(64);
-        p[0] = 1;
-        free(p);
+        if (alternate && (i & 1))
+            pair_there();
+        else
+            pair_here();
     }
     return (now_ns() - start) / pairs;
 }
@@ -41,6 +61,7 @@ __attribute__((noinline)) static double descend(int depth) {
 int main(int argc, char **argv) {
     int depth = argc > 1 ? atoi(argv[1]) : 40;
     if (argc > 2) pairs = atol(argv[2]);
+    if (argc > 3) alternate = strcmp(argv[3], "same") != 0;
     double best = 1e30;
     for (int round = 0; round < 5; round++) {
         double ns = descend(depth);

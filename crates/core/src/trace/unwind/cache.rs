@@ -8,8 +8,9 @@
 //! reader never sees one without the other and no lock is needed. Two addresses that share a
 //! slot evict each other; a miss only costs the slow path.
 //!
-//! Only steps read from tables are kept: an address without tables may be JIT code that a
-//! library loaded later replaces. `clear` forgets everything when code is unloaded.
+//! Steps for addresses no loaded object holds (JIT code) are not kept: a library loaded later
+//! may take their place. Everything else holds until its object is unloaded, when `clear`
+//! forgets everything.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -41,9 +42,9 @@ pub fn get(pc: usize) -> Option<PackedStep> {
     Some(PackedStep((entry >> TAG_BITS) as u32))
 }
 
-/// Remembers `step` for `pc` (frame-pointer steps are not kept, see above).
+/// Remembers `step` for `pc` (steps for generated code are not kept, see above).
 pub fn put(pc: usize, step: PackedStep) {
-    if pc >= ADDRESS_LIMIT || !(step.is_tables() || step.is_outermost()) {
+    if pc >= ADDRESS_LIMIT || step == PackedStep::UNCACHED {
         return;
     }
     slot(pc).store(tag(pc) | (step.0 as u64) << TAG_BITS, Ordering::Relaxed);
@@ -57,27 +58,32 @@ pub fn clear() {
 }
 
 /// A step in the 31 bits a slot has for it, as the walk reads it (decoding is a few shifts,
-/// and nothing goes through memory): 0 for the frame pointer, `1` for the outermost frame;
-/// for a table step, bit 1 set, bit 2 `from_rbp`, bits 3–22 the CFA offset in words, bits
-/// 23–30 where `rbp` was saved, in words.
+/// and nothing goes through memory): `1` for the outermost frame; for a table step, bit 1
+/// set, bit 2 `from_rbp`, bits 3–22 the CFA offset in words, bits 23–30 where `rbp` was
+/// saved, in words; else the frame pointer: `4` when that may be cached, 0 when not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PackedStep(u32);
 
 const OUTERMOST: u32 = 1;
 const TABLES: u32 = 1 << 1;
 const FROM_RBP: u32 = 1 << 2;
+const FRAME_POINTER: u32 = FROM_RBP;
 const CFA_SHIFT: u32 = 3;
 const CFA_WORDS_BITS: u32 = 20;
 const RBP_SHIFT: u32 = CFA_SHIFT + CFA_WORDS_BITS;
 const RBP_WORDS_BITS: u32 = 8;
 
 impl PackedStep {
+    /// A frame-pointer step that is not to be cached.
+    const UNCACHED: Self = Self(0);
+
     /// Packs `step`. A table step for a frame of 8 MiB or more, or with `rbp` saved 2 KiB or
-    /// more below its CFA (no compiler makes either), becomes a frame-pointer step.
+    /// more below its CFA (no compiler makes either), becomes an uncached frame-pointer step.
     pub fn pack(step: Step) -> Self {
         match step {
             Step::Outermost => Self(OUTERMOST),
-            Step::FramePointer => Self(0),
+            Step::FramePointer => Self(FRAME_POINTER),
+            Step::Generated => Self::UNCACHED,
             Step::Tables {
                 from_rbp,
                 cfa_offset,
@@ -89,7 +95,7 @@ impl PackedStep {
                     && cfa_words < 1 << CFA_WORDS_BITS
                     && rbp_words < 1 << RBP_WORDS_BITS;
                 if !fits {
-                    return Self(0);
+                    return Self::UNCACHED;
                 }
                 let from_rbp = if from_rbp { FROM_RBP } else { 0 };
                 Self(TABLES | from_rbp | cfa_words << CFA_SHIFT | rbp_words << RBP_SHIFT)
@@ -157,6 +163,7 @@ mod tests {
         assert!(PackedStep::pack(Step::Outermost).is_outermost());
         for step in [
             Step::FramePointer,
+            Step::Generated,
             tables(false, 8 << 20, 0),
             tables(false, 12, 0),
             tables(false, 16, 2048),
@@ -167,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn steps_come_back_only_for_their_address_and_frame_pointer_steps_are_not_kept() {
+    fn steps_come_back_only_for_their_address_and_those_of_generated_code_are_not_kept() {
         let step = PackedStep::pack(tables(true, 16, 16));
         put(0x5555_0000_1234, step);
         assert_eq!(get(0x5555_0000_1234), Some(step));
@@ -178,8 +185,11 @@ mod tests {
             get(0x7f00_0000_0020),
             Some(PackedStep::pack(Step::Outermost))
         );
-        put(0x6000_0000_0040, PackedStep::pack(Step::FramePointer));
+        put(0x6000_0000_0040, PackedStep::pack(Step::Generated));
         assert_eq!(get(0x6000_0000_0040), None);
+        let frame_pointer = PackedStep::pack(Step::FramePointer);
+        put(0x6000_0000_0080, frame_pointer);
+        assert_eq!(get(0x6000_0000_0080), Some(frame_pointer));
         put(1 << 47, PackedStep::pack(Step::Outermost));
         assert_eq!(get(1 << 47), None);
     }

@@ -34,10 +34,14 @@ pub enum Step {
     /// The tables say there is no return address: the outermost frame (`_start`, the start of
     /// a thread).
     Outermost,
-    /// Follow the frame pointer: no tables cover the address (code generated at run time, such
-    /// as V8's), or they describe it in a form this walker does not evaluate (a DWARF
-    /// expression, as in functions that realign their stack, which keep a frame pointer).
+    /// Follow the frame pointer: the tables of the loaded object that holds the address do
+    /// not cover it (V8's builtins, embedded in node's own code), or describe it in a form
+    /// this walker does not evaluate (a DWARF expression, as in functions that realign their
+    /// stack, which keep a frame pointer). Holds as long as the object stays loaded.
     FramePointer,
+    /// Follow the frame pointer: no loaded object holds the address (code generated at run
+    /// time, such as V8's JIT code). May change: a library may be loaded there later.
+    Generated,
 }
 
 type DlFindObject = unsafe extern "C" fn(*mut c_void, *mut DlFindObjectResult) -> c_int;
@@ -77,28 +81,30 @@ impl<T: ReaderOffset> UnwindContextStorage<T> for RuleStorage {
 /// The step for the code at `pc` (for a return address, pass the address minus one, which
 /// lies inside the call).
 pub fn step_for(pc: usize) -> Step {
-    match table_row_step(pc) {
-        Some(step) => step,
-        None => Step::FramePointer,
-    }
-}
-
-fn table_row_step(pc: usize) -> Option<Step> {
     let find = DL_FIND_OBJECT.load(Ordering::Acquire);
     if find == 0 {
-        return None;
+        return Step::Generated;
     }
     // SAFETY: `find` is glibc's `_dl_find_object`, which has this signature.
     let find = unsafe { core::mem::transmute::<usize, DlFindObject>(find) };
     // SAFETY: an all-zero `dl_find_object` is a valid out-parameter.
     let mut object: DlFindObjectResult = unsafe { core::mem::zeroed() };
     // SAFETY: `object` is a valid out-parameter; any address may be asked about.
-    if unsafe { find(pc as *mut c_void, &mut object) } != 0 || object.eh_frame.is_null() {
-        return None;
+    if unsafe { find(pc as *mut c_void, &mut object) } != 0 {
+        return Step::Generated;
     }
-    // SAFETY: `object.eh_frame` is the loaded `.eh_frame_hdr` of the object that holds `pc`,
-    // code that is on this thread's stack, so the object stays loaded while we read.
-    let (hdr, eh_frame_hdr_addr) = unsafe { eh_frame_hdr(object.eh_frame as usize)? };
+    if object.eh_frame.is_null() {
+        return Step::FramePointer;
+    }
+    table_row_step(pc, object.eh_frame as usize).unwrap_or(Step::FramePointer)
+}
+
+/// The step the tables of the object whose `.eh_frame_hdr` is at `eh_frame_hdr_addr` give
+/// for `pc`; `None` when they do not cover it.
+fn table_row_step(pc: usize, eh_frame_hdr_addr: usize) -> Option<Step> {
+    // SAFETY: the loaded `.eh_frame_hdr` of the object that holds `pc`, code that is on this
+    // thread's stack, so the object stays loaded while we read.
+    let hdr = unsafe { eh_frame_hdr(eh_frame_hdr_addr)? };
     let bases = BaseAddresses::default().set_eh_frame_hdr(eh_frame_hdr_addr as u64);
     let parsed = hdr.parse(&bases, 8).ok()?;
     let Pointer::Direct(eh_frame_addr) = parsed.eh_frame_ptr() else {
@@ -140,7 +146,7 @@ fn table_row_step(pc: usize) -> Option<Step> {
 /// `addr` is the start of a loaded `.eh_frame_hdr`.
 unsafe fn eh_frame_hdr(
     addr: usize,
-) -> Option<(EhFrameHdr<gimli::EndianSlice<'static, LittleEndian>>, usize)> {
+) -> Option<EhFrameHdr<gimli::EndianSlice<'static, LittleEndian>>> {
     const PCREL_SDATA4: u8 = 0x1b;
     const UDATA4: u8 = 0x03;
     const DATAREL_SDATA4: u8 = 0x3b;
@@ -152,7 +158,7 @@ unsafe fn eh_frame_hdr(
     let count = u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize;
     // SAFETY: the table of `count` rows of two 4-byte values follows the header.
     let whole = unsafe { core::slice::from_raw_parts(addr as *const u8, 12 + count * 8) };
-    Some((EhFrameHdr::new(whole, LittleEndian), addr))
+    Some(EhFrameHdr::new(whole, LittleEndian))
 }
 
 fn step_of_row<S: UnwindContextStorage<usize>>(row: &UnwindTableRow<usize, S>) -> Step {
