@@ -33,37 +33,73 @@ pub fn forget_unloaded_code() {
     unwind::forget_unloaded_code();
 }
 
-/// This thread's last walk and the stack it was interned as.
-struct LastStack {
+/// A walk of this thread and the stack it was interned as.
+struct Remembered {
     walk: unwind::WalkMemo,
     stack: u32,
 }
 
+/// Walks remembered per thread, told apart by their starting stack pointer: a loop usually
+/// allocates from a few call sites in turn (node makes 4 blocks per Buffer), each at its own
+/// stack depth.
+const REMEMBERED: usize = 8;
+
+struct RecentStacks {
+    /// The starting stack pointer of each remembered walk (0: none).
+    sps: [usize; REMEMBERED],
+    /// The entry to replace next (round robin).
+    next: usize,
+    walks: [Remembered; REMEMBERED],
+}
+
+impl RecentStacks {
+    /// The entry for walks from `sp`: the one remembered from there, or the next to replace.
+    fn entry(&mut self, sp: usize) -> &mut Remembered {
+        let index = match self.sps.iter().position(|&remembered| remembered == sp) {
+            Some(index) => index,
+            None => {
+                let index = self.next;
+                self.next = (index + 1) % REMEMBERED;
+                self.sps[index] = sp;
+                self.walks[index].walk.forget();
+                index
+            }
+        };
+        &mut self.walks[index]
+    }
+}
+
 thread_local! {
     // Const-initialised and without a destructor: no allocation and no registration, so
-    // it may be used inside malloc.
-    static LAST_STACK: core::cell::UnsafeCell<LastStack> = const {
-        core::cell::UnsafeCell::new(LastStack {
-            walk: unwind::WalkMemo::new(),
-            stack: 0,
+    // it may be used inside malloc. About 8 KiB a thread.
+    static RECENT_STACKS: core::cell::UnsafeCell<RecentStacks> = const {
+        core::cell::UnsafeCell::new(RecentStacks {
+            sps: [0; REMEMBERED],
+            next: 0,
+            walks: [const {
+                Remembered {
+                    walk: unwind::WalkMemo::new(),
+                    stack: 0,
+                }
+            }; REMEMBERED],
         })
     };
 }
 
 /// The calling stack, up to `depth` frames, innermost first from the program's call into
 /// skull-mem, as `intern` numbers it; `None` when `intern` has no room for it. When the stack
-/// is the one this thread captured last, its number is reused without walking or interning
-/// again (see `unwind::memo`).
+/// is one this thread captured recently from the same stack pointer, its number is reused
+/// without walking or interning again (see `unwind::memo`).
 #[inline(never)]
 pub fn capture_interned(depth: usize, intern: impl FnOnce(&[u64]) -> Option<u32>) -> Option<u32> {
     let mut frames = [0u64; MAX_DEPTH];
     let max = depth.min(MAX_DEPTH);
     let own = OWN_START.load(Ordering::Relaxed)..OWN_END.load(Ordering::Acquire);
     let start = unwind::here();
-    LAST_STACK.with(|last| {
-        // SAFETY: only this thread touches its own `LAST_STACK`, and not re-entrantly:
+    RECENT_STACKS.with(|recent| {
+        // SAFETY: only this thread touches its own `RECENT_STACKS`, and not re-entrantly:
         // recording sets the thread's busy flag, so nothing it calls records again.
-        let last = unsafe { &mut *last.get() };
+        let last = unsafe { &mut *recent.get() }.entry(start.sp);
         let Some(len) = unwind::walk(start, &own, &mut frames[..max], &mut last.walk) else {
             return Some(last.stack);
         };

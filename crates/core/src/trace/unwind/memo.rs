@@ -22,7 +22,7 @@ pub fn void_all() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
 }
 
-/// One thread's last walk.
+/// One walk of a thread.
 pub struct WalkMemo {
     /// `GENERATION` when remembered; 0 when nothing is.
     generation: u32,
@@ -32,7 +32,9 @@ pub struct WalkMemo {
     sp: usize,
     /// The starting `rbp`, when a step used it before reloading it from the stack.
     bp: Option<usize>,
-    reads: [(usize, usize); MAX_READS],
+    /// Where each word read lies above `sp` (a known stack is at most 64 MiB), and its value.
+    read_offsets: [u32; MAX_READS],
+    read_values: [usize; MAX_READS],
     count: usize,
 }
 
@@ -44,7 +46,8 @@ impl WalkMemo {
             pc: 0,
             sp: 0,
             bp: None,
-            reads: [(0, 0); MAX_READS],
+            read_offsets: [0; MAX_READS],
+            read_values: [0; MAX_READS],
             count: 0,
         }
     }
@@ -65,9 +68,13 @@ impl WalkMemo {
         {
             return false;
         }
-        self.reads[..self.count]
+        let offsets = &self.read_offsets[..self.count];
+        let values = &self.read_values[..self.count];
+        offsets
             .iter()
-            .fold(true, |same, &(addr, value)| {
+            .zip(values)
+            .fold(true, |same, (&offset, &value)| {
+                let addr = sp + offset as usize;
                 // SAFETY: `addr` was read by the walk from this stack pointer on this thread's
                 // stack (see the function's contract), so it is still mapped.
                 same & (unsafe { (addr as *const usize).read_volatile() } == value)
@@ -89,14 +96,19 @@ impl WalkMemo {
         self.bp = Some(bp);
     }
 
-    /// The walk read `value` at `addr`; a walk that reads too much is not remembered.
+    /// The walk read `value` at `addr`; a walk that reads too much, or below its start or
+    /// far above it (off a known stack), is not remembered.
     pub fn read(&mut self, addr: usize, value: usize) {
-        match self.reads.get_mut(self.count) {
-            Some(slot) => {
-                *slot = (addr, value);
+        let offset = addr
+            .checked_sub(self.sp)
+            .and_then(|o| u32::try_from(o).ok());
+        match (offset, self.count < MAX_READS) {
+            (Some(offset), true) => {
+                self.read_offsets[self.count] = offset;
+                self.read_values[self.count] = value;
                 self.count += 1;
             }
-            None => self.forget(),
+            _ => self.forget(),
         }
     }
 
