@@ -386,7 +386,7 @@ fn attach(thread: &ThreadState) {
         thread.status.set(STATUS_SHARED);
         return;
     };
-    crate::thread_exit::watch(slot);
+    crate::thread_exit::watch();
     thread.slot.set(slot as u32);
     thread.sets.set(region.blocks[slot].sets.as_ptr());
     thread.sync_current();
@@ -396,6 +396,8 @@ fn attach(thread: &ThreadState) {
 /// Called when the calling thread exits: gives its block back for reuse. Later calls on
 /// this thread (other exit handlers) count into the overflow set.
 pub(crate) fn detach() {
+    // First, while the thread still counts into its own block: tracing's per-thread memory.
+    crate::trace::thread_exiting();
     let thread = thread();
     let was_active = thread.status.get() == STATUS_ACTIVE;
     // Stop writing the block before another thread may take it.

@@ -2,8 +2,8 @@
 //!
 //! A Rust `thread_local!` with `Drop` registers its destructor through
 //! `__cxa_thread_atexit_impl`, which allocates; inside malloc that would recurse. Instead one
-//! process-wide pthread key with a destructor is created once, and each thread stores its
-//! slot in it (`pthread_setspecific` allocates only for keys past the first 32; if it does,
+//! process-wide pthread key with a destructor is created once, and each thread stores a
+//! non-null value in it (`pthread_setspecific` allocates only for keys past the first 32; if it does,
 //! that allocation is counted in the overflow set, see `thread::record_cold`).
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -36,11 +36,12 @@ fn key() -> Option<libc::pthread_key_t> {
 }
 
 /// Arranges for `thread::detach` to run when the calling thread exits. Without a key
-/// (the process ran out of them) the thread's block is simply not reused.
-pub(crate) fn watch(slot: usize) {
+/// (the process ran out of them) the thread's block is simply not reused, and tracing's
+/// per-thread memory is not freed.
+pub(crate) fn watch() {
     if let Some(key) = key() {
         // The value only has to be non-null for the destructor to run.
-        let value = (slot + 1) as *const libc::c_void;
+        let value = core::ptr::NonNull::<libc::c_void>::dangling().as_ptr();
         // SAFETY: `key` is a live key created above.
         unsafe { libc::pthread_setspecific(key, value) };
     }

@@ -9,7 +9,7 @@
 //! falls back to `thread_local!`.
 
 /// Bytes of the thread-local state, `thread::ThreadState`.
-pub(crate) const STATE_SIZE: usize = 80;
+pub(crate) const STATE_SIZE: usize = 88;
 
 /// The thread-local state's storage: `STATE_SIZE` bytes laid out as `thread::ThreadState`,
 /// whose initial value is `{ current: null, scope_bits: 0, fast_below: 0, sets: null,
@@ -24,7 +24,7 @@ mod imp {
         ".globl skull_mem_thread_state",
         ".hidden skull_mem_thread_state",
         ".type skull_mem_thread_state,@object",
-        ".size skull_mem_thread_state, 80",
+        ".size skull_mem_thread_state, 88",
         "skull_mem_thread_state:",
         ".quad 0",
         ".quad 0",
@@ -33,7 +33,7 @@ mod imp {
         ".long 0xffffffff",
         ".long 0",
         ".quad 0",
-        ".zero 32",
+        ".zero 40",
         ".popsection",
     );
 
@@ -60,7 +60,7 @@ mod imp {
     use core::cell::UnsafeCell;
 
     #[repr(C, align(8))]
-    struct Storage(UnsafeCell<[u32; 20]>);
+    struct Storage(UnsafeCell<[u32; 22]>);
 
     thread_local! {
         static STATE: Storage = const {
@@ -74,6 +74,8 @@ mod imp {
                 0,
                 0,
                 u32::MAX,
+                0,
+                0,
                 0,
                 0,
                 0,

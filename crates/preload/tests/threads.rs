@@ -188,3 +188,32 @@ fn fork_while_other_threads_allocate_neither_deadlocks_nor_miscounts() {
     );
     assert_eq!(v.i("forks.ok"), forks);
 }
+
+#[test]
+fn tracing_memory_of_each_thread_is_skull_mems_own_and_freed_when_it_exits() {
+    const TRACED_THREADS: usize = 6;
+    let prog = compile("traced_threads", Link::Skull);
+    let out = std::process::Command::new(&prog.exe)
+        .args([&TRACED_THREADS.to_string(), "2000"])
+        .env("LD_PRELOAD", lib_path())
+        .env("SKULL_MEM_DIR", segment_dir())
+        .env("SKULL_MEM_TRACE", "all")
+        .output()
+        .expect("run traced_threads");
+    check_success("traced_threads", &out);
+    let v = Vals::parse(&String::from_utf8_lossy(&out.stdout));
+    // Each thread's first traced allocation allocates its remembered walks, one block in
+    // skull-mem's own scope, freed by the thread's exit; nothing of it stays.
+    let threads = TRACED_THREADS as i64;
+    assert_eq!(v.i("d.skull-mem.ALLOC_BLOCKS"), threads, "{}", v.raw);
+    assert_eq!(v.i("d.skull-mem.FREED_BLOCKS"), threads, "{}", v.raw);
+    assert_eq!(v.i("d.skull-mem.LIVE"), 0, "{}", v.raw);
+    assert_eq!(v.i("d.skull-mem.USED"), 0, "{}", v.raw);
+    assert!(
+        v.i("d.skull-mem.ALLOC_BYTES") >= threads * 8000,
+        "{}",
+        v.raw
+    );
+    // The threads' own pairs are charged to core, all freed.
+    assert!(v.i("d.core.ALLOC_BLOCKS") >= threads * 2000, "{}", v.raw);
+}

@@ -2,6 +2,7 @@
 //! into skull-mem outwards. The walk itself is in `unwind` (cached steps read from the unwind
 //! tables, frame pointers where there are none).
 
+use core::cell::Cell;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::control::MAX_DEPTH;
@@ -44,7 +45,9 @@ struct Remembered {
 /// stack depth.
 const REMEMBERED: usize = 8;
 
-struct RecentStacks {
+/// A thread's remembered walks (about 8 KiB): allocated on the thread's first capture rather
+/// than kept in thread-local storage, so that threads never traced do not pay for them.
+pub(crate) struct RecentStacks {
     /// The starting stack pointer of each remembered walk (0: none).
     sps: [usize; REMEMBERED],
     /// The entry to replace next (round robin).
@@ -53,6 +56,19 @@ struct RecentStacks {
 }
 
 impl RecentStacks {
+    const fn new() -> Self {
+        RecentStacks {
+            sps: [0; REMEMBERED],
+            next: 0,
+            walks: [const {
+                Remembered {
+                    walk: unwind::WalkMemo::new(),
+                    stack: 0,
+                }
+            }; REMEMBERED],
+        }
+    }
+
     /// The entry for walks from `sp`: the one remembered from there, or the next to replace.
     fn entry(&mut self, sp: usize) -> &mut Remembered {
         let index = match self.sps.iter().position(|&remembered| remembered == sp) {
@@ -69,21 +85,40 @@ impl RecentStacks {
     }
 }
 
-thread_local! {
-    // Const-initialised and without a destructor: no allocation and no registration, so
-    // it may be used inside malloc. About 8 KiB a thread.
-    static RECENT_STACKS: core::cell::UnsafeCell<RecentStacks> = const {
-        core::cell::UnsafeCell::new(RecentStacks {
-            sps: [0; REMEMBERED],
-            next: 0,
-            walks: [const {
-                Remembered {
-                    walk: unwind::WalkMemo::new(),
-                    stack: 0,
-                }
-            }; REMEMBERED],
-        })
-    };
+/// `ThreadTrace::recent` of a thread that has exited (its walks were freed): later captures
+/// on it, by other exit handlers, remember nothing.
+const EXITED: *mut RecentStacks = core::ptr::dangling_mut();
+
+/// The thread's remembered walks, allocated on first use; `None` after it exited or when
+/// there is no memory for them.
+fn recent_stacks(recent: &Cell<*mut RecentStacks>) -> Option<*mut RecentStacks> {
+    let mut stacks = recent.get();
+    if stacks.is_null() {
+        // Through the process's malloc, which is skull-mem's when preloaded: the caller is
+        // recording, so this is charged to skull-mem's own scope and not traced.
+        // SAFETY: a plain allocation of the struct's size (malloc's alignment suffices).
+        stacks = unsafe { libc::malloc(core::mem::size_of::<RecentStacks>()) } as *mut RecentStacks;
+        if stacks.is_null() {
+            return None;
+        }
+        // SAFETY: `stacks` is a fresh allocation of the right size and alignment.
+        unsafe { stacks.write(RecentStacks::new()) };
+        recent.set(stacks);
+        crate::thread_exit::watch();
+    }
+    if stacks == EXITED {
+        return None;
+    }
+    Some(stacks)
+}
+
+/// Frees the thread's remembered walks; the thread is exiting.
+pub(crate) fn release_recent(recent: &Cell<*mut RecentStacks>) {
+    let stacks = recent.replace(EXITED);
+    if !stacks.is_null() && stacks != EXITED {
+        // SAFETY: allocated with malloc by `recent_stacks`, and no longer reachable.
+        unsafe { libc::free(stacks as *mut libc::c_void) };
+    }
 }
 
 /// The calling stack, up to `depth` frames, innermost first from the program's call into
@@ -91,27 +126,38 @@ thread_local! {
 /// is one this thread captured recently from the same stack pointer, its number is reused
 /// without walking or interning again (see `unwind::memo`).
 #[inline(never)]
-pub fn capture_interned(depth: usize, intern: impl FnOnce(&[u64]) -> Option<u32>) -> Option<u32> {
+pub(crate) fn capture_interned(
+    recent: &Cell<*mut RecentStacks>,
+    depth: usize,
+    intern: impl FnOnce(&[u64]) -> Option<u32>,
+) -> Option<u32> {
     let mut frames = [0u64; MAX_DEPTH];
     let max = depth.min(MAX_DEPTH);
     let own = OWN_START.load(Ordering::Relaxed)..OWN_END.load(Ordering::Acquire);
     let start = unwind::here();
-    RECENT_STACKS.with(|recent| {
-        // SAFETY: only this thread touches its own `RECENT_STACKS`, and not re-entrantly:
-        // recording sets the thread's busy flag, so nothing it calls records again.
-        let last = unsafe { &mut *recent.get() }.entry(start.sp);
-        let Some(len) = unwind::walk(start, &own, &mut frames[..max], &mut last.walk) else {
-            return Some(last.stack);
-        };
-        match intern(&frames[..len]) {
-            Some(stack) => {
-                last.stack = stack;
-                Some(stack)
-            }
-            None => {
-                last.walk.forget();
-                None
-            }
+    let Some(recent) = recent_stacks(recent) else {
+        let len = unwind::walk(
+            start,
+            &own,
+            &mut frames[..max],
+            &mut unwind::WalkMemo::new(),
+        );
+        return intern(&frames[..len.unwrap_or(0)]);
+    };
+    // SAFETY: allocated for this thread, which alone uses it, and not re-entrantly:
+    // recording sets the thread's busy flag, so nothing it calls records again.
+    let last = unsafe { &mut *recent }.entry(start.sp);
+    let Some(len) = unwind::walk(start, &own, &mut frames[..max], &mut last.walk) else {
+        return Some(last.stack);
+    };
+    match intern(&frames[..len]) {
+        Some(stack) => {
+            last.stack = stack;
+            Some(stack)
         }
-    })
+        None => {
+            last.walk.forget();
+            None
+        }
+    }
 }

@@ -111,6 +111,9 @@ pub(crate) struct ThreadTrace {
     armed: Cell<u64>,
     /// xorshift state; 0 until first used.
     rng: Cell<u64>,
+    /// The walks this thread remembers (see `capture`): allocated on its first capture, in
+    /// skull-mem's own scope, and freed when the thread exits.
+    recent: Cell<*mut capture::RecentStacks>,
     /// Set while this thread records an allocation: allocations made meanwhile (by the
     /// unwinder, say) are not traced.
     busy: Cell<bool>,
@@ -252,7 +255,9 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
         return;
     }
     let tables = &region.trace;
-    let Some(stack) = capture::capture_interned(config.depth, |frames| tables.intern(frames))
+    let recent = &crate::thread::trace_state().recent;
+    let Some(stack) =
+        capture::capture_interned(recent, config.depth, |frames| tables.intern(frames))
     else {
         return;
     };
@@ -280,6 +285,11 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
             )
         };
     }
+}
+
+/// The calling thread is exiting: frees the walks it remembered.
+pub(crate) fn thread_exiting() {
+    capture::release_recent(&crate::thread::trace_state().recent);
 }
 
 /// A traced block is being freed (or moved by realloc): drops it from the live table.
