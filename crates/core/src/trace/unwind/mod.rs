@@ -127,12 +127,14 @@ pub fn walk(
     frames: &mut [u64],
     memo: &mut WalkMemo,
 ) -> Option<usize> {
-    let stack = stack_above(start.sp);
-    let known = !stack.is_empty();
+    // First, before finding the stack's bounds: a walk is only remembered on a known stack,
+    // and the thread and stack pointer are the same.
     // SAFETY: on this thread, from its current stack pointer.
-    if known && unsafe { memo.unchanged(start.pc, start.sp, start.bp, frames.len()) } {
+    if unsafe { memo.unchanged(start.pc, start.sp, start.bp, frames.len()) } {
         return None;
     }
+    let stack = stack_above(start.sp);
+    let known = !stack.is_empty();
     memo.start(start.pc, start.sp, frames.len());
     if !known {
         memo.forget();
