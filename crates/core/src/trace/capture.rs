@@ -94,17 +94,23 @@ const EXITED: *mut RecentStacks = core::ptr::dangling_mut();
 fn recent_stacks(recent: &Cell<*mut RecentStacks>) -> Option<*mut RecentStacks> {
     let mut stacks = recent.get();
     if stacks.is_null() {
-        // Through the process's malloc, which is skull-mem's when preloaded: the caller is
-        // recording, so this is charged to skull-mem's own scope and not traced.
+        // The only allocations recording makes (this, and what registering the thread's exit
+        // may allocate) are the tool's: charged to its own scope, not to the scope being
+        // traced, and not traced (the caller is recording). Through the process's malloc,
+        // which is skull-mem's when preloaded.
+        let previous = crate::thread::enter_own_scope();
         // SAFETY: a plain allocation of the struct's size (malloc's alignment suffices).
         stacks = unsafe { libc::malloc(core::mem::size_of::<RecentStacks>()) } as *mut RecentStacks;
+        if !stacks.is_null() {
+            // SAFETY: `stacks` is a fresh allocation of the right size and alignment.
+            unsafe { stacks.write(RecentStacks::new()) };
+            recent.set(stacks);
+            crate::thread_exit::watch();
+        }
+        crate::thread::leave_own_scope(previous);
         if stacks.is_null() {
             return None;
         }
-        // SAFETY: `stacks` is a fresh allocation of the right size and alignment.
-        unsafe { stacks.write(RecentStacks::new()) };
-        recent.set(stacks);
-        crate::thread_exit::watch();
     }
     if stacks == EXITED {
         return None;

@@ -237,12 +237,8 @@ unsafe fn on_alloc(user: *mut u8, size: usize, word: u64) -> *mut u8 {
         return user;
     };
     thread.busy.set(true);
-    // What recording allocates itself (the first stack lookup of a thread, say) is the
-    // tool's: charged to its own scope, not to the scope being traced.
-    let previous = crate::thread::enter_own_scope();
     // SAFETY: as above.
     unsafe { record(user, info, config) };
-    crate::thread::leave_own_scope(previous);
     thread.busy.set(false);
     user
 }

@@ -117,6 +117,28 @@ fn slow_step(lookup: usize) -> PackedStep {
     step
 }
 
+/// Where the walk's current `bp` came from, for the memo.
+enum BpOrigin {
+    /// The starting rbp.
+    Start,
+    /// Read from the stack at this address, with this value.
+    Stack(usize, usize),
+    /// Already in the memo.
+    Noted,
+}
+
+impl BpOrigin {
+    /// A step uses `bp`: the walk depends on it, so the memo must check it next time.
+    fn note_use(&mut self, bp: usize, memo: &mut WalkMemo) {
+        match *self {
+            BpOrigin::Start => memo.used_bp(bp),
+            BpOrigin::Stack(addr, value) => memo.read(addr, value),
+            BpOrigin::Noted => {}
+        }
+        *self = BpOrigin::Noted;
+    }
+}
+
 /// Walks up from `start`, writing the return addresses of the frames above it into `frames`,
 /// innermost first, after skipping those inside `own` (the capturing library's code); returns
 /// how many were written, or `None` when `memo` (this thread's last walk) shows the walk would
@@ -142,20 +164,18 @@ pub fn walk(
     // Whether the 8 bytes at `addr` may be read: on the known stack above where the walk
     // started.
     let on_stack = |addr: usize| addr >= stack.start && addr.saturating_add(8) <= stack.end;
-    let read = |memo: &mut WalkMemo, addr: usize| {
-        // SAFETY: every caller checked `addr` to lie on the stack when its bounds are known,
-        // or took it from the tables.
-        let value = unsafe { (addr as *const usize).read() };
-        memo.read(addr, value);
-        value
-    };
+    // SAFETY (for callers): `addr` was checked to lie on the stack when its bounds are known,
+    // or was given by the tables.
+    let load = |addr: usize| unsafe { (addr as *const usize).read() };
     let Start {
         mut pc,
         mut sp,
         mut bp,
     } = start;
-    // Whether `bp` still holds the starting rbp (the walk's result depends on it if used).
-    let mut bp_is_start = true;
+    // Where `bp` came from. The memo only needs a value of rbp if a step uses it: functions
+    // save whatever the register holds (often a loop counter of the program), and a saved
+    // value that no step reads does not change the frames.
+    let mut bp_origin = BpOrigin::Start;
     let mut len = 0;
     let mut lookup = pc;
     for _ in 0..MAX_STEPS {
@@ -166,8 +186,8 @@ pub fn walk(
         if step.is_outermost() {
             break;
         }
-        if bp_is_start && (!step.is_tables() || step.cfa_from_rbp()) {
-            memo.used_bp(bp);
+        if !step.is_tables() || step.cfa_from_rbp() {
+            bp_origin.note_use(bp, memo);
         }
         let (cfa, next_bp) = if step.is_tables() {
             let cfa = if step.cfa_from_rbp() { bp } else { sp }.wrapping_add(step.cfa_offset());
@@ -179,8 +199,9 @@ pub fn walk(
                 (cfa, bp)
             } else if !known || on_stack(cfa - below) {
                 // The tables say the caller's rbp was saved there, in this frame.
-                bp_is_start = false;
-                (cfa, read(memo, cfa - below))
+                let saved = load(cfa - below);
+                bp_origin = BpOrigin::Stack(cfa - below, saved);
+                (cfa, saved)
             } else {
                 break;
             }
@@ -188,10 +209,12 @@ pub fn walk(
             if !known || !bp.is_multiple_of(8) || bp < sp || !on_stack(bp + 8) {
                 break;
             }
-            bp_is_start = false;
-            (bp + 16, read(memo, bp))
+            let saved = load(bp);
+            bp_origin = BpOrigin::Stack(bp, saved);
+            (bp + 16, saved)
         };
-        let return_address = read(memo, cfa - 8);
+        let return_address = load(cfa - 8);
+        memo.read(cfa - 8, return_address);
         if return_address == 0 {
             break;
         }
