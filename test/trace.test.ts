@@ -182,6 +182,27 @@ describe('skull-trace leaks', () => {
     expect(top.frames[0].function).toMatch(/^operator new/);
     expect(await program.end()).toBe(0);
   });
+  it('names_the_leaking_function_and_line_in_Rust_code', async () => {
+    const exe = path.join(work, 'rust_leaky');
+    const built = spawnSync('rustc', ['-g', '-O', '-o', exe, path.join(ROOT, 'test/rust/leaky.rs')], { encoding: 'utf8' });
+    expect(built.stderr).toBe('');
+    expect(built.status).toBe(0);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    trace(['on', String(pid), '--all', '--dir', dir]);
+    program.send();
+    await program.line(/done 1/);
+    const top = leaks(pid, dir).groups[0];
+    expect([top.bytes, top.blocks]).toEqual([100_000, 100]);
+    // Below the inlined frames of Vec's allocation: the function that made it, then main.
+    const at = top.frames.findIndex((f) => f.function === 'leaky::leak_here');
+    expect(at).toBeGreaterThan(0);
+    expect(where(top.frames[at])).toEqual(['leaky::leak_here', 'leaky.rs', lineOf('test/rust/leaky.rs', 'RUST_LEAK_LINE')]);
+    expect(top.frames[at].inlined).toBe(false);
+    expect(top.frames[at + 1].function).toBe('leaky::main');
+    expect(await program.end()).toBe(0);
+  });
 });
 
 describe('stack capture', () => {
