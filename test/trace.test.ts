@@ -300,6 +300,27 @@ describe('skull-trace on a busy process', () => {
     expect(skull).toBe(`skull ${mine}`);
   });
 
+  it('a_forked_child_is_switched_on_and_off_apart_from_its_parent', async () => {
+    const exe = compile('test/c/trace_fork.c', 'trace_fork', ['-g', '-O2']);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([exe], dir);
+    const [, parent, child] = (await program.line(/ready (\d+) (\d+)/)).map(Number);
+    const status = (pid: number) => JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'];
+    trace(['on', String(child), '--all', '--dir', dir]);
+    program.send();
+    await program.line(/done 1/);
+    // Only the child traced its 10 blocks (plus what its pipe I/O allocates: nothing).
+    expect([status(child).enabled, status(child).counts.traced_allocs]).toEqual([true, 10]);
+    expect([status(parent).enabled, status(parent).counts.traced_allocs]).toEqual([false, 0]);
+    trace(['off', String(child), '--dir', dir]);
+    trace(['on', String(parent), '--all', '--dir', dir]);
+    program.send();
+    await program.line(/done 2/);
+    expect([status(child).enabled, status(child).counts.traced_allocs]).toEqual([false, 10]);
+    expect([status(parent).enabled, status(parent).counts.traced_allocs]).toEqual([true, 10]);
+    expect(await program.end()).toBe(0);
+  });
+
   it('a_full_live_table_drops_and_counts_and_the_segment_does_not_grow', async () => {
     const exe = compile('test/c/leaky.c', 'leaky-many', ['-g', '-O2']);
     const dir = fs.mkdtempSync(path.join(work, 'seg-'));

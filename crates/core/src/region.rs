@@ -111,7 +111,8 @@ fn map() -> Option<&'static Region> {
         .control
         .store(crate::trace::initial_word(), Ordering::Relaxed);
     crate::trace::limit_tables(&region.trace);
-    crate::trace::watch(&region.header.control);
+    // SAFETY: `region` is mapped, shared with its file when `file_backed`.
+    unsafe { crate::trace::mirror_control(region, file_backed) };
     REGION.store(region as *const Region as *mut Region, Ordering::Release);
     STATE.store(STATE_READY, Ordering::Release);
     // Registered once the region is ready: `pthread_atfork` may allocate.
@@ -147,6 +148,8 @@ extern "C" fn after_fork_in_child() {
     let file_backed =
         unsafe { segment::move_to_own_segment(region, FILE_BACKED.load(Ordering::Relaxed)) };
     FILE_BACKED.store(file_backed, Ordering::Relaxed);
+    // SAFETY: the region, now the child's own (or still the parent's when it could not move).
+    unsafe { crate::trace::mirror_control(region, file_backed) };
     crate::thread::after_fork_in_child();
 }
 

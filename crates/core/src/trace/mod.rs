@@ -7,20 +7,47 @@
 
 pub mod capture;
 pub mod control;
+mod control_page;
 pub mod tables;
 mod unwind;
 
 use core::cell::Cell;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 use crate::header::{self, BlockInfo};
 use control::{TraceConfig, MAX_DEPTH};
 use tables::{Event, LiveBlock, TraceTables, EVENT_ALLOC, EVENT_FREE};
 
-/// Read by allocations before the region exists: tracing off.
-static OFF: AtomicU64 = AtomicU64::new(0);
-/// The control word allocations read: the segment header's once the region is mapped.
-static CONTROL: AtomicPtr<AtomicU64> = AtomicPtr::new(&OFF as *const AtomicU64 as *mut AtomicU64);
+/// Makes the control word allocations read the one in `region`'s header. A file-backed
+/// region's first page is mapped a second time over `CONTROL_PAGE` (`mremap` of a shared
+/// mapping with an old size of 0 duplicates it), so writes to the file through any mapping
+/// are seen; called again in a forked child once its region is its own. An anonymous region
+/// cannot be written from outside: its initial word is copied. See `control_page`.
+///
+/// # Safety
+/// `region` is the mapped region; `file_backed` says whether it is a shared file mapping.
+pub(crate) unsafe fn mirror_control(region: *const crate::region::Region, file_backed: bool) {
+    // SAFETY: guaranteed by the caller.
+    let header_word = unsafe { &(*region).header.control };
+    if file_backed {
+        let page = control_page::page().cast::<libc::c_void>();
+        // SAFETY: duplicates the region's first page onto the page-aligned, page-sized
+        // static, which nothing references but through atomics.
+        let moved = unsafe {
+            libc::mremap(
+                region as *mut libc::c_void,
+                0,
+                control_page::PAGE_SIZE,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                page,
+            )
+        };
+        if moved == page {
+            return;
+        }
+    }
+    control_page::store(header_word.load(Ordering::Relaxed));
+}
 
 /// The control word a process starts with: from `SKULL_MEM_TRACE` (`all`, or a sample mean
 /// in bytes, optionally followed by `:depth`), so that tracing can cover start-up too;
@@ -85,20 +112,10 @@ pub(crate) fn limit_tables(tables: &TraceTables) {
     );
 }
 
-/// Points allocations at the segment's control word (when the region is mapped).
-pub(crate) fn watch(control: &'static AtomicU64) {
-    CONTROL.store(
-        control as *const AtomicU64 as *mut AtomicU64,
-        Ordering::Release,
-    );
-}
-
-/// The control word: 0 when tracing is off. One relaxed load (plus the pointer's).
+/// The control word: 0 when tracing is off. One relaxed load, from a fixed address.
 #[inline(always)]
 pub fn word() -> u64 {
-    // SAFETY: `CONTROL` always points to a live `AtomicU64`: `OFF`, or the mapped region's
-    // header, which is never unmapped (a fork moves another mapping onto the same address).
-    unsafe { (*CONTROL.load(Ordering::Relaxed)).load(Ordering::Relaxed) }
+    control_page::word()
 }
 
 /// Per-thread tracing state, kept in the allocator's thread state (`thread::trace_state`):
