@@ -35,6 +35,12 @@ pub fn start_time_from_stat(stat: &[u8]) -> Option<u64> {
     core::str::from_utf8(field).ok()?.trim().parse().ok()
 }
 
+/// Field 3 of a `/proc/<pid>/stat` line: the process state (`R`, `S`, `Z` for a zombie...).
+pub fn state_from_stat(stat: &[u8]) -> Option<u8> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat[close + 1..].iter().copied().find(|&b| b != b' ')
+}
+
 /// This process's start time (see `start_time_from_stat`).
 pub fn start_time() -> Option<u64> {
     let mut buf = [0u8; 1024];
@@ -83,6 +89,13 @@ mod tests {
         let stat = b"42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 1 0 987654 123 4";
         assert_eq!(start_time_from_stat(stat), Some(987654));
         assert_eq!(start_time_from_stat(b"42 (short) S 1"), None);
+    }
+
+    #[test]
+    fn state_is_the_field_after_the_command_name() {
+        assert_eq!(state_from_stat(b"42 (a (Z) c) S 1 42"), Some(b'S'));
+        assert_eq!(state_from_stat(b"7 (dead) Z 1 7 7"), Some(b'Z'));
+        assert_eq!(state_from_stat(b"7 (cut)"), None);
     }
 
     #[test]

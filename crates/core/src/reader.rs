@@ -17,7 +17,7 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::proc_self::start_time_from_stat;
+use crate::proc_self::{start_time_from_stat, state_from_stat};
 use crate::region::Region;
 use crate::segment::{self, SegmentHeader, FILE_PREFIX, LAYOUT_VERSION, MAGIC};
 use crate::snapshot::{self, Peak, Snapshot};
@@ -196,9 +196,14 @@ pub fn parse_file_name(name: &str) -> Option<(u32, u32)> {
     Some((uid.parse().ok()?, pid.parse().ok()?))
 }
 
-/// A live process's start time, or `None` when there is no such process.
+/// A live process's start time, or `None` when there is no such process. A zombie (killed
+/// or exited, not yet reaped by its parent) is no live process: it has no memory left, and
+/// its segment is left over like that of any process that ended without its exit handlers.
 pub fn process_start_time(pid: u32) -> Option<u64> {
     let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    if matches!(state_from_stat(&stat), Some(b'Z' | b'X')) {
+        return None;
+    }
     start_time_from_stat(&stat)
 }
 

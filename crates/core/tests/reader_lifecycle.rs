@@ -178,6 +178,37 @@ fn a_killed_process_leaves_a_stale_segment_that_scan_removes() {
 }
 
 #[test]
+fn a_killed_process_not_yet_reaped_is_ended_and_its_segment_stale() {
+    let dir = TestDir::new("zombie");
+    let mut zombie = Measured::start("reader_pattern", &[], dir.path());
+    zombie.expect("ready");
+    let pid = zombie.pid();
+    zombie.child.kill().unwrap();
+    // Not waited for: the process stays a zombie, with its pid and /proc entry, until reaped.
+    let stat = format!("/proc/{pid}/stat");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&stat).unwrap().contains(") Z ") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pid} never became a zombie"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let path = segment_of(dir.path(), pid);
+    assert!(path.exists(), "SIGKILL runs no exit handler");
+    assert_error(
+        reader::read_pid(dir.path(), pid),
+        "NO_PROCESS",
+        &[&pid.to_string()],
+    );
+    let scan = reader::scan(dir.path(), true).unwrap();
+    assert!(live_pids(&scan).is_empty());
+    assert_eq!(scan.removed, vec![path.clone()]);
+    assert!(!path.exists());
+    zombie.child.wait().unwrap();
+}
+
+#[test]
 fn a_segment_whose_pid_now_belongs_to_another_process_is_stale() {
     let dir = TestDir::new("reused");
     let mut measured = Measured::start("reader_pattern", &[], dir.path());
