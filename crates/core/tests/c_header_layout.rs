@@ -1,16 +1,12 @@
 //! The C header and the Rust definitions must agree: counter names and values, constants,
 //! and the layout of `struct skull_scope_stats` as gcc sees it.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use skull_mem_core::abi::{ScopeStatsC, SCOPE_STATS_VERSION};
 use skull_mem_core::counters::{Counter, COUNTER_COUNT};
 use skull_mem_core::scopes::{KIND_MAX, NAME_MAX, SCOPE_CORE, SCOPE_INIT, SCOPE_SELF};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use skull_mem_test_support::repo_root;
 
 /// Compiles and runs a C program that prints `name=value` lines about the header.
 fn c_facts() -> Vec<(String, u64)> {

@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -21,64 +20,7 @@ use skull_mem_core::snapshot::ScopeStats;
 /// How long a paused program may take to print its next line.
 pub const LINE_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-/// `libskull_mem.so`: `$SKULL_MEM_LIB`, else `target/release/libskull_mem.so`.
-pub fn lib_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("SKULL_MEM_LIB") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "SKULL_MEM_LIB={} is not a file", p.display());
-        return p;
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    // target/<profile>/deps/<test binary>
-    let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
-    let target_dir = profile_dir.parent().expect("target dir");
-    for candidate in [
-        profile_dir.join("libskull_mem.so"),
-        target_dir.join("release").join("libskull_mem.so"),
-    ] {
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!(
-        "libskull_mem.so not found: build it first with \
-         `cargo build --release -p skull-mem-preload`, or set SKULL_MEM_LIB"
-    );
-}
-
-/// A fresh directory under the cargo target tmp dir, removed when dropped.
-pub struct TestDir(PathBuf);
-
-impl TestDir {
-    pub fn new(tag: &str) -> TestDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("skull-reader-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create test dir");
-        // Traversable by other users, for the tests that read as uid 65534.
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod test dir");
-        TestDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+pub use skull_mem_test_support::{lib_path, repo_root, TestDir};
 
 /// Compiles `tests/c/<name>.c` (linked with -lskull_mem) once per test binary.
 pub fn program(name: &str) -> PathBuf {

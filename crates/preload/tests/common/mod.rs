@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The counter names of `enum skull_counter`, in order, as the C programs print them.
 pub const COUNTERS: [&str; 20] = [
@@ -49,71 +48,7 @@ pub fn overhead(align: u64) -> u64 {
     }
 }
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-/// `libskull_mem.so`: `$SKULL_MEM_LIB`, else the one beside the test binary's profile
-/// directory (`target/<profile>/`), else `target/release/`.
-pub fn lib_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("SKULL_MEM_LIB") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "SKULL_MEM_LIB={} is not a file", p.display());
-        return p;
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    // target/<profile>/deps/<test binary>
-    let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
-    let target_dir = profile_dir.parent().expect("target dir");
-    let candidates = [
-        profile_dir.join("libskull_mem.so"),
-        target_dir.join("release").join("libskull_mem.so"),
-    ];
-    for c in &candidates {
-        if c.is_file() {
-            return c.clone();
-        }
-    }
-    panic!(
-        "libskull_mem.so not found (looked at {} and {}): build it first with \
-         `cargo build --release --workspace` (or `cargo build --release -p skull-mem-preload`), \
-         then run `cargo test --release`",
-        candidates[0].display(),
-        candidates[1].display()
-    );
-}
-
-/// A directory of its own for one test, removed when dropped.
-pub struct TestDir(PathBuf);
-
-impl TestDir {
-    pub fn new(tag: &str) -> TestDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "skull-c-{}-{}-{}",
-            tag,
-            std::process::id(),
-            n
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create test dir");
-        TestDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use skull_mem_test_support::{lib_path, repo_root, TestDir};
 
 /// How a C program is linked.
 #[derive(Clone, Copy, PartialEq, Eq)]
