@@ -10,7 +10,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
+# shellcheck source=library.sh
+source "$here/library.sh"
 PAIRS=${PAIRS:-100000}
 
 for tool in valgrind callgrind_annotate gcc; do
@@ -25,14 +26,7 @@ trap 'rm -rf "$tmp"' EXIT
 bin="$tmp/malloc_pair"
 gcc -O2 -g -Wall -pthread -o "$bin" "$here/malloc_pair.c" -ldl
 
-lib=${SKULL_MEM_LIB:-$repo/target/release/libskull_mem.so}
-if [[ ! -f "$lib" ]]; then
-    if [[ -n "${SKULL_MEM_LIB:-}" ]]; then
-        echo "callgrind.sh: SKULL_MEM_LIB=$lib is not a file" >&2
-        exit 1
-    fi
-    (cd "$repo" && cargo build --release -p skull-mem-preload) >&2
-fi
+lib=$(skull_mem_library callgrind.sh)
 cp "$lib" "$tmp/libskull_mem.so"
 lib="$tmp/libskull_mem.so"
 floor_lib="$tmp/libfloor.so"

@@ -23,7 +23,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
+# shellcheck source=library.sh
+source "$here/library.sh"
 
 CONFIGS=${CONFIGS:-"glibc floor skull-mem heaptrack"}
 ROUNDS=${ROUNDS:-7}
@@ -56,16 +57,7 @@ fi
 lib=""
 lib_source=""
 if has_config skull-mem || has_config traced-sampled || has_config traced-all; then
-    lib=${SKULL_MEM_LIB:-$repo/target/release/libskull_mem.so}
-    if [[ ! -f "$lib" ]]; then
-        if [[ -n "${SKULL_MEM_LIB:-}" ]]; then
-            echo "run.sh: SKULL_MEM_LIB=$lib is not a file" >&2
-            exit 1
-        fi
-        echo "building $lib (cargo build --release -p skull-mem-preload)..." >&2
-        (cd "$repo" && cargo build --release -p skull-mem-preload) >&2
-    fi
-    lib_source=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")
+    lib_source=$(skull_mem_library run.sh)
     # Measure a snapshot, so that a rebuild of target/ during the run cannot change it.
     lib="$tmp/libskull_mem.so"
     cp "$lib_source" "$lib"

@@ -16,6 +16,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=library.sh
+source "$here/library.sh"
 repo=$(cd "$here/.." && pwd)
 THREADS=${THREADS:-64}
 SCOPES=${SCOPES:-200}
@@ -37,16 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-lib=${SKULL_MEM_LIB:-$repo/target/release/libskull_mem.so}
-if [[ ! -f "$lib" ]]; then
-    if [[ -n "${SKULL_MEM_LIB:-}" ]]; then
-        echo "segment_read.sh: SKULL_MEM_LIB=$lib is not a file" >&2
-        exit 1
-    fi
-    echo "building $lib (cargo build --release -p skull-mem-preload)..." >&2
-    (cd "$repo" && cargo build --release -p skull-mem-preload) >&2
-fi
-lib=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")
+lib=$(skull_mem_library segment_read.sh)
 (cd "$repo" && cargo build --release -q -p skull-mem-core --example segment_read) >&2
 timer="$repo/target/release/examples/segment_read"
 

@@ -7,6 +7,8 @@
 # Settings: those of run.sh (ROUNDS, THREADS_LIST, PAIR_ITERS, ...); the memory part is skipped.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=library.sh
+source "$here/library.sh"
 out=$(CONFIGS="glibc skull-mem traced-sampled traced-all heaptrack" LIVE_ROUNDS=${LIVE_ROUNDS:-1} \
     LIVE_BLOCKS=${LIVE_BLOCKS:-100000} bash "$here/run.sh")
 echo "$out" | grep -v '^target\|^  of which'
@@ -33,8 +35,7 @@ echo "$out" | awk '
 # One stack of 32 frames: a malloc+free pair made 40 frames deep, traced and not; from two
 # call sites in turn (every capture walks the stack) and from one (the stack is the one
 # captured last, recognised without a walk).
-repo=$(cd "$here/.." && pwd)
-lib=${SKULL_MEM_LIB:-$repo/target/release/libskull_mem.so}
+lib=$(skull_mem_library trace.sh)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skull-mem-depth.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 gcc -O2 -fno-optimize-sibling-calls -o "$tmp/capture_depth" "$here/capture_depth.c"

@@ -6,10 +6,11 @@
 # rounds; the median per configuration and its ratio to no tool are printed.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
+# shellcheck source=library.sh
+source "$here/library.sh"
 ROUNDS=${ROUNDS:-5}
 ITERS=${ITERS:-100000}
-lib=${SKULL_MEM_LIB:-$repo/target/release/libskull_mem.so}
+lib=$(skull_mem_library trace_node.sh)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skull-mem-tracenode.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
