@@ -39,6 +39,12 @@ function withPreload(library: string, existing: string | undefined): string {
   return [library, ...others].join(':');
 }
 
+/** The exit code to pass on for a child that exited with `code` or was ended by `signal`
+ * (128 + its number, as shells do). */
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  return signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1);
+}
+
 /** Runs `argv` with `env`, stdio inherited, printing `announce(pid)` to stderr once it started;
  * resolves to the exit code to pass on (128+n for a signal). */
 function runChild(argv: string[], env: NodeJS.ProcessEnv, announce?: (pid: number) => string): Promise<number> {
@@ -69,7 +75,7 @@ function runChild(argv: string[], env: NodeJS.ProcessEnv, announce?: (pid: numbe
     });
     child.on('exit', (code, signal) => {
       done();
-      resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1));
+      resolve(exitCodeOf(code, signal));
     });
   });
 }
@@ -126,7 +132,7 @@ function runDemo(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       }
     });
     child.on('error', (err) => reject(new CliError(`cannot run the demo: ${err.message}`)));
-    child.on('exit', (code, signal) => resolve(signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1)));
+    child.on('exit', (code, signal) => resolve(exitCodeOf(code, signal)));
   });
 }
 
