@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{build_dir, compile, Target};
+use common::{build_dir, compile, summary, Target};
 use skull_mem_symbolize::{Frame, Lookup, Module, Process, Symbolizer};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -140,16 +140,22 @@ fn undouble(file: &str) -> String {
 }
 
 fn ours(frames: &[Frame]) -> Vec<Row> {
-    frames
-        .iter()
-        .map(|f| {
-            (
-                f.function.clone().unwrap_or_else(|| "??".into()),
-                f.file.clone().unwrap_or_else(|| "??".into()),
-                f.line.unwrap_or(0),
-            )
-        })
+    summary(frames)
+        .into_iter()
+        .map(|(function, file, line, _inlined)| (function, file, line))
         .collect()
+}
+
+/// Fails, listing them, when any of the `compared` addresses of `file` came out differently.
+fn assert_no_mismatches(mismatches: &[String], compared: usize, file: &Path) {
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} addresses in {} differ:\n{}",
+        mismatches.len(),
+        compared,
+        file.display(),
+        mismatches.join("\n")
+    );
 }
 
 /// Symbolizes `bias + svma` for every svma and compares with binutils; returns how many
@@ -185,14 +191,7 @@ fn agree(process: &Process, file: &Path, bias: u64, svmas: &[u64]) -> (usize, us
             }
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} addresses in {} differ:\n{}",
-        mismatches.len(),
-        svmas.len(),
-        file.display(),
-        mismatches.join("\n")
-    );
+    assert_no_mismatches(&mismatches, svmas.len(), file);
     println!(
         "{}: {} addresses agree, {} settled by llvm-symbolizer",
         file.display(),
@@ -298,14 +297,7 @@ fn agree_without_dwarf(file: &Path, svmas: &[u64]) -> usize {
             (got != expected).then(|| format!("{svma:#x}: binutils {expected:?} ours {got:?}"))
         })
         .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} addresses in {} differ:\n{}",
-        mismatches.len(),
-        svmas.len(),
-        file.display(),
-        mismatches.join("\n")
-    );
+    assert_no_mismatches(&mismatches, svmas.len(), file);
     svmas.len()
 }
 
