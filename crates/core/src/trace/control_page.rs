@@ -1,7 +1,7 @@
 //! The page every allocation reads the control word from, at an address fixed when the
 //! library is loaded, so that reading the word is one load. Zero (tracing off) until the
 //! region is mapped; then, for a segment file, the file's first page itself, mapped here a
-//! second time (`trace::mirror_control`), so that a word the CLI writes to the file is the
+//! second time (`mirror_control`), so that a word the CLI writes to the file is the
 //! word allocations read.
 //!
 //! Like the thread state (`crate::tls`), the page is defined in assembly on x86-64 Linux:
@@ -11,7 +11,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// x86-64 Linux's base page size: what `mremap` maps and the page is aligned to.
-pub(crate) const PAGE_SIZE: usize = 4096;
+const PAGE_SIZE: usize = 4096;
 /// Where the control word lies in the segment's first page.
 const CONTROL_OFFSET: usize = core::mem::offset_of!(crate::segment::SegmentHeader, control);
 const _: () = assert!(CONTROL_OFFSET + 8 <= PAGE_SIZE && CONTROL_OFFSET.is_multiple_of(8));
@@ -91,10 +91,36 @@ mod imp {
 
 pub(crate) use imp::{page, word};
 
-/// Writes the control word (used when the page is not the segment's).
-pub(crate) fn store(word: u64) {
+/// Makes the control word allocations read the one in `region`'s header. A file-backed
+/// region's first page is mapped a second time over this page (`mremap` of a shared mapping
+/// with an old size of 0 duplicates it), so writes to the file through any mapping are seen;
+/// called again in a forked child once its region is its own. An anonymous region cannot be
+/// written from outside: its initial word is copied.
+///
+/// # Safety
+/// `region` is the mapped region; `file_backed` says whether it is a shared file mapping.
+pub(crate) unsafe fn mirror_control(region: *const crate::region::Region, file_backed: bool) {
+    // SAFETY: guaranteed by the caller.
+    let header_word = unsafe { &(*region).header.control };
+    if file_backed {
+        let page = page().cast::<libc::c_void>();
+        // SAFETY: duplicates the region's first page onto the page-aligned, page-sized
+        // page, which nothing references but through atomics.
+        let moved = unsafe {
+            libc::mremap(
+                region as *mut libc::c_void,
+                0,
+                PAGE_SIZE,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                page,
+            )
+        };
+        if moved == page {
+            return;
+        }
+    }
     // SAFETY: the aligned control word inside the page, which lives as long as the library;
     // it is only accessed atomically.
     let control = unsafe { &*(page().add(CONTROL_OFFSET) as *const AtomicU64) };
-    control.store(word, Ordering::Relaxed);
+    control.store(header_word.load(Ordering::Relaxed), Ordering::Relaxed);
 }

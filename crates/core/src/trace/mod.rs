@@ -18,36 +18,7 @@ use crate::header::{self, BlockInfo};
 use control::{TraceConfig, MAX_DEPTH};
 use tables::{Event, LiveBlock, TraceTables, EVENT_ALLOC, EVENT_FREE};
 
-/// Makes the control word allocations read the one in `region`'s header. A file-backed
-/// region's first page is mapped a second time over `CONTROL_PAGE` (`mremap` of a shared
-/// mapping with an old size of 0 duplicates it), so writes to the file through any mapping
-/// are seen; called again in a forked child once its region is its own. An anonymous region
-/// cannot be written from outside: its initial word is copied. See `control_page`.
-///
-/// # Safety
-/// `region` is the mapped region; `file_backed` says whether it is a shared file mapping.
-pub(crate) unsafe fn mirror_control(region: *const crate::region::Region, file_backed: bool) {
-    // SAFETY: guaranteed by the caller.
-    let header_word = unsafe { &(*region).header.control };
-    if file_backed {
-        let page = control_page::page().cast::<libc::c_void>();
-        // SAFETY: duplicates the region's first page onto the page-aligned, page-sized
-        // static, which nothing references but through atomics.
-        let moved = unsafe {
-            libc::mremap(
-                region as *mut libc::c_void,
-                0,
-                control_page::PAGE_SIZE,
-                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                page,
-            )
-        };
-        if moved == page {
-            return;
-        }
-    }
-    control_page::store(header_word.load(Ordering::Relaxed));
-}
+pub(crate) use control_page::mirror_control;
 
 /// The control word a process starts with: from `SKULL_MEM_TRACE` (`all`, or a sample mean
 /// in bytes, optionally followed by `:depth`), so that tracing can cover start-up too;

@@ -317,10 +317,15 @@ impl TraceTables {
         self.tail_until_ns.fetch_max(until_ns, Ordering::Relaxed);
     }
 
+    /// The live-table slots where the block at `addr` may be, in probing order.
+    fn live_probes(&self, addr: u64) -> impl Iterator<Item = usize> {
+        let slots = self.live_slots();
+        probe_sequence(first_slot(addr_hash(addr), slots), slots)
+    }
+
     /// Records a live block; false when the table had no room (the block stays untraced).
     pub fn insert(&self, block: LiveBlock) -> bool {
-        let slots = self.live_slots();
-        for index in probe_sequence(first_slot(addr_hash(block.addr), slots), slots) {
+        for index in self.live_probes(block.addr) {
             let entry = &self.live[index];
             let seen = entry.addr.load(Ordering::Relaxed);
             if (seen == EMPTY || seen == TOMBSTONE)
@@ -393,8 +398,7 @@ impl TraceTables {
 
     /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
     pub fn take(&self, addr: u64) -> Option<LiveBlock> {
-        let slots = self.live_slots();
-        for index in probe_sequence(first_slot(addr_hash(addr), slots), slots) {
+        for index in self.live_probes(addr) {
             let entry = &self.live[index];
             let seen = entry.addr.load(Ordering::Acquire);
             if seen == addr {
