@@ -34,9 +34,9 @@ describe('trace API', () => {
   });
 
   it('names_the_javascript_function_behind_a_native_allocation_with_perf_basic_prof', () => {
-    // libgcc unwinds node's C++ down to V8's first builtin frame, which has no unwind tables;
-    // the walk goes on by frame pointers through the builtins and the JavaScript frames, and
-    // the symbolizer names those from /tmp/perf-<pid>.map.
+    // The walk follows the unwind tables of node's C++ down to V8's first builtin frame, which
+    // has none; it goes on by frame pointers through the builtins and the JavaScript frames,
+    // and the symbolizer names those from /tmp/perf-<pid>.map.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skull-jsleak-'));
     const script = path.join(dir, 'jsleak.js');
     fs.writeFileSync(
