@@ -9,8 +9,9 @@
 # Settings (environment):
 #   SKULL_MEM_LIB   the library to preload (default: <repo>/target/release/libskull_mem.so,
 #                   built with `cargo build --release -p skull-mem-preload` when missing)
-#   CONFIGS         which configurations to run (default: "glibc floor skull-mem heaptrack";
-#                   floor = benches/floor.c, an interposer that only calls libc and returns;
+#   CONFIGS         which configurations to run (default: "glibc floor uncached skull-mem
+#                   heaptrack"; floor = benches/floor.c, an interposer that only calls libc and
+#                   returns; uncached = skull-mem with its per-thread cache off, SKULL_MEM_CACHE=0;
 #                   also traced-sampled and traced-all, skull-mem tracing from the start with
 #                   SKULL_MEM_TRACE=524288 or =all, which benches/trace.sh runs)
 #   ROUNDS          rounds of the timed modes (default 7)
@@ -18,6 +19,9 @@
 #   PAIR_ITERS      malloc+free pairs per thread in the "pair" mode (default 2000000)
 #   BATCH_ITERS     batches per thread in the "batch" mode, of BATCH_K blocks each (default 30000)
 #   BATCH_K         blocks per batch (default 64)
+#   SPILL_K         blocks per batch in the "spill" mode (default 1024: 88 KiB, more than the
+#                   cache's 32 KiB, so most blocks go to and come from libc)
+#   SPILL_ITERS     batches per thread in the "spill" mode (default 2000)
 #   LIVE_BLOCKS     live 64-byte blocks in the memory measurement (default 1000000)
 #   LIVE_ROUNDS     rounds of the memory measurement (default 3)
 set -euo pipefail
@@ -26,15 +30,17 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=library.sh
 source "$here/library.sh"
 
-CONFIGS=${CONFIGS:-"glibc floor skull-mem heaptrack"}
+CONFIGS=${CONFIGS:-"glibc floor uncached skull-mem heaptrack"}
 ROUNDS=${ROUNDS:-7}
 THREADS_LIST=${THREADS_LIST:-"1 2"}
 PAIR_ITERS=${PAIR_ITERS:-2000000}
 BATCH_ITERS=${BATCH_ITERS:-30000}
 BATCH_K=${BATCH_K:-64}
+SPILL_K=${SPILL_K:-1024}
+SPILL_ITERS=${SPILL_ITERS:-2000}
 LIVE_BLOCKS=${LIVE_BLOCKS:-1000000}
 LIVE_ROUNDS=${LIVE_ROUNDS:-3}
-MODES="pair batch"
+MODES="pair batch spill"
 
 has_config() { [[ " $CONFIGS " == *" $1 "* ]]; }
 
@@ -56,7 +62,7 @@ fi
 
 lib=""
 lib_source=""
-if has_config skull-mem || has_config traced-sampled || has_config traced-all; then
+if has_config skull-mem || has_config uncached || has_config traced-sampled || has_config traced-all; then
     lib_source=$(skull_mem_library run.sh)
     # Measure a snapshot, so that a rebuild of target/ during the run cannot change it.
     lib="$tmp/libskull_mem.so"
@@ -67,7 +73,7 @@ if has_config skull-mem || has_config traced-sampled || has_config traced-all; t
         echo "run.sh: $lib is not active when preloaded (got: ${check:-no output})" >&2
         exit 1
     fi
-    for config in skull-mem traced-sampled traced-all; do
+    for config in uncached skull-mem traced-sampled traced-all; do
         if has_config $config; then configs+=($config); fi
     done
 fi
@@ -89,6 +95,7 @@ run_one() {
     glibc) out=$(env -u LD_PRELOAD "$bin" "$@") ;;
     floor) out=$(env LD_PRELOAD="$floor_lib" "$bin" "$@") ;;
     skull-mem) out=$(env LD_PRELOAD="$lib" "$bin" "$@") ;;
+    uncached) out=$(env LD_PRELOAD="$lib" SKULL_MEM_CACHE=0 "$bin" "$@") ;;
     # Tracing from the start (SKULL_MEM_TRACE): a Poisson sample every 512 KiB, or everything.
     traced-sampled) out=$(env LD_PRELOAD="$lib" SKULL_MEM_TRACE=524288 "$bin" "$@") ;;
     traced-all) out=$(env LD_PRELOAD="$lib" SKULL_MEM_TRACE=all "$bin" "$@") ;;
@@ -133,7 +140,8 @@ if [[ " ${configs[*]} " == *" heaptrack "* ]]; then
 fi
 [[ -n "$heaptrack_note" ]] && echo "  $heaptrack_note"
 echo "  workload: pair = malloc(64)+write+free x $PAIR_ITERS per thread;" \
-    "batch = $BATCH_K x malloc(64) then $BATCH_K frees in FIFO order, x $BATCH_ITERS per thread"
+    "batch = $BATCH_K x malloc(64) then $BATCH_K frees in FIFO order, x $BATCH_ITERS per thread;" \
+    "spill = the same with $SPILL_K blocks, x $SPILL_ITERS"
 echo "  rounds:   $ROUNDS, interleaved (configs: ${configs[*]}); each run times 5 chunks and keeps"
 echo "            the best; the table shows the median and the minimum of that over the rounds"
 echo
@@ -149,7 +157,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
     fi
     for threads in $THREADS_LIST; do
         for mode in $MODES; do
-            if [[ $mode == pair ]]; then args=(pair "$threads" "$PAIR_ITERS"); else args=(batch "$threads" "$BATCH_ITERS" "$BATCH_K"); fi
+            case $mode in
+            pair) args=(pair "$threads" "$PAIR_ITERS") ;;
+            batch) args=(batch "$threads" "$BATCH_ITERS" "$BATCH_K") ;;
+            spill) args=(batch "$threads" "$SPILL_ITERS" "$SPILL_K") ;;
+            esac
             for config in "${order[@]}"; do
                 line=$(run_one "$config" "${args[@]}")
                 echo "$config $mode $threads $(field ns_per_pair "$line")" >>"$timed"
@@ -191,15 +203,18 @@ if [[ " ${configs[*]} " == *" skull-mem "* ]]; then
                 t, (t == 1 ? "" : "s"), r, rmin, (worse <= 1.15 ? "met" : "NOT met")
         }'
     done
-    # What part of the overhead is interposition itself (floor.c), what part skull-mem's work.
-    if [[ " ${configs[*]} " == *" floor "* ]]; then
+    # What part of the overhead is interposition itself (floor.c), what part skull-mem's
+    # counting (uncached), and what the cache takes off again.
+    if [[ " ${configs[*]} " == *" floor "* && " ${configs[*]} " == *" uncached "* ]]; then
         for threads in $THREADS_LIST; do
             read -r base_med _ < <(stats "$timed" "glibc pair $threads")
             read -r floor_med _ < <(stats "$timed" "floor pair $threads")
+            read -r uncached_med _ < <(stats "$timed" "uncached pair $threads")
             read -r med _ < <(stats "$timed" "skull-mem pair $threads")
-            awk -v t="$threads" -v g="$base_med" -v f="$floor_med" -v s="$med" 'BEGIN {
-                printf "  of which (pair, %s thread%s): interposition alone (floor) %.2fx, +%.2f ns;" \
-                    " headers and counting +%.2f ns\n", t, (t == 1 ? "" : "s"), f / g, f - g, s - f
+            awk -v t="$threads" -v g="$base_med" -v f="$floor_med" -v u="$uncached_med" -v s="$med" 'BEGIN {
+                printf "  of which (pair, %s thread%s): interposition alone (floor) %+.2f ns;" \
+                    " headers and counting %+.2f ns (uncached %.2fx); the cache %+.2f ns\n",
+                    t, (t == 1 ? "" : "s"), f - g, u - f, u / g, s - u
             }'
         done
     fi

@@ -2,14 +2,18 @@
 //!
 //! Every block gets a `header` in front; every call is counted: a plain block of the
 //! current scope by `thread::count_plain_alloc` / `count_plain_free`, everything else by
-//! `thread::record`. The common calls (malloc, free, calloc, realloc) are inlined
-//! straight-line code; failures, cross-scope frees and the aligned family are outlined.
+//! `thread::record`. Small plain blocks freed in their own scope go to the thread's
+//! `cache`, where the next malloc of their class finds them. The common calls (malloc,
+//! free, calloc, realloc) are inlined straight-line code; failures, cross-scope frees and
+//! the aligned family are outlined.
 
+use crate::cache::{self, CACHED_MAX};
 use crate::counters::{Api, Counter};
 use crate::header::{self, BlockInfo, HEADER_SIZE, MAX_SIZE, PLAIN_SHIFT, SCOPE_SHIFT};
 use crate::sys::set_errno;
 use crate::thread::{
-    count_plain_alloc, count_plain_free, record, record_slow, Alloc, Call, Foreign, Free, Resize,
+    arm_cache, count_plain_alloc, count_plain_free, keep_cached, record, record_slow, take_cached,
+    Alloc, Call, Foreign, Free, Resize,
 };
 use crate::trace;
 
@@ -130,14 +134,21 @@ fn plain_alloc(size: usize, api: Api) -> Alloc {
 /// As `malloc`.
 #[inline(always)]
 pub unsafe fn malloc<R: RawAlloc>(size: usize, api: Api) -> *mut u8 {
-    // Budget: libc, a null check, `count_plain_alloc`, the header (one multiply). Sizes
-    // above `MAX_SIZE` are caught after libc, in `plain_block_slow`.
-    // SAFETY: forwarding to the measured allocator.
-    let raw = unsafe { R::malloc(size.wrapping_add(HEADER_SIZE)) };
+    // Budget: a cached block or libc, a null check, `count_plain_alloc`, the header (one
+    // multiply). Sizes above `MAX_SIZE` are caught after libc, in `plain_block_slow`.
+    let mut raw = if size <= CACHED_MAX {
+        take_cached(size)
+    } else {
+        core::ptr::null_mut()
+    };
     if raw.is_null() {
-        return failed(api);
+        // SAFETY: forwarding to the measured allocator.
+        raw = unsafe { R::malloc(cache::raw_size(size)) };
+        if raw.is_null() {
+            return failed(api);
+        }
     }
-    // SAFETY: `raw` holds `size + HEADER_SIZE` bytes, or the size is caught as too large.
+    // SAFETY: `raw` holds `raw_size(size)` bytes, or the size is caught as too large.
     traced(unsafe { plain_block::<R>(raw, size, api) }, size)
 }
 
@@ -151,13 +162,14 @@ pub unsafe fn calloc<R: RawAlloc>(count: usize, size: usize) -> *mut u8 {
         Some(total) if total <= MAX_SIZE => total,
         _ => return out_of_memory(Api::Calloc),
     };
-    // SAFETY: forwarding to the measured allocator; the header bytes are zeroed too and
-    // overwritten below.
-    let raw = unsafe { R::calloc(total + HEADER_SIZE) };
+    // Never from the cache, whose blocks are not zeroed: glibc knows when its memory
+    // already is. The header bytes are zeroed too and overwritten below.
+    // SAFETY: forwarding to the measured allocator.
+    let raw = unsafe { R::calloc(cache::raw_size(total)) };
     if raw.is_null() {
         return failed(Api::Calloc);
     }
-    // SAFETY: `raw` holds `total + HEADER_SIZE` bytes.
+    // SAFETY: `raw` holds `raw_size(total)` bytes.
     traced(unsafe { plain_block::<R>(raw, total, Api::Calloc) }, total)
 }
 
@@ -171,20 +183,37 @@ pub unsafe fn free<R: RawAlloc>(ptr: *mut u8) {
         return free_null();
     }
     // Fast path: a plain block of the current scope. Budget: the header check (one
-    // multiply, one compare), `count_plain_free`, and a tail call to libc. The slow paths
-    // take the header's address too, so that it is computed once, in place.
+    // multiply, one compare), `count_plain_free`, and the cache or a tail call to libc.
+    // The slow paths take the header's address too, so that it is computed once, in place.
     let raw = opaque(ptr.wrapping_sub(HEADER_SIZE));
     // SAFETY: a malloc-family pointer has 16 readable bytes in front of it.
     let Some(word0) = (unsafe { header::read_plain(raw) }) else {
         // SAFETY: the caller's contract, passed on.
         return unsafe { free_other::<R>(raw) };
     };
-    if !count_plain_free(word0) {
+    let Some(size) = count_plain_free(word0) else {
         // SAFETY: as below.
         return unsafe { free_plain_slow::<R>(raw) };
+    };
+    if size <= CACHED_MAX {
+        if keep_cached(raw, size) {
+            return;
+        }
+        // SAFETY: as below.
+        return unsafe { free_uncached::<R>(raw) };
     }
     // SAFETY: the header proves `ptr` came from us as a plain block, so `raw` (the header's
     // address) is libc's block.
+    unsafe { R::free(raw) }
+}
+
+/// `free` of a small plain block the cache had no room for: its first use on this thread
+/// arms it (so a thread that never frees keeps no cache), and when full, libc takes it.
+#[cold]
+#[inline(never)]
+unsafe fn free_uncached<R: RawAlloc>(raw: *mut u8) {
+    arm_cache(R::free);
+    // SAFETY: the caller proved `raw` is the libc block of a plain block of ours.
     unsafe { R::free(raw) }
 }
 
@@ -315,7 +344,7 @@ pub unsafe fn realloc<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut 
     }
     let raw = if old.shift == PLAIN_SHIFT {
         // SAFETY: `ptr` is ours and plain, so its raw block is a libc block.
-        unsafe { R::realloc(header::raw_of(ptr, &old), size + HEADER_SIZE) }
+        unsafe { R::realloc(header::raw_of(ptr, &old), cache::raw_size(size)) }
     } else {
         // SAFETY: as above, for an aligned block.
         unsafe { move_aligned::<R>(ptr, &old, size) }
@@ -326,7 +355,7 @@ pub unsafe fn realloc<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut 
     }
     let scope = record(Resize { api, old, size });
     let word0 = header::first_word(size, u64::from(scope) << SCOPE_SHIFT);
-    // SAFETY: `raw` is a 16-aligned libc block of `size + HEADER_SIZE` bytes.
+    // SAFETY: `raw` is a 16-aligned libc block of `raw_size(size)` bytes.
     traced(unsafe { header::write_plain(raw, word0) }, size)
 }
 
@@ -343,7 +372,7 @@ unsafe fn realloc_foreign<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *
 #[inline(never)]
 unsafe fn move_aligned<R: RawAlloc>(ptr: *mut u8, old: &BlockInfo, size: usize) -> *mut u8 {
     // SAFETY: forwarding to the measured allocator.
-    let raw = unsafe { R::malloc(size + HEADER_SIZE) };
+    let raw = unsafe { R::malloc(cache::raw_size(size)) };
     if !raw.is_null() {
         // SAFETY: both blocks hold at least `min(old.size, size)` bytes and are distinct.
         unsafe {

@@ -161,6 +161,32 @@ pub unsafe fn read(user: *const u8) -> Option<BlockInfo> {
     Some(info_of(word0, meta))
 }
 
+/// Retires a freed plain block into a cache list: its first word links `next`, and its
+/// check word is cleared so that the block no longer reads as ours (a second free of it is
+/// passed to libc as foreign, as a double free is without the cache).
+///
+/// # Safety
+/// `raw` must be the writable, 16-aligned start of a dead raw block of at least 16 bytes.
+#[inline(always)]
+pub unsafe fn retire(raw: *mut u8, next: *mut u8) {
+    let at = raw as *mut u64;
+    // SAFETY: the caller's contract.
+    unsafe {
+        (at as *mut *mut u8).write(next);
+        at.add(1).write(0);
+    }
+}
+
+/// The next block after `raw` in a cache list (see `retire`).
+///
+/// # Safety
+/// `raw` must be a block `retire` wrote and nothing has written since.
+#[inline(always)]
+pub unsafe fn retired_next(raw: *mut u8) -> *mut u8 {
+    // SAFETY: the caller's contract.
+    unsafe { (raw as *const *mut u8).read() }
+}
+
 /// Invalidates the header in front of `user`, so the block no longer reads as ours.
 ///
 /// # Safety

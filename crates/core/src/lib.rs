@@ -1,7 +1,8 @@
 //! The measurement core of skull-mem: everything that runs inside malloc.
 //!
 //! - `header`: the 16-byte header in front of each block (owner scope, size, check value).
-//! - `alloc`: the malloc family with glibc's semantics over a `RawAlloc`, counted.
+//! - `alloc`: the malloc family with glibc's semantics over a `RawAlloc`, counted;
+//!   `cache`: the per-thread cache of small freed blocks in front of it.
 //! - `thread`: the per-thread state and the counting fast path; `thread_exit` reuse of
 //!   blocks after a thread ends.
 //! - `region`: the mapping with every thread's counters; `scopes`: the scope table;
@@ -15,6 +16,7 @@
 
 pub mod abi;
 pub mod alloc;
+pub mod cache;
 pub mod counters;
 pub mod header;
 mod proc_self;

@@ -111,6 +111,7 @@ fn map() -> Option<&'static Region> {
         .control
         .store(crate::trace::initial_word(), Ordering::Relaxed);
     crate::trace::limit_tables(&region.trace);
+    crate::cache::configure();
     // SAFETY: `region` is mapped, shared with its file when `file_backed`.
     unsafe { crate::trace::mirror_control(region, file_backed) };
     REGION.store(region as *const Region as *mut Region, Ordering::Release);

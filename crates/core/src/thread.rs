@@ -11,10 +11,11 @@ use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use crate::cache::{Release, ThreadCache};
 use crate::counters::{Api, Counter, CounterSet, Slot, HEADER_BYTES};
 use crate::header::{BlockInfo, MAX_SIZE, SCOPE_SHIFT};
 use crate::region::{self, Region, MAX_SCOPES};
-use crate::scopes::{SCOPE_CORE, SCOPE_INIT, SCOPE_INVALID};
+use crate::scopes::{SCOPE_CORE, SCOPE_INIT, SCOPE_INVALID, SCOPE_SELF};
 
 const STATUS_NEW: u8 = 0;
 const STATUS_ATTACHING: u8 = 1;
@@ -50,6 +51,8 @@ struct ThreadState {
     status: Cell<u8>,
     /// Tracing's per-thread state (sampling countdown), all zero at first.
     trace: crate::trace::ThreadTrace,
+    /// Freed blocks kept for the next allocations of their size, all zero (empty) at first.
+    cache: ThreadCache,
 }
 
 const _: () = assert!(core::mem::size_of::<ThreadState>() == crate::tls::STATE_SIZE);
@@ -113,23 +116,57 @@ pub(crate) fn count_plain_alloc(api: Api, size: usize) -> Option<u64> {
 }
 
 /// The fast path of `free` for a plain block whose header's first word is `word0`: counts
-/// it and returns true when the block belongs to the current scope; false (nothing
+/// it and returns its size when the block belongs to the current scope; `None` (nothing
 /// counted) when it was allocated in another scope or the thread has no block of its own.
 #[inline(always)]
-pub(crate) fn count_plain_free(word0: u64) -> bool {
+pub(crate) fn count_plain_free(word0: u64) -> Option<usize> {
     let thread = thread();
     // Same scope: the xor clears the scope field and leaves the size. Another scope
     // leaves bits above the size, and without a block `fast_below` is 0.
     let size = word0 ^ thread.scope_bits.get();
     if size >= thread.fast_below.get() {
-        return false;
+        return None;
     }
     // SAFETY: as in `count_plain_alloc`.
     let set = unsafe { &*thread.current.get() };
     // As `Free::apply` for a free call and a block of the current scope.
     set.add(Slot::OWN_FREES, 1);
     set.add(Counter::FreedBytes, size);
-    true
+    Some(size as usize)
+}
+
+/// skull-mem's own counter set in the thread's block of `sets` (null without a block).
+#[inline(always)]
+fn own_set(thread: &ThreadState) -> *const CounterSet {
+    thread.sets.get().wrapping_add(SCOPE_SELF as usize)
+}
+
+/// A cached raw block for a plain request of `size` bytes (at most `cache::CACHED_MAX`),
+/// or null.
+#[inline(always)]
+pub(crate) fn take_cached(size: usize) -> *mut u8 {
+    let thread = thread();
+    thread.cache.take(size, own_set(thread))
+}
+
+/// Keeps the raw block of a plain block of `size` bytes (at most `cache::CACHED_MAX`) that
+/// `count_plain_free` just counted; false when the cache has no room for it.
+#[inline(always)]
+pub(crate) fn keep_cached(raw: *mut u8, size: usize) -> bool {
+    let thread = thread();
+    // SAFETY: `count_plain_free` counted the block, so the thread has a block of its own
+    // (`fast_below` is not 0) and `sets` points into it.
+    let own = unsafe { &*own_set(thread) };
+    thread.cache.keep(raw, size, own)
+}
+
+/// Arms the calling thread's cache (see `ThreadCache::arm`), if the thread has a block of
+/// its own to count the cache in.
+pub(crate) fn arm_cache(release: Release) {
+    let thread = thread();
+    if thread.status.get() == STATUS_ACTIVE {
+        thread.cache.arm(release, crate::cache::budget());
+    }
 }
 
 /// Scope of threads that have not entered one: `init` until `main` starts, then `core`.
@@ -396,9 +433,14 @@ fn attach(thread: &ThreadState) {
 /// Called when the calling thread exits: gives its block back for reuse. Later calls on
 /// this thread (other exit handlers) count into the overflow set.
 pub(crate) fn detach() {
-    // First, while the thread still counts into its own block: tracing's per-thread memory.
+    // First, while the thread still counts into its own block: tracing's per-thread memory,
+    // then the cache (which those frees may have filled).
     crate::trace::thread_exiting();
     let thread = thread();
+    if thread.status.get() == STATUS_ACTIVE {
+        // SAFETY: an active thread's `sets` is its own block.
+        thread.cache.drain(unsafe { &*own_set(thread) });
+    }
     let was_active = thread.status.get() == STATUS_ACTIVE;
     // Stop writing the block before another thread may take it.
     thread.sets.set(ptr::null());

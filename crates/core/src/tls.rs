@@ -9,11 +9,11 @@
 //! falls back to `thread_local!`.
 
 /// Bytes of the thread-local state, `thread::ThreadState`.
-pub(crate) const STATE_SIZE: usize = 88;
+pub(crate) const STATE_SIZE: usize = 88 + crate::cache::THREAD_CACHE_SIZE;
 
 /// The thread-local state's storage: `STATE_SIZE` bytes laid out as `thread::ThreadState`,
 /// whose initial value is `{ current: null, scope_bits: 0, fast_below: 0, sets: null,
-/// scope: SCOPE_INVALID, slot: 0, status: NEW, trace: all zero }`.
+/// scope: SCOPE_INVALID, slot: 0, status: NEW, trace: all zero, cache: all zero }`.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
     core::arch::global_asm!(
@@ -24,7 +24,7 @@ mod imp {
         ".globl skull_mem_thread_state",
         ".hidden skull_mem_thread_state",
         ".type skull_mem_thread_state,@object",
-        ".size skull_mem_thread_state, 88",
+        ".size skull_mem_thread_state, {size}",
         "skull_mem_thread_state:",
         ".quad 0",
         ".quad 0",
@@ -33,8 +33,10 @@ mod imp {
         ".long 0xffffffff",
         ".long 0",
         ".quad 0",
-        ".zero 40",
+        ".zero {rest}",
         ".popsection",
+        size = const super::STATE_SIZE,
+        rest = const super::STATE_SIZE - 48,
     );
 
     /// Address of the calling thread's state.
@@ -60,34 +62,14 @@ mod imp {
     use core::cell::UnsafeCell;
 
     #[repr(C, align(8))]
-    struct Storage(UnsafeCell<[u32; 22]>);
+    struct Storage(UnsafeCell<[u32; super::STATE_SIZE / 4]>);
 
     thread_local! {
         static STATE: Storage = const {
-            Storage(UnsafeCell::new([
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                u32::MAX,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-            ]))
+            let mut words = [0; super::STATE_SIZE / 4];
+            // `scope`, the ninth word, starts as SCOPE_INVALID.
+            words[8] = u32::MAX;
+            Storage(UnsafeCell::new(words))
         };
     }
 

@@ -64,18 +64,7 @@ pub fn parse_setting(value: &[u8]) -> Option<TraceConfig> {
 /// counts; absent: the full capacities). Read once, when the region is mapped.
 pub(crate) fn limit_tables(tables: &TraceTables) {
     let read = |name: &core::ffi::CStr, default: usize| -> usize {
-        // SAFETY: getenv with a NUL-terminated name; a non-null result is NUL-terminated.
-        let value = unsafe {
-            let value = libc::getenv(name.as_ptr());
-            if value.is_null() {
-                return default;
-            }
-            core::ffi::CStr::from_ptr(value).to_bytes()
-        };
-        if value.is_empty() || value.len() > 9 || !value.iter().all(u8::is_ascii_digit) {
-            return default;
-        }
-        value.iter().fold(0, |n, &d| n * 10 + usize::from(d - b'0'))
+        crate::sys::env_number(name).map_or(default, |entries| entries as usize)
     };
     tables.limit(
         read(c"SKULL_MEM_TRACE_STACKS", tables::STACK_CAPACITY),

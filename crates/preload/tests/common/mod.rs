@@ -116,8 +116,13 @@ pub fn segment_dir() -> PathBuf {
 
 /// Runs `exe args` with or without `LD_PRELOAD=libskull_mem.so`.
 pub fn run(exe: &Path, args: &[&str], preload: bool) -> Output {
+    run_with_env(exe, args, preload, &[])
+}
+
+/// `run` with extra environment variables.
+pub fn run_with_env(exe: &Path, args: &[&str], preload: bool, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(exe);
-    cmd.args(args);
+    cmd.args(args).envs(env.iter().copied());
     if preload {
         cmd.env("LD_PRELOAD", lib_path())
             .env("SKULL_MEM_DIR", segment_dir());
@@ -156,8 +161,13 @@ fn tail(s: &str, n: usize) -> &str {
 /// Compiles (linked with -lskull_mem) and runs a program under the preload; returns its
 /// parsed output.
 pub fn run_c(name: &str, args: &[&str]) -> Vals {
+    run_c_with_env(name, args, &[])
+}
+
+/// `run_c` with extra environment variables.
+pub fn run_c_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Vals {
     let prog = compile(name, Link::Skull);
-    let out = run(&prog.exe, args, true);
+    let out = run_with_env(&prog.exe, args, true, env);
     check_success(&format!("{name} {args:?}"), &out);
     Vals::parse(&String::from_utf8_lossy(&out.stdout))
 }
