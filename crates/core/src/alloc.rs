@@ -7,7 +7,7 @@
 //! free, calloc, realloc) are inlined straight-line code; failures, cross-scope frees and
 //! the aligned family are outlined.
 
-use crate::cache::{self, CACHED_MAX};
+use crate::cache::{self, Keep, CACHED_MAX};
 use crate::counters::{Api, Counter};
 use crate::header::{self, BlockInfo, HEADER_SIZE, MAX_SIZE, PLAIN_SHIFT, SCOPE_SHIFT};
 use crate::sys::set_errno;
@@ -196,22 +196,23 @@ pub unsafe fn free<R: RawAlloc>(ptr: *mut u8) {
         return unsafe { free_plain_slow::<R>(raw) };
     };
     if size <= CACHED_MAX {
-        if keep_cached(raw, size) {
-            return;
+        match keep_cached(raw, size) {
+            Keep::Kept => return,
+            Keep::Full => {}
+            // SAFETY: as below.
+            Keep::Unarmed => return unsafe { free_unarmed::<R>(raw) },
         }
-        // SAFETY: as below.
-        return unsafe { free_uncached::<R>(raw) };
     }
     // SAFETY: the header proves `ptr` came from us as a plain block, so `raw` (the header's
     // address) is libc's block.
     unsafe { R::free(raw) }
 }
 
-/// `free` of a small plain block the cache had no room for: its first use on this thread
-/// arms it (so a thread that never frees keeps no cache), and when full, libc takes it.
+/// `free` of a small plain block on a thread whose cache is not armed yet: arms it (so a
+/// thread that never frees keeps no cache), and libc takes this one.
 #[cold]
 #[inline(never)]
-unsafe fn free_uncached<R: RawAlloc>(raw: *mut u8) {
+unsafe fn free_unarmed<R: RawAlloc>(raw: *mut u8) {
     arm_cache(R::free);
     // SAFETY: the caller proved `raw` is the libc block of a plain block of ours.
     unsafe { R::free(raw) }

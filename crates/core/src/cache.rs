@@ -68,6 +68,17 @@ pub fn raw_size(size: usize) -> usize {
 /// Gives a raw block back to the allocator it came from.
 pub(crate) type Release = unsafe fn(*mut u8);
 
+/// What `ThreadCache::keep` did with a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// The cache holds it now.
+    Kept,
+    /// No room: it goes to libc.
+    Full,
+    /// The cache is not armed yet: `arm` it, and the block goes to libc.
+    Unarmed,
+}
+
 /// One thread's cache, part of its `thread::ThreadState`: all zero is an empty cache that
 /// is not armed yet.
 #[repr(C)]
@@ -106,14 +117,18 @@ impl ThreadCache {
     }
 
     /// Takes the raw block `raw` of a freed request of `size` bytes (`size <=
-    /// CACHED_MAX`): false when there is no room (or the cache is not armed yet).
+    /// CACHED_MAX`), if there is room for it.
     #[inline(always)]
-    pub(crate) fn keep(&self, raw: *mut u8, size: usize, own: &CounterSet) -> bool {
+    pub(crate) fn keep(&self, raw: *mut u8, size: usize, own: &CounterSet) -> Keep {
         let class = class_of(size);
         let bytes = capacity(class) as u64;
         let room = self.room.get();
         if room < bytes {
-            return false;
+            return if self.release.get().is_some() {
+                Keep::Full
+            } else {
+                Keep::Unarmed
+            };
         }
         self.room.set(room - bytes);
         // SAFETY: `raw` is a dead libc block of at least `capacity(class)` bytes (every
@@ -122,16 +137,14 @@ impl ThreadCache {
         self.heads[class].set(raw);
         own.add(Counter::AllocBytes, bytes - HEADER_BYTES);
         own.add(Counter::AllocBlocks, 1);
-        true
+        Keep::Kept
     }
 
-    /// Arms the cache on the first free that could use it: from then on it takes blocks,
-    /// and `drain` gives them back through `release`.
+    /// Arms the cache on the first free that could use it: from then on it takes blocks
+    /// while it has room (none when `budget` is 0), and `drain` gives them back through
+    /// `release`.
     pub(crate) fn arm(&self, release: Release, budget: u64) {
-        if self.release.get().is_some() {
-            return;
-        }
-        if budget != 0 {
+        if self.release.get().is_none() {
             self.release.set(Some(release));
             self.room.set(budget);
         }
@@ -208,11 +221,11 @@ mod tests {
         let cache: ThreadCache = unsafe { core::mem::zeroed() };
         let mut blocks = [[0u64; 12]; 3];
         let [a, b, c] = blocks.each_mut().map(|b| b.as_mut_ptr() as *mut u8);
-        assert!(!cache.keep(a, 64, &own), "not armed");
+        assert_eq!(cache.keep(a, 64, &own), Keep::Unarmed);
         cache.arm(|_| {}, 2 * 88);
-        assert!(cache.keep(a, 64, &own));
-        assert!(cache.keep(b, 70, &own), "same class");
-        assert!(!cache.keep(c, 64, &own), "over budget");
+        assert_eq!(cache.keep(a, 64, &own), Keep::Kept);
+        assert_eq!(cache.keep(b, 70, &own), Keep::Kept, "same class");
+        assert_eq!(cache.keep(c, 64, &own), Keep::Full, "over budget");
         assert_eq!(own.get(Counter::AllocBytes), 2 * (88 - 16));
         assert_eq!(own.get(Counter::OverheadBytes), 2 * 16);
         assert_eq!(cache.take(60, &own), b);

@@ -11,7 +11,7 @@ use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::cache::{Release, ThreadCache};
+use crate::cache::{Keep, Release, ThreadCache};
 use crate::counters::{Api, Counter, CounterSet, Slot, HEADER_BYTES};
 use crate::header::{BlockInfo, MAX_SIZE, SCOPE_SHIFT};
 use crate::region::{self, Region, MAX_SCOPES};
@@ -150,9 +150,9 @@ pub(crate) fn take_cached(size: usize) -> *mut u8 {
 }
 
 /// Keeps the raw block of a plain block of `size` bytes (at most `cache::CACHED_MAX`) that
-/// `count_plain_free` just counted; false when the cache has no room for it.
+/// `count_plain_free` just counted, if the cache has room for it.
 #[inline(always)]
-pub(crate) fn keep_cached(raw: *mut u8, size: usize) -> bool {
+pub(crate) fn keep_cached(raw: *mut u8, size: usize) -> Keep {
     let thread = thread();
     // SAFETY: `count_plain_free` counted the block, so the thread has a block of its own
     // (`fast_below` is not 0) and `sets` points into it.

@@ -44,13 +44,16 @@ mod imp {
     pub fn state_addr() -> *mut u8 {
         let addr: *mut u8;
         // SAFETY: reads the thread pointer and adds the symbol's static-TLS offset from
-        // the GOT (initial-exec); both loads are always valid in a running thread.
+        // the GOT (initial-exec); both loads are always valid in a running thread. Both
+        // words are fixed for the thread's life (the GOT is relocated before any code
+        // runs), so the asm is declared `nomem`: within one call of a function the result
+        // never changes, and the compiler may compute it once instead of after each store.
         unsafe {
             core::arch::asm!(
                 "mov {addr}, qword ptr fs:[0]",
                 "add {addr}, qword ptr [rip + skull_mem_thread_state@GOTTPOFF]",
                 addr = out(reg) addr,
-                options(pure, readonly, nostack),
+                options(pure, nomem, nostack, preserves_flags),
             );
         }
         addr
