@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # benches/callgrind.sh — instructions per malloc+free pair, with plain glibc, with the
-# floor interposer (benches/floor.c) and with libskull_mem.so preloaded, counted by
-# valgrind's callgrind (exact, unlike wall time on a
-# noisy machine). Start-up is removed by difference: the 1-thread "pair" loop is run with
+# floor interposer (benches/floor.c), and with libskull_mem.so preloaded with its cache off
+# (uncached, SKULL_MEM_CACHE=0) and on, counted by valgrind's callgrind (exact, unlike wall
+# time on a noisy machine). Start-up is removed by difference: the 1-thread "pair" loop is run with
 # N and 2N pairs and (count(2N) - count(N)) / N is the cost of one pair. Also lists, per
 # function, the instructions per pair in the preload case (callgrind_annotate).
 #
@@ -36,16 +36,17 @@ gcc -O2 -fno-plt -fPIC -shared -o "$floor_lib" "$here/floor.c"
 profile() {
     local config=$1 n=$2 preload=()
     [[ $config == skull-mem ]] && preload=(env LD_PRELOAD="$lib")
+    [[ $config == uncached ]] && preload=(env LD_PRELOAD="$lib" SKULL_MEM_CACHE=0)
     [[ $config == floor ]] && preload=(env LD_PRELOAD="$floor_lib")
     "${preload[@]}" valgrind --tool=callgrind --callgrind-out-file="$tmp/$config.$n.out" \
         "$bin" pair 1 "$n" >"$tmp/$config.$n.log" 2>&1
-    if [[ $config == skull-mem ]] && ! grep -q 'skull_active=1' "$tmp/$config.$n.log"; then
+    if [[ $config != glibc && $config != floor ]] && ! grep -q 'skull_active=1' "$tmp/$config.$n.log"; then
         echo "callgrind.sh: the preload is not active under valgrind" >&2
         exit 1
     fi
 }
 
-for config in glibc floor skull-mem; do
+for config in glibc floor uncached skull-mem; do
     profile "$config" "$PAIRS"
     profile "$config" "$((2 * PAIRS))"
 done
@@ -65,18 +66,20 @@ def functions(path):
     return d
 
 per_pair = {}
-for config in ("glibc", "floor", "skull-mem"):
+for config in ("glibc", "floor", "uncached", "skull-mem"):
     a = functions(f"{tmp}/{config}.{n}.out")
     b = functions(f"{tmp}/{config}.{2 * n}.out")
     per_pair[config] = {k: (b.get(k, 0) - a.get(k, 0)) / n for k in set(a) | set(b)}
 
 g = per_pair["glibc"]["PROGRAM TOTALS"]
 f = per_pair["floor"]["PROGRAM TOTALS"]
+u = per_pair["uncached"]["PROGRAM TOTALS"]
 s = per_pair["skull-mem"]["PROGRAM TOTALS"]
 print(f"instructions per malloc(64)+free pair, 1 thread (callgrind, ({2 * n} - {n} pairs) / {n}):")
 print(f"  glibc      {g:8.1f}")
 print(f"  floor      {f:8.1f}   (+{f - g:.1f}, {f / g:.2f}x: interposition alone, benches/floor.c)")
-print(f"  skull-mem  {s:8.1f}   (+{s - g:.1f}, {s / g:.2f}x)")
+print(f"  uncached   {u:8.1f}   ({u - g:+.1f}, {u / g:.2f}x: SKULL_MEM_CACHE=0, every call forwarded)")
+print(f"  skull-mem  {s:8.1f}   ({s - g:+.1f}, {s / g:.2f}x: as shipped, with the per-thread cache)")
 print()
 print("skull-mem: instructions per pair by function (self cost, callgrind_annotate):")
 rows = sorted(((v, k) for k, v in per_pair["skull-mem"].items() if k != "PROGRAM TOTALS"),
