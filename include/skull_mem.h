@@ -28,7 +28,7 @@ typedef uint32_t skull_scope_id;
 
 #define SKULL_SCOPE_CORE 0u      /* everything outside a user scope, after main starts */
 #define SKULL_SCOPE_INIT 1u      /* allocations made before main */
-#define SKULL_SCOPE_SELF 2u      /* skull-mem's own allocations (reports, bindings) */
+#define SKULL_SCOPE_SELF 2u      /* skull-mem's own memory: reports, bindings, its block caches */
 #define SKULL_SCOPE_INVALID UINT32_MAX
 
 #define SKULL_NAME_MAX 48u       /* bytes for a scope name, including the NUL */

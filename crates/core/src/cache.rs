@@ -97,11 +97,14 @@ const _: () = assert!(core::mem::size_of::<ThreadCache>() == THREAD_CACHE_SIZE);
 
 impl ThreadCache {
     /// A block for a request of `size` bytes (`size <= CACHED_MAX`), or null when the
-    /// class is empty. `own` is skull-mem's counter set in the thread's own block; it is
-    /// valid whenever the cache holds anything (`keep` needs it too, and `drain` empties
-    /// the cache before the thread gives its block up).
+    /// class is empty.
+    ///
+    /// # Safety
+    /// `own` must point to skull-mem's counter set in the thread's own block whenever the
+    /// cache holds anything. It does for the thread's `sets`: `keep` only runs while the
+    /// thread has its block, and `drain` empties the cache before the thread gives it up.
     #[inline(always)]
-    pub(crate) fn take(&self, size: usize, own: *const CounterSet) -> *mut u8 {
+    pub(crate) unsafe fn take(&self, size: usize, own: *const CounterSet) -> *mut u8 {
         let class = class_of(size);
         let head = self.heads[class].get();
         if head.is_null() {
@@ -111,7 +114,7 @@ impl ThreadCache {
         // the next one.
         self.heads[class].set(unsafe { header::retired_next(head) });
         self.room.set(self.room.get() + capacity(class) as u64);
-        // SAFETY: see above: a non-empty cache has a valid `own`.
+        // SAFETY: the caller's contract: the cache was not empty, so `own` is valid.
         count_out(unsafe { &*own }, class);
         head
     }
@@ -228,9 +231,12 @@ mod tests {
         assert_eq!(cache.keep(c, 64, &own), Keep::Full, "over budget");
         assert_eq!(own.get(Counter::AllocBytes), 2 * (88 - 16));
         assert_eq!(own.get(Counter::OverheadBytes), 2 * 16);
-        assert_eq!(cache.take(60, &own), b);
-        assert_eq!(cache.take(64, &own), a);
-        assert!(cache.take(64, &own).is_null());
+        // SAFETY: `own` is a live counter set.
+        unsafe {
+            assert_eq!(cache.take(60, &own), b);
+            assert_eq!(cache.take(64, &own), a);
+            assert!(cache.take(64, &own).is_null());
+        }
         assert_eq!(own.get(Counter::FreedBlocks), 2);
         assert_eq!(own.get(Counter::FreedBytes), 2 * (88 - 16));
     }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use serde_json::{json, Map, Value};
 
 use crate::counters::{Counter, COUNTER_COUNT};
+use crate::scopes::SCOPE_SELF;
 use crate::snapshot::{live_blocks, used_bytes, ScopeStats, Snapshot};
 
 /// Renders the seed's table, extended with peak, live blocks, calls per API and the
@@ -55,11 +56,22 @@ pub fn text(snapshot: &Snapshot) -> String {
         used_bytes(&totals),
         live_blocks(&totals)
     );
+    // The program's allocations: skull-mem's own scope also counts every block its caches
+    // take in (see `cache`), which would count the program's reused blocks twice.
+    let program = snapshot
+        .scopes
+        .iter()
+        .filter(|scope| scope.id != SCOPE_SELF)
+        .fold((0u64, 0u64), |(bytes, blocks), scope| {
+            (
+                bytes.wrapping_add(scope.get(Counter::AllocBytes)),
+                blocks.wrapping_add(scope.get(Counter::AllocBlocks)),
+            )
+        });
     let _ = writeln!(
         out,
-        "Total Allocated: {} bytes in {} blocks since start",
-        totals[Counter::AllocBytes as usize],
-        totals[Counter::AllocBlocks as usize]
+        "Total Allocated: {} bytes in {} blocks since start, outside skull-mem's own scope",
+        program.0, program.1
     );
     let _ = writeln!(
         out,

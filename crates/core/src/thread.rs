@@ -146,7 +146,9 @@ fn own_set(thread: &ThreadState) -> *const CounterSet {
 #[inline(always)]
 pub(crate) fn take_cached(size: usize) -> *mut u8 {
     let thread = thread();
-    thread.cache.take(size, own_set(thread))
+    // SAFETY: the cache holds blocks only between a `keep` (the thread has its block, so
+    // `sets` is set) and the `drain` in `detach` (before `sets` is cleared).
+    unsafe { thread.cache.take(size, own_set(thread)) }
 }
 
 /// Keeps the raw block of a plain block of `size` bytes (at most `cache::CACHED_MAX`) that

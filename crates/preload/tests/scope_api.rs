@@ -296,6 +296,25 @@ fn report_renders_text_and_json_with_the_right_numbers() {
             "JSON lacks scope {name}"
         );
     }
+    // The text's "Total Allocated" is the program's: every scope but skull-mem's own, whose
+    // counters also take in the blocks its caches keep. (Rendering the JSON after the text
+    // only allocated in skull-mem's scope, see `repd.` above.)
+    let program: Vec<&Value> = scopes.iter().filter(|s| s["name"] != "skull-mem").collect();
+    let sum = |key: &str| -> i64 {
+        program
+            .iter()
+            .map(|s| s["counters"][key].as_i64().expect("counter"))
+            .sum()
+    };
+    let expected = format!(
+        "Total Allocated: {} bytes in {} blocks since start, outside skull-mem's own scope",
+        sum("alloc_bytes"),
+        sum("alloc_blocks")
+    );
+    assert!(
+        text.contains(&expected),
+        "text report lacks `{expected}`:\n{text}"
+    );
 }
 
 #[test]
