@@ -19,6 +19,9 @@ import { newProgram, runCli } from './cli/run-cli';
 const SEGMENT_DIR_ENV = 'SKULL_MEM_DIR';
 /** The library's environment variable that starts tracing at start-up (crates/core/src/trace). */
 const TRACE_ENV = 'SKULL_MEM_TRACE';
+const CACHE_ENV = 'SKULL_MEM_CACHE';
+/** The most `--cache` may give each thread (the library's `cache::MAX_BUDGET`). */
+const MAX_CACHE_BYTES = 1 << 20;
 import { memoryCommand, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
 
 /** The library path, checked to be expressible in LD_PRELOAD (which splits on spaces and colons). */
@@ -89,11 +92,26 @@ function parseTraceSetting(text: string): string {
   return text;
 }
 
+/** `--cache <bytes>`: 0 to 1 MiB per thread (SKULL_MEM_CACHE). */
+function parseCacheBytes(text: string): string {
+  if (!/^[0-9]{1,7}$/.test(text) || Number(text) > MAX_CACHE_BYTES) {
+    throw new CliError(`--cache takes bytes per thread, 0 (off) to ${MAX_CACHE_BYTES} (got "${text}")`, 2);
+  }
+  return String(Number(text));
+}
+
+interface RunOptions {
+  dir?: string;
+  trace?: string;
+  cache?: string;
+}
+
 /** `skull-mem run`: the command with libskull_mem.so preloaded, its segment in `--dir`. */
-async function runCommand(argv: string[], options: { dir?: string; trace?: string }): Promise<number> {
+async function runCommand(argv: string[], options: RunOptions): Promise<number> {
   const library = libraryForPreload();
   const env: NodeJS.ProcessEnv = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) };
   if (options.trace !== undefined) env[TRACE_ENV] = options.trace;
+  if (options.cache !== undefined) env[CACHE_ENV] = options.cache;
   let where = '';
   if (options.dir !== undefined) {
     const dir = path.resolve(options.dir);
@@ -178,10 +196,11 @@ function program(exit: (code: number) => void): Command {
     .description('run a command with libskull_mem.so preloaded; exits with its exit code')
     .option('--dir <dir>', 'put the segment in this directory instead of /dev/shm (sets SKULL_MEM_DIR)')
     .option('--trace <setting>', 'trace from the start: "all", or a sample size in bytes; optionally ":<depth>"', parseTraceSetting)
+    .option('--cache <bytes>', 'freed small blocks each thread keeps for reuse, 0 (off) to 1048576; default 32768 (sets SKULL_MEM_CACHE)', parseCacheBytes)
     .argument('<command...>', 'the command and its arguments (put them after --)')
     .passThroughOptions()
-    .usage('[--dir <dir>] -- <command...>')
-    .action(async (argv: string[], options: { dir?: string; trace?: string }) => exit(await runCommand(argv, options)));
+    .usage('[--dir <dir>] [--trace <setting>] [--cache <bytes>] -- <command...>')
+    .action(async (argv: string[], options: RunOptions) => exit(await runCommand(argv, options)));
 
   cli
     .command('preload-path')

@@ -57,6 +57,18 @@ describe('skull-mem run', () => {
     expect(result.stderr).toContain(`skull-mem memory ${pid} --dir ${dir}`);
   });
 
+  it('sets_the_per_thread_cache_from_cache_and_refuses_a_bad_size_in_one_line', () => {
+    const result = cli(['run', '--cache', '0', '--', process.execPath, '-e', 'console.log(process.env.SKULL_MEM_CACHE)']);
+    expect([result.status, result.stdout]).toEqual([0, '0\n']);
+    for (const bad of ['-1', 'lots', '1048577']) {
+      const wrong = cli(['run', '--cache', bad, '--', 'true']);
+      expect([wrong.status, wrong.stderr]).toEqual([
+        2,
+        `skull-mem: --cache takes bytes per thread, 0 (off) to 1048576 (got "${bad}")\n`,
+      ]);
+    }
+  });
+
   it('without_a_command_is_a_usage_error_of_one_line', () => {
     const result = cli(['run']);
     expect(result.status).toBe(2);
