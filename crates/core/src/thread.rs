@@ -6,6 +6,10 @@
 //! `CounterSet` for why two are enough). Everything rare (first call on a thread, thread
 //! exit, more than `MAX_THREADS` threads, a failed mapping, a block freed outside its
 //! scope) goes through `record`, and the thread's first call through `record_slow`.
+//!
+//! The thread's block `cache` lives here too (`take_cached`, `keep_cached`): it counts
+//! what it holds in skull-mem's own scope, so it needs the thread's block as well, and it
+//! is drained in `detach` before the block is given up.
 
 use core::cell::Cell;
 use core::ptr;
@@ -31,8 +35,9 @@ const _: () = assert!(MAX_SCOPES <= 1 << (64 - SCOPE_SHIFT));
 /// What the allocator keeps per thread, in `tls` storage: statically initialised and
 /// without `Drop`, so no lazy-init check and no destructor registration.
 ///
-/// The first three fields are all the fast paths read; they are derived from `sets` and
-/// `scope` whenever either changes (`sync_current`).
+/// The first three fields are all the counting fast paths read; they are derived from
+/// `sets` and `scope` whenever either changes (`sync_current`). The cache's fast paths
+/// read `cache` and `sets`.
 #[repr(C)]
 struct ThreadState {
     /// The current scope's `CounterSet` in the thread's own block; null without one.
