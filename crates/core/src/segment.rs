@@ -194,18 +194,9 @@ static OWN_FILE: OwnFile = OwnFile {
 
 /// The directory for segments: `$SKULL_MEM_DIR` or `/dev/shm`.
 fn directory() -> &'static [u8] {
-    // SAFETY: getenv with a NUL-terminated name; the result, when non-null, points into the
-    // environment, which this process does not change while it starts up.
-    let value = unsafe { libc::getenv(c"SKULL_MEM_DIR".as_ptr()) };
-    if value.is_null() {
-        return DEFAULT_DIR.as_bytes();
-    }
-    // SAFETY: a non-null getenv result is a NUL-terminated string.
-    let value = unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes();
-    if value.is_empty() {
-        DEFAULT_DIR.as_bytes()
-    } else {
-        value
+    match crate::sys::env_bytes(c"SKULL_MEM_DIR") {
+        Some(value) if !value.is_empty() => value,
+        _ => DEFAULT_DIR.as_bytes(),
     }
 }
 

@@ -14,18 +14,21 @@ pub fn set_errno(value: i32) {
     unsafe { *libc::__errno_location() = value }
 }
 
-/// The environment variable `name` as a decimal number of at most 15 digits; `None` when
-/// unset or anything else. Reads the environment in place, without allocating.
-pub fn env_number(name: &core::ffi::CStr) -> Option<u64> {
+/// The environment variable `name`'s value, read in place without allocating; `None` when
+/// unset. The environment is not changed while the library reads it (at start-up).
+pub fn env_bytes(name: &core::ffi::CStr) -> Option<&'static [u8]> {
     // SAFETY: getenv with a NUL-terminated name; a non-null result is a NUL-terminated
     // string in the environment.
-    let value = unsafe {
+    unsafe {
         let value = libc::getenv(name.as_ptr());
-        if value.is_null() {
-            return None;
-        }
-        core::ffi::CStr::from_ptr(value).to_bytes()
-    };
+        (!value.is_null()).then(|| core::ffi::CStr::from_ptr(value).to_bytes())
+    }
+}
+
+/// The environment variable `name` as a decimal number of at most 15 digits; `None` when
+/// unset or anything else.
+pub fn env_number(name: &core::ffi::CStr) -> Option<u64> {
+    let value = env_bytes(name)?;
     if value.is_empty() || value.len() > 15 || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }

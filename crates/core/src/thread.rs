@@ -444,11 +444,11 @@ pub(crate) fn detach() {
     // then the cache (which those frees may have filled).
     crate::trace::thread_exiting();
     let thread = thread();
-    if thread.status.get() == STATUS_ACTIVE {
+    let was_active = thread.status.get() == STATUS_ACTIVE;
+    if was_active {
         // SAFETY: an active thread's `sets` is its own block.
         thread.cache.drain(unsafe { &*own_set(thread) });
     }
-    let was_active = thread.status.get() == STATUS_ACTIVE;
     // Stop writing the block before another thread may take it.
     thread.sets.set(ptr::null());
     thread.sync_current();

@@ -24,16 +24,9 @@ pub(crate) use control_page::mirror_control;
 /// in bytes, optionally followed by `:depth`), so that tracing can cover start-up too;
 /// otherwise off. Read once, when the region is mapped; parsed without allocating.
 pub(crate) fn initial_word() -> u64 {
-    // SAFETY: getenv with a NUL-terminated name; a non-null result is a NUL-terminated
-    // string in the environment.
-    let value = unsafe {
-        let value = libc::getenv(c"SKULL_MEM_TRACE".as_ptr());
-        if value.is_null() {
-            return 0;
-        }
-        core::ffi::CStr::from_ptr(value).to_bytes()
-    };
-    parse_setting(value).map_or(0, |config| config.encode())
+    crate::sys::env_bytes(c"SKULL_MEM_TRACE")
+        .and_then(parse_setting)
+        .map_or(0, |config| config.encode())
 }
 
 /// Parses a `SKULL_MEM_TRACE` value: `all` or `<sample bytes>`, then optionally `:<depth>`.
