@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { packageRoot, preloadLibraryPath } from '../src/native';
+import { packageRoot, preloadLibraryPath } from '../src/platform';
 import { leakReport, renderLeaks } from '../src/trace';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { diffCommand } from './cli/diff-command';

@@ -5,12 +5,13 @@
  * (`npx skull-mem run -- node app.js`). This module reads it through the addon and explains
  * what is wrong when it cannot: importing it never throws because the library is absent.
  */
+import { callAddon } from './errors';
 import { renderMemoryTable, type SortKey } from './memory-table';
 import { nativeBinding } from './native';
 import { takeProcessSnapshot } from './process-snapshot';
 import { requireActive } from './status';
 
-export { preloadLibraryPath } from './native';
+export { preloadLibraryPath } from './platform';
 export { PRELOAD_COMMAND, SkullMemError, status, type SkullMemErrorCode, type Status } from './status';
 export {
   CORE_SCOPE_ID,
@@ -85,6 +86,6 @@ export interface ReportOptions {
  */
 export function report(format: ReportFormat = 'text', options: ReportOptions = {}): string {
   requireActive();
-  if (format === 'json') return nativeBinding().report('json');
+  if (format === 'json') return JSON.stringify(callAddon(() => nativeBinding().report()));
   return renderMemoryTable(takeProcessSnapshot(process.pid), { detail: options.detail === true, sort: options.sort ?? 'used' });
 }

@@ -1,156 +1,34 @@
 /**
- * Finds this platform's native files — the Node addon and the preloaded `libskull_mem.so` — and
- * loads the addon. Modelled on esbuild's `node-platform.ts`: one table from platform to package,
- * `require.resolve` of that package from `optionalDependencies`, and an error that says why a
- * file is missing and what to do about it.
+ * Loads this platform's Node addon (found by src/platform.ts), typed by the declarations
+ * `@napi-rs/cli` generates from crates/node (src/native-binding.d.ts). Nothing here needs the
+ * interposer to be preloaded: the addon loads either way and says through `preloadStatus()`
+ * whether the library is there.
  *
- * Nothing here needs the interposer to be preloaded: the addon loads either way and says
- * through `preloadStatus()` whether the library is there.
+ * Only modules of src/ import this one, and none of their public signatures names a type of
+ * the binding, so the package's published declarations never need native-binding.d.ts.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import type * as Generated from './native-binding';
+import { addonPath } from './platform';
 
-/** Figures of one scope, as the addon returns them. 64-bit counters arrive as `number`: exact
- * below 2^53 bytes (8 PiB), which no process reaches. */
-export interface NativeScopeSnapshot {
-  id: number;
-  name: string;
-  kind: string;
-  usedBytes: number;
-  liveBlocks: number;
-  peakUsedBytes: number;
-  /** Indexed by `enum skull_counter` of include/skull_mem.h. */
-  counters: number[];
-}
-
-/** The addon's exports (crates/node/src/lib.rs). */
-export interface NativeBinding {
-  bindingVersion(): string;
-  preloadStatus(): { active: boolean; version?: string; abiVersion?: number };
-  report(format: 'text' | 'json'): string;
-  snapshotScopes(): NativeScopeSnapshot[];
-  scopeRegister(name: string, kind: string): number;
-  scopeEnter(id: number): number;
-  scopeLeave(previous: number): void;
-  scopeCurrent(): number;
-  /** JSON: `{ok: true, segment, report}` or `{ok: false, code, message}`. */
-  readProcess(pid: number, dir: string | null): string;
-  /** JSON as `readProcess`, for a segment file by path (its process need not live). */
-  readSegmentFile(path: string): string;
-  /** JSON: `{ok: true, dir, processes, removed, unreadable}` or a failure. */
-  scanProcesses(dir: string | null, clean: boolean): string;
-}
-
-/** Platform key (`linux-x64-gnu`) → the package that ships its native files. */
-const PLATFORM_PACKAGES: Readonly<Record<string, string>> = {
-  'linux-x64-gnu': '@skull-mem/linux-x64-gnu',
+/**
+ * The addon's exports: what @napi-rs/cli declares, plus `scopeSwitch`, a raw Node-API
+ * callback it cannot see (crates/node/src/switch.rs explains why it is raw).
+ */
+export type Binding = typeof Generated & {
+  /** Switches the thread's scope and returns the previous one (4294967295 when the id is
+   * unknown or the library is absent); never throws. */
+  scopeSwitch(id: number): number;
 };
 
-/** The environment variable naming a directory that holds both native files. */
-export const BINARY_DIR_ENV = 'SKULL_MEM_BINARY_DIR';
-
-/** The name of the preloaded library. */
-export const PRELOAD_LIBRARY = 'libskull_mem.so';
-
-/** `${platform}-${arch}`, plus the C library on Linux, since a glibc build does not run on musl. */
-export function platformKey(): string {
-  if (process.platform !== 'linux') return `${process.platform}-${process.arch}`;
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: unknown } } | undefined;
-  const glibc = typeof report?.header?.glibcVersionRuntime === 'string';
-  return `${process.platform}-${process.arch}-${glibc ? 'gnu' : 'musl'}`;
-}
-
-/** The directory of the nearest package.json above this file: the skull-mem package root,
- * whether running from `src/` or from the compiled `dist/src/`. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`skull-mem: cannot find package.json above ${__dirname}`);
-    dir = parent;
-  }
-  return dir;
-}
-
-/** Where the native files are, and how they were found (for messages). */
-interface NativeFiles {
-  addon: string;
-  library: string;
-  source: string;
-}
-
-let located: NativeFiles | undefined;
-
-function filesIn(dir: string, key: string): NativeFiles & { missing: string[] } {
-  const addon = path.join(dir, `skull-mem.${key}.node`);
-  const library = path.join(dir, PRELOAD_LIBRARY);
-  const missing = [addon, library].filter((file) => !fs.existsSync(file));
-  return { addon, library, source: dir, missing };
-}
-
-function locate(): NativeFiles {
-  if (located) return located;
-  const key = platformKey();
-
-  const override = process.env[BINARY_DIR_ENV];
-  if (override) {
-    const files = filesIn(path.resolve(override), key);
-    if (files.missing.length > 0) {
-      throw new Error(
-        `skull-mem: ${BINARY_DIR_ENV}=${override} does not contain ${files.missing.map((f) => path.basename(f)).join(' and ')}; ` +
-          `point it at a directory holding skull-mem.${key}.node and ${PRELOAD_LIBRARY}, or unset it`,
-      );
-    }
-    return (located = files);
-  }
-
-  const pkg = PLATFORM_PACKAGES[key];
-  if (!pkg) {
-    throw new Error(
-      `skull-mem: this platform (${key}) is not supported yet; supported: ${Object.keys(PLATFORM_PACKAGES).join(', ')}. ` +
-        `If you built the native files yourself, set ${BINARY_DIR_ENV} to their directory`,
-    );
-  }
-
-  let packageDir: string | undefined;
-  try {
-    packageDir = path.dirname(require.resolve(`${pkg}/package.json`));
-  } catch {
-    // Not installed: a development checkout keeps the platform package under npm/.
-    const checkout = path.join(packageRoot(), 'npm', key);
-    if (fs.existsSync(path.join(checkout, 'package.json'))) packageDir = checkout;
-  }
-  if (!packageDir) {
-    throw new Error(
-      `skull-mem: the native package ${pkg} for ${key} is not installed. It is an optional dependency of skull-mem: ` +
-        `make sure you did not install with --omit=optional (or --no-optional), and that package-lock.json ` +
-        `was not generated on another platform; then reinstall skull-mem`,
-    );
-  }
-
-  const files = filesIn(packageDir, key);
-  if (files.missing.length > 0) {
-    throw new Error(
-      `skull-mem: ${files.missing.join(' and ')} missing; in a checkout, run \`npm run build\` ` +
-        `(it needs cargo); otherwise reinstall skull-mem`,
-    );
-  }
-  return (located = files);
-}
-
-/** The absolute path of `libskull_mem.so`, the library to put in LD_PRELOAD. */
-export function preloadLibraryPath(): string {
-  return locate().library;
-}
-
-let binding: NativeBinding | undefined;
+let binding: Binding | undefined;
 
 /** The loaded addon; loaded on first use, so importing skull-mem costs nothing until needed. */
-export function nativeBinding(): NativeBinding {
+export function nativeBinding(): Binding {
   if (!binding) {
-    const { addon } = locate();
+    const addon = addonPath();
     try {
-      binding = require(addon) as NativeBinding;
+      const loaded: Binding = require(addon);
+      binding = loaded;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new Error(`skull-mem: cannot load the addon ${addon}: ${why}; reinstall skull-mem (or run \`npm run build\` in a checkout)`);

@@ -26,17 +26,9 @@
  * crates/node/src/threadpool.rs. Those bytes are charged to the `threadpool` scope.
  */
 import { createHook, executionAsyncResource } from 'node:async_hooks';
-import { nativeBinding, type NativeBinding } from './native';
+import { callAddon } from './errors';
+import { nativeBinding, type Binding } from './native';
 import { requireActive } from './status';
-
-/** The addon functions that scopes need beyond `NativeBinding` (crates/node/src/switch.rs,
- * threadpool.rs). */
-interface ScopeBinding extends NativeBinding {
-  /** Switches the thread's scope and returns the previous one; never throws. */
-  scopeSwitch(id: number): number;
-  /** Makes one libuv pool thread charge `scope`; resolves with the threads at the gate. */
-  threadpoolMark(scope: number, threads: number): Promise<number>;
-}
 
 /** The scope every thread charges outside any user scope. */
 export const CORE_SCOPE_ID = 0;
@@ -94,9 +86,9 @@ function contextState(): ContextState {
   const existing = holder[STATE_KEY];
   if (existing) return (shared = existing);
   requireActive();
-  const native = nativeBinding() as ScopeBinding;
+  const native = nativeBinding();
   const state: ContextState = {
-    current: native.scopeCurrent(),
+    current: callAddon(() => native.scopeCurrent()),
     saved: [],
     switchTo: native.scopeSwitch,
     threadpool: Promise.resolve(0),
@@ -124,8 +116,8 @@ function threadpoolSize(): number {
   return Number.isFinite(size) && size > 0 ? Math.min(size, 1024) : 4;
 }
 
-function markThreadpool(native: ScopeBinding): Promise<number> {
-  const id = native.scopeRegister(THREADPOOL_SCOPE, 'pool');
+function markThreadpool(native: Binding): Promise<number> {
+  const id = callAddon(() => native.scopeRegister(THREADPOOL_SCOPE, 'pool'));
   const threads = threadpoolSize();
   // Queued before any work the caller queues next: the pool takes work in FIFO order, so that
   // work runs on marked threads even if nobody awaits this promise.
@@ -181,7 +173,8 @@ const defined = new Map<string, Scope>();
 /**
  * Defines (or finds) the scope `name` of kind `options.kind` (default `module`).
  * Names are 1 to 47 bytes of UTF-8, kinds 1 to 15.
- * @throws {SkullMemError} `NOT_PRELOADED` when the interposer is not preloaded.
+ * @throws {SkullMemError} `NOT_PRELOADED` when the interposer is not preloaded,
+ *   `BAD_ARGUMENT` when the name or kind does not fit or the scope table is full.
  */
 export function defineScope(name: string, options: ScopeOptions = {}): Scope {
   const kind = options.kind ?? 'module';
@@ -189,7 +182,7 @@ export function defineScope(name: string, options: ScopeOptions = {}): Scope {
   let scope = defined.get(key);
   if (!scope) {
     contextState();
-    scope = new Scope(nativeBinding().scopeRegister(name, kind), name, kind);
+    scope = new Scope(callAddon(() => nativeBinding().scopeRegister(name, kind)), name, kind);
     defined.set(key, scope);
   }
   return scope;

@@ -1,13 +1,13 @@
 /**
- * Reading measured processes through the addon's reader (crates/core/src/reader.rs), which
- * checks every segment before trusting it. Failures come back as codes, turned here into a
- * `SkullMemError` with code `UNREADABLE` and the reader's one-line message.
+ * Reading measured processes through the addon's reader, which checks every segment before
+ * trusting it. Failures come back as a `SkullMemError` with code `UNREADABLE`, the reader's
+ * code as `reason` and its one-line message.
  */
+import { callAddon } from './errors';
 import { nativeBinding } from './native';
 import type { Snapshot } from './snapshot';
-import { SkullMemError } from './status';
 
-/** The library's JSON report of one process: a snapshot without the fields the reader adds. */
+/** The library's report of one process: a snapshot without the fields the reader adds. */
 export type Report = Omit<Snapshot, 'format' | 'format_version' | 'time' | 'process'>;
 
 /** What the segment header says about its process. */
@@ -28,23 +28,9 @@ export interface Reading {
   report: Report;
 }
 
-interface Failure {
-  ok: false;
-  code: string;
-  message: string;
-}
-
-type Result<T> = ({ ok: true } & T) | Failure;
-
-function unwrap<T>(json: string): T {
-  const result = JSON.parse(json) as Result<T>;
-  if (!result.ok) throw new SkullMemError('UNREADABLE', `skull-mem: ${result.message}`, result.code);
-  return result;
-}
-
 /** Reads process `pid`; throws a `SkullMemError` saying in one line why it cannot be read. */
 export function readProcess(pid: number, dir?: string): Reading {
-  return unwrap<Reading>(nativeBinding().readProcess(pid, dir ?? null));
+  return callAddon(() => nativeBinding().readProcess(pid, dir));
 }
 
 /** The live measured processes, after removing segments of processes that have ended. */
@@ -52,10 +38,11 @@ export interface Scan {
   dir: string;
   processes: Reading[];
   removed: string[];
-  unreadable: Failure[];
+  /** Segments that could not be read: the reader's code and one-line message. */
+  unreadable: { code: string; message: string }[];
 }
 
 /** Lists measured processes in `dir` (default `$SKULL_MEM_DIR` or /dev/shm). */
 export function scanProcesses(dir?: string): Scan {
-  return unwrap<Scan>(nativeBinding().scanProcesses(dir ?? null, true));
+  return callAddon(() => nativeBinding().scanProcesses(dir, true));
 }

@@ -21,9 +21,9 @@
  * exact below 2^53 (8 PiB). `memory_usage` is present only when the snapshot was taken inside
  * the process (it is Node's `process.memoryUsage()`).
  */
-import * as fs from 'node:fs';
+import { SkullMemError, callAddon } from './errors';
 import { nativeBinding } from './native';
-import { SkullMemError, requireActive } from './status';
+import { requireActive } from './status';
 
 /** The value of `format`. */
 export const SNAPSHOT_FORMAT = 'skull-mem-snapshot';
@@ -71,17 +71,6 @@ export interface Snapshot {
   process: { rss_bytes: number; memory_usage?: MemoryUsage };
 }
 
-/** This process's resident set size in bytes: VmRSS, or Node's figure when /proc is absent. */
-function rssBytes(): number {
-  try {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    if (match) return Number(match[1]) * 1024;
-  } catch {
-    // No /proc (a sandbox): fall through to Node's own figure.
-  }
-  return process.memoryUsage.rss();
-}
-
 /**
  * Takes a snapshot of every scope of this process, a plain object that `JSON.stringify`
  * writes in format v1.
@@ -89,14 +78,15 @@ function rssBytes(): number {
  */
 export function snapshot(): Snapshot {
   requireActive();
-  const report = JSON.parse(nativeBinding().report('json')) as Omit<Snapshot, 'format' | 'format_version' | 'time' | 'process'>;
+  const report = callAddon(() => nativeBinding().report());
+  // Node's rss is the kernel's resident set count, the figure VmRSS shows.
   const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
   return {
     format: SNAPSHOT_FORMAT,
     format_version: SNAPSHOT_FORMAT_VERSION,
     time: new Date().toISOString(),
     ...report,
-    process: { rss_bytes: rssBytes(), memory_usage: { rss, heapTotal, heapUsed, external, arrayBuffers } },
+    process: { rss_bytes: rss, memory_usage: { rss, heapTotal, heapUsed, external, arrayBuffers } },
   };
 }
 

@@ -1,33 +1,17 @@
 /**
- * Whether this process is measured (`status()`), and the one error type of the package.
- * Kept apart from index.ts so that every module of the API can check the preload without an
- * import cycle.
+ * Whether this process is measured (`status()`). Kept apart from index.ts so that every
+ * module of the API can check the preload without an import cycle.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { nativeBinding, packageRoot, preloadLibraryPath } from './native';
+import { SkullMemError } from './errors';
+import { nativeBinding } from './native';
+import { packageRoot, preloadLibraryPath } from './platform';
+
+export { SkullMemError, type SkullMemErrorCode } from './errors';
 
 /** The command that starts a program with the interposer preloaded. */
 export const PRELOAD_COMMAND = 'npx skull-mem run -- node app.js';
-
-/** Why an operation could not be done; `code` is stable, `message` says what to do. */
-export type SkullMemErrorCode = 'NOT_PRELOADED' | 'VERSION_MISMATCH' | 'BAD_SNAPSHOT' | 'UNREADABLE';
-
-/** An error from skull-mem with a message a user can act on. */
-export class SkullMemError extends Error {
-  /** Stable identifier of the failure. */
-  readonly code: SkullMemErrorCode;
-  /** For `UNREADABLE`: the reader's finer reason (`NO_PROCESS`, `NOT_MEASURED`, `SYMLINK`,
-   * `NOT_OWNED`, `TRUNCATED`, `VERSION_MISMATCH`, `CORRUPT`, `STALE`, ...). */
-  readonly reason?: string;
-
-  constructor(code: SkullMemErrorCode, message: string, reason?: string) {
-    super(message);
-    this.name = 'SkullMemError';
-    this.code = code;
-    if (reason !== undefined) this.reason = reason;
-  }
-}
 
 /** Whether this process is being measured, and by which versions of the three parts. */
 export interface Status {

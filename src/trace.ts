@@ -4,17 +4,9 @@
  * sample by bytes) record their stack, and `leaks` lists the traced blocks still live,
  * grouped by stack and symbolized to function and file:line.
  */
-import { nativeBinding, type NativeBinding } from './native';
-import { SkullMemError, requireActive } from './status';
-
-/** The addon's tracing functions (crates/node/src/trace.rs); results are JSON text. */
-interface TraceBinding extends NativeBinding {
-  traceControl(pid: number, dir: string | null, depth: number, sampleBytes: number, scopes: string[]): string;
-  traceReport(pid: number, dir: string | null, top: number): string;
-  traceEvents(pid: number, dir: string | null, from: number, frames: number, followSeconds: number): string;
-  traceStatus(pid: number, dir: string | null): string;
-  traceLeaks(pid: number, dir: string | null, minAge: number, scope: string | null, top: number): string;
-}
+import { callAddon } from './errors';
+import { nativeBinding } from './native';
+import { requireActive } from './status';
 
 /** Deepest stack recorded. */
 export const MAX_TRACE_DEPTH = 32;
@@ -49,11 +41,13 @@ export interface TraceStatus {
 export interface TraceFrame {
   index: number;
   address: string;
-  function?: string | null;
-  file?: string | null;
-  line?: number | null;
-  module?: string;
-  inlined?: boolean;
+  /** null when unknown, as are `file` and `line`. */
+  function: string | null;
+  file: string | null;
+  line: number | null;
+  /** null when the process's mappings could not be read. */
+  module: string | null;
+  inlined: boolean;
   /** `function at file:line (module)`, or `?? (module+offset)`. */
   text: string;
 }
@@ -87,19 +81,6 @@ export interface LeakOptions {
   top?: number;
 }
 
-type Result<T> = ({ ok: true } & T) | { ok: false; code: string; message: string };
-
-function unwrap<T>(json: string): T {
-  const result = JSON.parse(json) as Result<T>;
-  if (!result.ok) throw new SkullMemError('UNREADABLE', `skull-mem: ${result.message}`, result.code);
-  const { ok: _ok, ...rest } = result;
-  return rest as unknown as T;
-}
-
-function binding(): TraceBinding {
-  return nativeBinding() as TraceBinding;
-}
-
 function checkDepth(depth: number | undefined): number {
   const value = depth ?? MAX_TRACE_DEPTH;
   if (!Number.isInteger(value) || value < 1 || value > MAX_TRACE_DEPTH) {
@@ -119,17 +100,19 @@ function checkSample(bytes: number | undefined): number {
 /** Switches tracing of process `pid` on (`segment dir` default: $SKULL_MEM_DIR or /dev/shm). */
 export function startTracing(pid: number, options: TraceOptions = {}, dir?: string): TraceStatus {
   const scopes = options.scopes ?? [];
-  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, checkDepth(options.depth), checkSample(options.sampleBytes), scopes));
+  const depth = checkDepth(options.depth);
+  const sampleBytes = checkSample(options.sampleBytes);
+  return callAddon(() => nativeBinding().traceControl(pid, dir, depth, sampleBytes, scopes));
 }
 
 /** Switches tracing of process `pid` off; the blocks traced so far stay listed until freed. */
 export function stopTracing(pid: number, dir?: string): TraceStatus {
-  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, 0, 0, []));
+  return callAddon(() => nativeBinding().traceControl(pid, dir, 0, 0, []));
 }
 
 /** The tracing state of process `pid`. */
 export function tracingStatus(pid: number, dir?: string): TraceStatus {
-  return unwrap<TraceStatus>(binding().traceStatus(pid, dir ?? null));
+  return callAddon(() => nativeBinding().traceStatus(pid, dir));
 }
 
 /** The leak candidates of process `pid`. */
@@ -139,7 +122,7 @@ export function leakReport(pid: number, options: LeakOptions = {}, dir?: string)
   if (!(minAge >= 0) || !Number.isInteger(top) || top < 0) {
     throw new RangeError('skull-mem: minAge must be a number of seconds >= 0 and top a whole number >= 0');
   }
-  return unwrap<LeakReport>(binding().traceLeaks(pid, dir ?? null, minAge, options.scope ?? null, top));
+  return callAddon(() => nativeBinding().traceLeaks(pid, dir, minAge, options.scope, top));
 }
 
 /** All traced allocations of a process by stack, since tracing started. */
@@ -154,7 +137,7 @@ export interface StackReport {
 /** Every stack tracing recorded in process `pid`, largest by bytes first (`top` 0: all). */
 export function stackReport(pid: number, top = 0, dir?: string): StackReport {
   if (!Number.isInteger(top) || top < 0) throw new RangeError('skull-mem: top must be a whole number >= 0');
-  return unwrap<StackReport>(binding().traceReport(pid, dir ?? null, top));
+  return callAddon(() => nativeBinding().traceReport(pid, dir, top));
 }
 
 /** A frame's name for the folded format: function (or the text of an unknown frame), without
@@ -210,7 +193,7 @@ export interface TraceEvents {
  * top `frames` frames of each stack. The process records events only while someone follows
  * them: each call asks it to go on for `followSeconds` more (0: just read what is there). */
 export function traceEvents(pid: number, from: number, frames = 3, dir?: string, followSeconds = 10): TraceEvents {
-  return unwrap<TraceEvents>(binding().traceEvents(pid, dir ?? null, from, frames, followSeconds));
+  return callAddon(() => nativeBinding().traceEvents(pid, dir, from, frames, followSeconds));
 }
 
 /** One event as a line: `+` allocation or `-` free, size, address, scope, thread, frames. */

@@ -38,7 +38,7 @@ describe('without the preload', () => {
   it('binding_calls_throw_an_actionable_error_instead_of_crashing', () => {
     const out = evaluate(
       `const b = require(${JSON.stringify(INDEX.replace('index.js', 'native.js'))}).nativeBinding();
-       out.messages = [() => b.report('json'), () => b.snapshotScopes(), () => b.scopeCurrent()].map((f) => {
+       out.messages = [() => b.report(), () => b.snapshotScopes(), () => b.scopeCurrent()].map((f) => {
          try { f(); return 'returned'; } catch (e) { return e.message; } });`,
       false,
     );

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { packageRoot } from '../../src/native';
+import { packageRoot } from '../../src/platform';
 import { CliError } from './cli-error';
 
 function packageVersion(): string {

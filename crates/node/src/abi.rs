@@ -10,8 +10,6 @@ pub use skull_mem_core::scopes::{KIND_MAX, NAME_MAX, SCOPE_INVALID, SCOPE_SELF};
 /// preloaded library of the same version speaks).
 pub use skull_mem_core::ABI_VERSION;
 
-/// `SKULL_REPORT_TEXT`.
-pub const REPORT_TEXT: c_int = 0;
 /// `SKULL_REPORT_JSON`.
 pub const REPORT_JSON: c_int = 1;
 

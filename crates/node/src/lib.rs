@@ -5,7 +5,10 @@
 //! JavaScript. It never links the interposer: an addon is opened with local symbol scope, so a
 //! `malloc` inside it would interpose nothing; only a library preloaded at exec time counts the
 //! whole process. When the library is absent, `preloadStatus()` says so and every other call
-//! returns an error the user can act on.
+//! throws an error the user can act on, with a stable `code` (`error.rs`).
+//!
+//! Results are typed objects (`#[napi(object)]`), never JSON text; `@napi-rs/cli` generates
+//! their TypeScript declarations (src/native-binding.d.ts) from this crate.
 //!
 //! `switch.rs` holds the one hot call (`scopeSwitch`, made by the JS context hooks on every
 //! async callback); `threadpool.rs` makes the libuv pool threads charge the `threadpool` scope.
@@ -14,32 +17,42 @@
 //! (8 PiB), which no process reaches in practice.
 
 mod abi;
+pub mod error;
 pub mod reader;
+pub mod report;
 pub mod switch;
 pub mod threadpool;
 pub mod trace;
+pub mod trace_types;
 
 use std::ffi::{CStr, CString};
 
-use napi::{Error, Result};
 use napi_derive::napi;
 
 use abi::{Abi, ScopeStats, ABI_VERSION, SCOPE_INVALID, SCOPE_SELF};
-
-const NOT_LOADED: &str = "skull-mem: the interposer is not loaded in this process; \
-                          start it with `npx skull-mem run -- node app.js`";
+use error::{fail, Result, ABI_MISMATCH, BAD_ARGUMENT, CORRUPT, NOT_PRELOADED};
+use report::Report;
 
 /// The C ABI of the preloaded library, or the error telling the user how to preload it.
 fn loaded() -> Result<&'static Abi> {
-    let abi = Abi::get().ok_or_else(|| Error::from_reason(NOT_LOADED))?;
+    let abi = Abi::get().ok_or_else(|| {
+        fail(
+            NOT_PRELOADED,
+            "the interposer is not loaded in this process; \
+             start it with `npx skull-mem run -- node app.js`",
+        )
+    })?;
     // SAFETY: `skull_abi_version` takes no arguments and only returns a constant.
     let found = unsafe { (abi.abi_version)() };
     if found != ABI_VERSION {
-        return Err(Error::from_reason(format!(
-            "skull-mem: the preloaded libskull_mem.so speaks C ABI version {found}, this binding \
-             speaks version {ABI_VERSION}; preload the libskull_mem.so shipped with this package \
-             (`npx skull-mem preload-path` prints it)"
-        )));
+        return Err(fail(
+            ABI_MISMATCH,
+            format!(
+                "the preloaded libskull_mem.so speaks C ABI version {found}, this binding \
+                 speaks version {ABI_VERSION}; preload the libskull_mem.so shipped with this \
+                 package (`npx skull-mem preload-path` prints it)"
+            ),
+        ));
     }
     Ok(abi)
 }
@@ -112,30 +125,22 @@ pub fn preload_status() -> PreloadStatus {
     }
 }
 
-/// Renders the report, `format` being `"text"` (the table) or `"json"`.
+/// This process's figures, as the preloaded library reports them (through the C ABI, so it
+/// works whether or not the process has a segment file).
 #[napi]
-pub fn report(format: String) -> Result<String> {
-    let code = match format.as_str() {
-        "text" => abi::REPORT_TEXT,
-        "json" => abi::REPORT_JSON,
-        other => {
-            return Err(Error::from_reason(format!(
-                "skull-mem: unknown report format {other:?}; use \"text\" or \"json\""
-            )))
-        }
-    };
+pub fn report() -> Result<Report> {
     let abi = loaded()?;
     let _self = SelfScope::enter(abi);
     let mut buf: Vec<u8> = Vec::new();
     loop {
         // SAFETY: `buf` is writable for `buf.len()` bytes; the library writes at most that
         // many (snprintf contract) and never keeps the pointer.
-        let len = unsafe { (abi.report)(buf.as_mut_ptr().cast(), buf.len(), code) };
+        let len = unsafe { (abi.report)(buf.as_mut_ptr().cast(), buf.len(), abi::REPORT_JSON) };
         if len < buf.len() {
             buf.truncate(len);
-            return String::from_utf8(buf).map_err(|e| {
-                Error::from_reason(format!("skull-mem: the report is not UTF-8: {e}"))
-            });
+            let json = serde_json::from_slice(&buf)
+                .map_err(|e| fail(CORRUPT, format!("the library's report is not JSON: {e}")))?;
+            return Report::from_json(json);
         }
         // The figures can grow wider between two calls: retry with room to spare.
         buf.resize(len + 1 + len / 8, 0);
@@ -209,9 +214,10 @@ pub fn snapshot_scopes() -> Result<Vec<ScopeSnapshot>> {
 pub fn scope_register(name: String, kind: String) -> Result<u32> {
     let abi = loaded()?;
     let bad = |what: &str| {
-        Error::from_reason(format!(
-            "skull-mem: cannot register scope {name:?} of kind {kind:?}: {what}"
-        ))
+        fail(
+            BAD_ARGUMENT,
+            format!("cannot register scope {name:?} of kind {kind:?}: {what}"),
+        )
     };
     let c_name = CString::new(name.as_str()).map_err(|_| bad("the name contains a NUL byte"))?;
     let c_kind = CString::new(kind.as_str()).map_err(|_| bad("the kind contains a NUL byte"))?;
@@ -236,9 +242,10 @@ pub fn scope_enter(id: u32) -> Result<u32> {
     // SAFETY: `skull_scope_enter` accepts any id; an unknown one changes nothing.
     let previous = unsafe { (abi.scope_enter)(id) };
     if previous == SCOPE_INVALID {
-        return Err(Error::from_reason(format!(
-            "skull-mem: unknown scope id {id}; use an id returned by scopeRegister"
-        )));
+        return Err(fail(
+            BAD_ARGUMENT,
+            format!("unknown scope id {id}; use an id returned by scopeRegister"),
+        ));
     }
     Ok(previous)
 }

@@ -74,7 +74,8 @@ impl Task for MarkThread {
 /// Queues one marking task; the TypeScript API queues `threads` of them at once (the pool
 /// size) and awaits them all. Resolves with how many tasks had reached the gate, which equals
 /// `threads` when every pool thread now charges `scope`.
-#[napi]
+// napi-derive cannot see through `AsyncTask` to the task's `JsValue`: name the type here.
+#[napi(ts_return_type = "Promise<number>")]
 pub fn threadpool_mark(scope: u32, threads: u32) -> AsyncTask<MarkThread> {
     AsyncTask::new(MarkThread { scope, threads })
 }

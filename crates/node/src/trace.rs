@@ -1,49 +1,52 @@
 //! Tracing from outside a process (`skull-trace`) or inside it (`trace.*` of the API): the
 //! control word in the segment, and leak reports from its tables, symbolized here.
 //!
-//! Results cross to JavaScript as JSON text, `{"ok":true,...}` or
-//! `{"ok":false,"code":...,"message":...}`, like the reader's.
+//! Results are the typed objects of `trace_types.rs`; failures are errors with the reader's
+//! codes, or `NOT_WRITABLE` / `NO_SCOPE` (`error.rs`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
-use crate::reader::{dir_or_default, error_json};
+use crate::error::{fail, unreadable, Result, NOT_WRITABLE, NO_SCOPE};
+use crate::reader::dir_or_default;
+use crate::trace_types::{
+    LeakGroup, LeakReport, StackEntry, StackReport, TraceCapacity, TraceCounts, TraceEvent,
+    TraceEvents, TraceFrame, TraceStatus,
+};
 use napi_derive::napi;
-use serde_json::{json, Value};
 use skull_mem_core::reader::{self, Reading, SegmentView};
 use skull_mem_core::trace::control::{TraceConfig, MAX_DEPTH};
 use skull_mem_core::trace::tables::{LiveBlock, TraceTables, EVENT_FREE};
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
 
-fn failure(code: &str, message: String) -> Value {
-    json!({ "ok": false, "code": code, "message": message })
-}
-
 /// The tables' counts; `live` is the number of live traced blocks (every recorded block not
 /// live any more was freed).
-fn counts(tables: &TraceTables, live: usize) -> Value {
+fn counts(tables: &TraceTables, live: usize) -> TraceCounts {
     let traced_allocs = tables.traced_allocs();
-    json!({
-        "traced_allocs": traced_allocs,
-        "traced_frees": traced_allocs.saturating_sub(live as u64),
-        "dropped_stacks": tables.dropped_stacks.load(Ordering::Relaxed),
-        "dropped_blocks": tables.dropped_blocks.load(Ordering::Relaxed),
-    })
+    TraceCounts {
+        traced_allocs: traced_allocs as f64,
+        traced_frees: traced_allocs.saturating_sub(live as u64) as f64,
+        dropped_stacks: tables.dropped_stacks.load(Ordering::Relaxed) as f64,
+        dropped_blocks: tables.dropped_blocks.load(Ordering::Relaxed) as f64,
+    }
 }
 
-fn status_json(word: u64, tables: &TraceTables) -> Value {
+fn status_of(word: u64, tables: &TraceTables) -> TraceStatus {
     let config = TraceConfig::decode(word);
     let live = tables.live_blocks().len();
-    json!({
-        "enabled": config.is_some(),
-        "depth": config.map(|c| c.depth),
-        "sample_bytes": config.map(|c| c.sample_bytes),
-        "scoped": config.is_some_and(|c| c.scoped),
-        "counts": counts(tables, live),
-        "live_blocks": live,
-        "capacity": { "stacks": tables.stack_slots(), "live_blocks": tables.live_slots() },
-    })
+    TraceStatus {
+        enabled: config.is_some(),
+        depth: config.map(|c| c.depth as u32),
+        sample_bytes: config.map(|c| c.sample_bytes as f64),
+        scoped: config.is_some_and(|c| c.scoped),
+        counts: counts(tables, live),
+        live_blocks: live as f64,
+        capacity: TraceCapacity {
+            stacks: tables.stack_slots() as f64,
+            live_blocks: tables.live_slots() as f64,
+        },
+    }
 }
 
 /// Sets the control word of process `pid`: `depth` 0 turns tracing off; otherwise on, with
@@ -56,7 +59,7 @@ pub fn trace_control(
     depth: u32,
     sample_bytes: f64,
     scopes: Vec<String>,
-) -> String {
+) -> Result<TraceStatus> {
     let config = (depth != 0).then(|| TraceConfig {
         depth: (depth as usize).min(MAX_DEPTH),
         sample_bytes: sample_bytes.max(0.0) as u64,
@@ -64,8 +67,8 @@ pub fn trace_control(
     });
     let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
         if !view.writable {
-            return Err(failure(
-                "NOT_WRITABLE",
+            return Err(fail(
+                NOT_WRITABLE,
                 format!("cannot switch tracing of process {pid}: its segment is not writable by this user"),
             ));
         }
@@ -76,8 +79,8 @@ pub fn trace_control(
             for name in &scopes {
                 let Some(id) = (0..table.len()).find(|&id| table.name(id) == name) else {
                     let known: Vec<&str> = (0..table.len()).map(|id| table.name(id)).collect();
-                    return Err(failure(
-                        "NO_SCOPE",
+                    return Err(fail(
+                        NO_SCOPE,
                         format!(
                             "process {pid} has no scope named \"{name}\" (its scopes: {})",
                             known.join(", ")
@@ -92,42 +95,28 @@ pub fn trace_control(
         }
         let word = config.map_or(0, |config| config.encode());
         header.control.store(word, Ordering::Release);
-        Ok(status_json(word, &view.region.trace))
+        Ok(status_of(word, &view.region.trace))
     });
-    let value = match result {
-        Ok((_, Ok(mut status))) => {
-            status["ok"] = json!(true);
-            status
-        }
-        Ok((_, Err(failure))) => failure,
-        Err(error) => error_json(&error),
-    };
-    value.to_string()
+    result.map_err(|error| unreadable(&error))?.1
 }
 
 /// The tracing state of process `pid`.
 #[napi]
-pub fn trace_status(pid: u32, dir: Option<String>) -> String {
-    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
-        status_json(
+pub fn trace_status(pid: u32, dir: Option<String>) -> Result<TraceStatus> {
+    let (_, status) = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
+        status_of(
             view.region.header.control.load(Ordering::Relaxed),
             &view.region.trace,
         )
-    });
-    let value = match result {
-        Ok((_, mut status)) => {
-            status["ok"] = json!(true);
-            status
-        }
-        Err(error) => error_json(&error),
-    };
-    value.to_string()
+    })
+    .map_err(|error| unreadable(&error))?;
+    Ok(status)
 }
 
 /// One symbolizer for the process: modules and frames stay cached between reports.
 static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
 
-fn symbolize_stack(process: Option<&Process>, frames: &[u64]) -> Vec<Value> {
+fn symbolize_stack(process: Option<&Process>, frames: &[u64]) -> Vec<TraceFrame> {
     let mut guard = SYMBOLIZER
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -140,19 +129,28 @@ fn symbolize_stack(process: Option<&Process>, frames: &[u64]) -> Vec<Value> {
             None => Vec::new(),
         };
         if resolved.is_empty() {
-            out.push(json!({ "index": index, "address": format!("{address:#x}"), "text": format!("?? ({address:#x})") }));
+            out.push(TraceFrame {
+                index: index as u32,
+                address: format!("{address:#x}"),
+                function: None,
+                file: None,
+                line: None,
+                module: None,
+                inlined: false,
+                text: format!("?? ({address:#x})"),
+            });
         }
         for frame in resolved {
-            out.push(json!({
-                "index": index,
-                "address": format!("{address:#x}"),
-                "function": frame.function,
-                "file": frame.file,
-                "line": frame.line,
-                "module": frame.module,
-                "inlined": frame.inlined,
-                "text": frame.to_string(),
-            }));
+            out.push(TraceFrame {
+                index: index as u32,
+                address: format!("{address:#x}"),
+                text: frame.to_string(),
+                function: frame.function,
+                file: frame.file,
+                line: frame.line,
+                module: Some(frame.module),
+                inlined: frame.inlined,
+            });
         }
     }
     out
@@ -186,7 +184,7 @@ pub fn trace_leaks(
     min_age: f64,
     scope: Option<String>,
     top: u32,
-) -> String {
+) -> Result<LeakReport> {
     let now = skull_mem_core::trace::now_ns();
     let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
         let tables = &view.region.trace;
@@ -198,13 +196,10 @@ pub fn trace_leaks(
         (
             blocks,
             stacks,
-            status_json(view.region.header.control.load(Ordering::Relaxed), tables),
+            status_of(view.region.header.control.load(Ordering::Relaxed), tables),
         )
     });
-    let (reading, (blocks, stacks, status)) = match result {
-        Ok(found) => found,
-        Err(error) => return error_json(&error).to_string(),
-    };
+    let (reading, (blocks, stacks, status)) = result.map_err(|error| unreadable(&error))?;
     let scope_names = scope_names(&reading);
     let wanted = scope.as_deref();
     let min_age_ns = (min_age.max(0.0) * 1e9) as u64;
@@ -240,44 +235,41 @@ pub fn trace_leaks(
     let total_groups = groups.len();
     groups.truncate(if top == 0 { usize::MAX } else { top as usize });
     let process = Process::attach(pid).ok();
-    let listed: Vec<Value> = groups
+    let listed: Vec<LeakGroup> = groups
         .iter()
-        .map(|group| {
-            json!({
-                "bytes": group.bytes,
-                "blocks": group.blocks,
-                "scopes": group.scopes.iter().map(|id| scope_names.get(id).copied().unwrap_or("?")).collect::<Vec<_>>(),
-                "oldest_seconds": group.oldest_ns as f64 / 1e9,
-                "newest_seconds": group.newest_ns as f64 / 1e9,
-                "frames": symbolize_stack(process.as_ref(), &group.frames),
-            })
+        .map(|group| LeakGroup {
+            bytes: group.bytes as f64,
+            blocks: group.blocks as f64,
+            scopes: group
+                .scopes
+                .iter()
+                .map(|id| scope_names.get(id).copied().unwrap_or("?").to_owned())
+                .collect(),
+            oldest_seconds: group.oldest_ns as f64 / 1e9,
+            newest_seconds: group.newest_ns as f64 / 1e9,
+            frames: symbolize_stack(process.as_ref(), &group.frames),
         })
         .collect();
-    json!({
-        "ok": true,
-        "pid": pid,
-        "status": status,
-        "stacks": total_groups,
-        "groups": listed,
+    Ok(LeakReport {
+        pid,
+        status,
+        stacks: total_groups as u32,
+        groups: listed,
     })
-    .to_string()
 }
 
 /// Every stack tracing has recorded in process `pid`, with its traced allocations and bytes
 /// since tracing started (freed or not), largest first: where the allocations come from.
 #[napi]
-pub fn trace_report(pid: u32, dir: Option<String>, top: u32) -> String {
+pub fn trace_report(pid: u32, dir: Option<String>, top: u32) -> Result<StackReport> {
     let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
         let tables = &view.region.trace;
         (
             tables.stacks(),
-            status_json(view.region.header.control.load(Ordering::Relaxed), tables),
+            status_of(view.region.header.control.load(Ordering::Relaxed), tables),
         )
     });
-    let (stacks, status) = match result {
-        Ok((_, found)) => found,
-        Err(error) => return error_json(&error).to_string(),
-    };
+    let (_, (stacks, status)) = result.map_err(|error| unreadable(&error))?;
     // Equal stacks may be interned twice (a race between threads): merge by content.
     let mut merged: HashMap<Vec<u64>, (u64, u64)> = HashMap::new();
     for (frames, allocs, bytes) in stacks {
@@ -290,18 +282,20 @@ pub fn trace_report(pid: u32, dir: Option<String>, top: u32) -> String {
     let total = merged.len();
     merged.truncate(if top == 0 { usize::MAX } else { top as usize });
     let process = Process::attach(pid).ok();
-    let listed: Vec<Value> = merged
+    let listed: Vec<StackEntry> = merged
         .iter()
-        .map(|(frames, (allocs, bytes))| {
-            json!({
-                "allocations": allocs,
-                "bytes": bytes,
-                "frames": symbolize_stack(process.as_ref(), frames),
-            })
+        .map(|(frames, (allocs, bytes))| StackEntry {
+            allocations: *allocs as f64,
+            bytes: *bytes as f64,
+            frames: symbolize_stack(process.as_ref(), frames),
         })
         .collect();
-    json!({ "ok": true, "pid": pid, "status": status, "stacks": total, "by_stack": listed })
-        .to_string()
+    Ok(StackReport {
+        pid,
+        status,
+        stacks: total as u32,
+        by_stack: listed,
+    })
 }
 
 /// Traced allocations and frees of process `pid` from sequence number `from` on (the ring
@@ -316,14 +310,14 @@ pub fn trace_events(
     from: f64,
     frames: u32,
     follow_seconds: f64,
-) -> String {
+) -> Result<TraceEvents> {
     let from = from.max(0.0) as u64;
     let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
         let tables = &view.region.trace;
         if follow_seconds > 0.0 {
             if !view.writable {
-                return Err(failure(
-                    "NOT_WRITABLE",
+                return Err(fail(
+                    NOT_WRITABLE,
                     format!("cannot follow the events of process {pid}: its segment is not writable by this user"),
                 ));
             }
@@ -343,15 +337,12 @@ pub fn trace_events(
             });
         Ok((events, lost, stacks, next))
     });
-    let (reading, (events, lost, stacks, next)) = match result {
-        Ok((reading, Ok(found))) => (reading, found),
-        Ok((_, Err(failure))) => return failure.to_string(),
-        Err(error) => return error_json(&error).to_string(),
-    };
+    let (reading, found) = result.map_err(|error| unreadable(&error))?;
+    let (events, lost, stacks, next) = found?;
     let scope_names = scope_names(&reading);
     let process = Process::attach(pid).ok();
-    let mut symbolized: HashMap<u32, Vec<Value>> = HashMap::new();
-    let listed: Vec<Value> = events
+    let mut symbolized: HashMap<u32, Vec<TraceFrame>> = HashMap::new();
+    let listed: Vec<TraceEvent> = events
         .iter()
         .map(|event| {
             let top = symbolized.entry(event.stack).or_insert_with(|| {
@@ -360,17 +351,31 @@ pub fn trace_events(
                 all.truncate(frames as usize);
                 all
             });
-            json!({
-                "seq": event.seq,
-                "op": if event.kind == EVENT_FREE { "free" } else { "alloc" },
-                "addr": format!("{:#x}", event.addr),
-                "size": event.size,
-                "scope": scope_names.get(&event.scope).copied().unwrap_or("?"),
-                "thread": event.thread,
-                "time_ns": event.time_ns,
-                "frames": top,
-            })
+            TraceEvent {
+                seq: event.seq as f64,
+                op: if event.kind == EVENT_FREE {
+                    "free"
+                } else {
+                    "alloc"
+                }
+                .to_owned(),
+                addr: format!("{:#x}", event.addr),
+                size: event.size as f64,
+                scope: scope_names
+                    .get(&event.scope)
+                    .copied()
+                    .unwrap_or("?")
+                    .to_owned(),
+                thread: event.thread,
+                time_ns: event.time_ns as f64,
+                frames: top.clone(),
+            }
         })
         .collect();
-    json!({ "ok": true, "pid": pid, "next": next, "lost": lost, "events": listed }).to_string()
+    Ok(TraceEvents {
+        pid,
+        next: next as f64,
+        lost: lost as f64,
+        events: listed,
+    })
 }
