@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use napi_derive::napi;
 use serde_json::{json, Value};
-use skull_mem_core::reader::{self, ReadError, Reading};
-use skull_mem_core::report;
+use skull_mem_inspect::reader::{self, ReadError, Reading};
+use skull_mem_inspect::report::Report;
 
 /// Runs `read` with the binding's allocations charged to the `skull-mem` scope when this
 /// process is measured itself, so reading never inflates the caller's scope.
@@ -31,19 +31,9 @@ pub(crate) fn error_json(error: &ReadError) -> Value {
 }
 
 fn reading_json(reading: &Reading) -> Value {
-    let info = &reading.info;
     json!({
-        "segment": {
-            "path": info.path.to_string_lossy(),
-            "pid": info.pid,
-            "uid": info.uid,
-            "start_time": info.start_time,
-            "executable": info.executable,
-            "command_line": info.command_line,
-            "library_version": info.library_version,
-            "control": info.control,
-        },
-        "report": report::json(&reading.snapshot),
+        "segment": reading.info,
+        "report": Report::of(&reading.snapshot),
     })
 }
 

@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use crate::reader::{dir_or_default, error_json};
 use napi_derive::napi;
 use serde_json::{json, Value};
-use skull_mem_core::reader::{self, Reading, SegmentView};
 use skull_mem_core::trace::control::{TraceConfig, MAX_DEPTH};
 use skull_mem_core::trace::tables::{LiveBlock, TraceTables, EVENT_FREE};
+use skull_mem_inspect::reader::{self, Reading, SegmentView};
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
 
 fn failure(code: &str, message: String) -> Value {
