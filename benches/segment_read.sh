@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # benches/segment_read.sh — how long reading a running process from outside takes.
 #
-# A preloaded C process (crates/core/tests/c/reader_threads.c) registers SCOPES scopes and
+# A preloaded C process (crates/inspect/tests/c/reader_threads.c) registers SCOPES scopes and
 # starts THREADS threads that allocate in several of them, then pauses with every thread
 # alive. Measured:
 #   1. one complete `reader::read_pid` (open, checks, map, sum of every thread block for every
-#      scope), as the median of READS reads by crates/core/examples/segment_read.rs;
+#      scope), as the median of READS reads by crates/inspect/examples/segment_read.rs;
 #   2. `node dist/bin/skull-mem.js memory <pid> --json` end to end (process start included),
 #      median of CLI_RUNS runs, when that command exists in the tree.
 # Target for 1: under 50 ms.
@@ -40,12 +40,12 @@ cleanup() {
 trap cleanup EXIT
 
 lib=$(skull_mem_library segment_read.sh)
-(cd "$repo" && cargo build --release -q -p skull-mem-core --example segment_read) >&2
+(cd "$repo" && cargo build --release -q -p skull-mem-inspect --example segment_read) >&2
 timer="$repo/target/release/examples/segment_read"
 
 bin="$tmp/reader_threads"
 gcc -std=gnu11 -O2 -Wall -pthread -I "$repo/include" -o "$bin" \
-    "$repo/crates/core/tests/c/reader_threads.c" \
+    "$repo/crates/inspect/tests/c/reader_threads.c" \
     -L "$(dirname "$lib")" -lskull_mem -Wl,-rpath,"$(dirname "$lib")"
 
 # The workload, paused: its stdin is a FIFO we hold open, its stdout a file we poll.

@@ -78,7 +78,7 @@ struct skull_scope_stats {
 
 /* Report formats for skull_report. */
 enum skull_report_format {
-    SKULL_REPORT_TEXT = 0,          /* the "Skull Memory Measurement" table */
+    SKULL_REPORT_TEXT = 0,          /* the table `skull-mem memory <pid>` prints */
     SKULL_REPORT_JSON = 1           /* the same figures as JSON with stable field names */
 };
 
@@ -113,7 +113,8 @@ skull_scope_id skull_scope_current(void);
 size_t skull_snapshot(struct skull_scope_stats *buf, size_t cap, size_t entry_size);
 
 /* Renders the report in `format` into `buf` like snprintf: writes at most `cap` bytes
- * including a terminating NUL and returns the full length without the NUL. */
+ * including a terminating NUL and returns the full length without the NUL. The text is
+ * what `skull-mem memory <pid>` prints of this process right after the call returns. */
 size_t skull_report(char *buf, size_t cap, int format);
 
 #ifdef __cplusplus

@@ -7,6 +7,49 @@
  */
 export declare function bindingVersion(): string
 
+/**
+ * What grew between `before` and `after`, scope by scope, largest growth first. Scopes are
+ * matched by (name, kind): ids differ between two runs of the same program.
+ */
+export declare function diff(before: DiffSnapshot, after: DiffSnapshot): SnapshotDiff
+
+/** The part of a snapshot's `process` a diff reads. */
+export interface DiffProcess {
+  /** The resident set size. */
+  rss_bytes: number
+}
+
+/** What a diff reads of a snapshot in format v1 (other fields are ignored). */
+export interface DiffSnapshot {
+  /** ISO-8601 time of the snapshot. */
+  time: string
+  /** The version of the skull-mem that made it. */
+  version: string
+  /** The process id. */
+  pid: number
+  /** Threads holding a counter block. */
+  threads: number | null
+  /** Bytes mapped for counters. */
+  region_bytes: number | null
+  /** Whether tracing was on. */
+  trace_enabled: boolean
+  /** Every scope. */
+  scopes: Array<ScopeReport>
+  /** Sums over every scope. */
+  totals: ReportTotals
+  /** Resident figures. */
+  process: DiffProcess
+}
+
+/**
+ * The diff as the table `skull-mem diff` prints: one line per scope that changed, then the
+ * totals.
+ */
+export declare function diffTable(diff: SnapshotDiff): string
+
+/** `1536` → `"1.5 KiB"`, as the tables write sizes. */
+export declare function humanBytes(bytes: number): string
+
 /** Live traced blocks with one stack. */
 export interface LeakGroup {
   /** Bytes of the live blocks. */
@@ -35,6 +78,30 @@ export interface LeakReport {
   groups: Array<LeakGroup>
 }
 
+/**
+ * Lists the live measured processes of `dir` for `skull-mem ps`, removing the segments of
+ * processes that have ended.
+ */
+export declare function listProcesses(dir?: string | undefined | null): ProcessList
+
+/**
+ * The Skull Memory Measurement table of `snapshot` and its RSS summary, as `skull-mem
+ * memory` prints it.
+ */
+export declare function memoryTable(snapshot: ProcessSnapshot, options: MemoryTableOptions): string
+
+/** What the memory table shows besides the basic columns. */
+export interface MemoryTableOptions {
+  /** Calls per API, failed allocations and header overhead per scope. */
+  detail: boolean
+  /** The order of the scopes: `used`, `growth` or `name`. */
+  sort: 'used' | 'growth' | 'name'
+  /** An earlier reading of the process, for the growth column. */
+  previous?: ProcessSnapshot
+  /** Seconds between `previous` and this reading. */
+  interval?: number
+}
+
 /** Reports whether the interposer is loaded in this process. Never throws. */
 export declare function preloadStatus(): PreloadStatus
 
@@ -46,6 +113,93 @@ export interface PreloadStatus {
   version?: string
   /** The library's C ABI version; absent when the library is not loaded. */
   abiVersion?: number
+}
+
+/** Where the process's resident memory is, from `/proc`, and how much of it malloc explains. */
+export interface ProcessFigures {
+  /** VmRSS. */
+  rss_bytes: number
+  /** RssAnon: heap, arenas, stacks, JIT and V8 heaps, anonymous mmaps. */
+  anon_bytes: number
+  /** RssFile: code and mapped files. */
+  file_bytes: number
+  /** RssShmem: shared memory, including skull-mem's own segment. */
+  shmem_bytes: number
+  /** Resident in glibc's heap mappings: the brk heap and the per-thread arena heaps. */
+  malloc_heap_bytes: number
+  /** Resident part of the process's skull-mem segment. */
+  segment_bytes: number
+  /** Resident in glibc's heap mappings beyond live blocks and their headers (at least). */
+  malloc_retained_bytes: number
+  /** Anonymous memory outside glibc's heap mappings. */
+  other_anon_bytes: number
+}
+
+/** `skull-mem ps`: the rows, the table of them, and what the scan removed or could not read. */
+export interface ProcessList {
+  /** The directory scanned. */
+  dir: string
+  /** One row per live measured process. */
+  processes: Array<ProcessRow>
+  /** Segments removed because their process has ended. */
+  removed: Array<string>
+  /** Segments that could not be read. */
+  unreadable: Array<Unreadable>
+  /** The rows as the text table `skull-mem ps` prints. */
+  table: string
+}
+
+/** One process of `skull-mem ps`. */
+export interface ProcessRow {
+  /** The process id. */
+  pid: number
+  /** Its command line, from the segment header. */
+  command: string
+  /** Bytes allocated and not yet freed, over all scopes. */
+  used_bytes: number
+  /** Blocks allocated and not yet freed. */
+  live_blocks: number
+  /** Registered scopes. */
+  scopes: number
+  /** Threads holding a counter block. */
+  threads: number | null
+  /** Whether tracing is on. */
+  tracing: boolean
+  /** The library version in the process. */
+  library_version: string
+  /** The segment file. */
+  segment: string
+}
+
+/**
+ * A process read from outside: the snapshot format v1, as `skull-mem memory --json` and
+ * `skull-mem snapshot` write it.
+ */
+export interface ProcessSnapshot {
+  /** `"skull-mem-snapshot"`. */
+  format: 'skull-mem-snapshot'
+  /** `1`. */
+  format_version: 1
+  /** ISO-8601 time of the reading. */
+  time: string
+  /** The version of the skull-mem that read the process. */
+  version: string
+  /** The process id. */
+  pid: number
+  /** Threads holding a counter block. */
+  threads: number | null
+  /** Bytes mapped for counters. */
+  region_bytes: number | null
+  /** Whether tracing is on. */
+  trace_enabled: boolean
+  /** Every scope, by id. */
+  scopes: Array<ScopeReport>
+  /** Sums over every scope. */
+  totals: ReportTotals
+  /** What the segment header says. */
+  segment: SegmentInfo
+  /** Resident figures from `/proc`. */
+  process: ProcessFigures
 }
 
 /** One process read through its segment. */
@@ -73,13 +227,13 @@ export declare function report(): Report
 
 /** A process's figures, as the library reports them. */
 export interface Report {
+  /** The version of the skull-mem that made the report. */
+  version: string
   /** The process id. */
   pid: number
-  /** The library's version. */
-  version: string
-  /** Threads holding a counter block. */
+  /** Threads holding a counter block, where known. */
   threads: number | null
-  /** Bytes mapped for counters. */
+  /** Bytes mapped for counters, where known. */
   region_bytes: number | null
   /** Whether tracing is on. */
   trace_enabled: boolean
@@ -97,7 +251,7 @@ export interface ReportTotals {
   live_blocks: number
   /** Header and alignment bytes of live blocks. */
   overhead_bytes: number
-  /** Every counter summed. */
+  /** Every counter summed, by name. */
   counters: Record<string, number>
 }
 
@@ -128,6 +282,26 @@ export declare function scopeCurrent(): number
  */
 export declare function scopeEnter(id: number): number
 
+/** The growth of one scope between two snapshots (after minus before). */
+export interface ScopeGrowth {
+  /** The scope name. */
+  name: string
+  /** The scope kind. */
+  kind: string
+  /** Used bytes in the first snapshot (0 when the scope did not exist yet). */
+  used_bytes_before: number
+  /** Used bytes in the second snapshot (0 when the scope no longer appears). */
+  used_bytes_after: number
+  /** `used_bytes_after - used_bytes_before`. */
+  used_bytes: number
+  /** Growth of live blocks. */
+  live_blocks: number
+  /** Growth of header and alignment overhead. */
+  overhead_bytes: number
+  /** Growth of every counter. */
+  counters: Record<string, number>
+}
+
 /** Restores the scope returned by the matching `scopeEnter`. */
 export declare function scopeLeave(previous: number): void
 
@@ -150,7 +324,7 @@ export interface ScopeReport {
   peak_used_bytes: number
   /** Header and alignment bytes of this scope's live blocks. */
   overhead_bytes: number
-  /** Every counter of the scope. */
+  /** Every counter of the scope by name. */
   counters: Record<string, number>
 }
 
@@ -178,18 +352,30 @@ export interface SegmentInfo {
   path: string
   /** The process id. */
   pid: number
-  /** The owner's user id. */
+  /** The process's real user id. */
   uid: number
   /** The process's start time, in clock ticks after boot. */
   start_time: number
-  /** The executable. */
+  /** The executable at start. */
   executable: string
-  /** The command line, arguments separated by spaces. */
+  /** The command line at start. */
   command_line: string
-  /** The version of the library that wrote the segment. */
+  /** The version of the library in the process. */
   library_version: string
   /** The tracing control word (0: off). */
   control: number
+}
+
+/** The whole difference between two snapshots. */
+export interface SnapshotDiff {
+  /** Seconds between the two snapshots. */
+  seconds: number
+  /** One entry per scope found in either snapshot, by descending `used_bytes` growth. */
+  scopes: Array<ScopeGrowth>
+  /** Growth of the totals. */
+  totals: TotalsGrowth
+  /** Growth of the resident set size. */
+  rss_bytes: number
 }
 
 /** Every scope's figures at this instant. */
@@ -218,11 +404,29 @@ export interface StackReport {
 }
 
 /**
+ * Reads process `pid` now, through its segment in `dir` (default `$SKULL_MEM_DIR` or
+ * /dev/shm): its counters and its resident figures.
+ */
+export declare function takeProcessSnapshot(pid: number, dir?: string | undefined | null): ProcessSnapshot
+
+/**
  * Queues one marking task; the TypeScript API queues `threads` of them at once (the pool
  * size) and awaits them all. Resolves with how many tasks had reached the gate, which equals
  * `threads` when every pool thread now charges `scope`.
  */
 export declare function threadpoolMark(scope: number, threads: number): Promise<number>
+
+/** Growth of the totals over all scopes. */
+export interface TotalsGrowth {
+  /** Growth of used bytes. */
+  used_bytes: number
+  /** Growth of live blocks. */
+  live_blocks: number
+  /** Growth of header and alignment overhead. */
+  overhead_bytes: number
+  /** Growth of every counter. */
+  counters: Record<string, number>
+}
 
 /**
  * Entries of the stack and live-block tables (`SKULL_MEM_TRACE_STACKS`,

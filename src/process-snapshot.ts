@@ -1,14 +1,29 @@
 /**
  * A measured process's snapshot in the shared snapshot format v1 (see src/snapshot.ts): the
- * report JSON read from its segment plus the time and the process's resident figures. The
- * output of `skull-mem memory --json` and `skull-mem snapshot`, and an input of `diff`.
+ * counters read from its segment plus the time and the process's resident figures, read by
+ * the inspect crate (crates/inspect/src/process.rs). The output of `skull-mem memory --json`
+ * and `skull-mem snapshot`, and an input of `diff`.
  */
-import { readProcessMemory, type ProcessMemory } from './process-memory';
-import { SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION, type Snapshot } from './snapshot';
-import { readProcess, type SegmentInfo } from './segments';
+import { callAddon } from './errors';
+import { nativeBinding } from './native';
+import type { SegmentInfo } from './segments';
+import type { Snapshot } from './snapshot';
 
-/** The process figures the CLI adds: resident memory and how much of it malloc explains. */
-export interface ProcessFigures extends ProcessMemory {
+/** Resident figures of a process, in bytes, and how much of them malloc explains (field names
+ * stable in `--json`). */
+export interface ProcessFigures {
+  /** VmRSS. */
+  rss_bytes: number;
+  /** RssAnon: heap, arenas, stacks, JIT and V8 heaps, anonymous mmaps. */
+  anon_bytes: number;
+  /** RssFile: code and mapped files. */
+  file_bytes: number;
+  /** RssShmem: shared memory, including skull-mem's own segment. */
+  shmem_bytes: number;
+  /** Resident in glibc's heap mappings: the brk heap and the per-thread arena heaps. */
+  malloc_heap_bytes: number;
+  /** Resident part of this process's skull-mem segment. */
+  segment_bytes: number;
   /** Resident in glibc's heap mappings beyond live blocks and their headers: memory the
    * allocator keeps after frees, and fragmentation (a lower bound: large blocks live in
    * mappings of their own). */
@@ -21,24 +36,13 @@ export interface ProcessFigures extends ProcessMemory {
 /** Format v1 as the CLI writes it: with the segment and the resident figures. */
 export interface ProcessSnapshot extends Snapshot {
   segment: SegmentInfo;
-  process: ProcessFigures & { rss_bytes: number };
+  process: ProcessFigures;
 }
 
-/** Reads process `pid` now: counters and resident figures. */
+/**
+ * Reads process `pid` now: counters and resident figures.
+ * @throws {SkullMemError} `UNREADABLE` with the reader's `reason` when it cannot be read.
+ */
 export function takeProcessSnapshot(pid: number, dir?: string): ProcessSnapshot {
-  const { segment, report } = readProcess(pid, dir);
-  const memory = readProcessMemory(pid, segment.path);
-  const inHeap = Math.min(report.totals.used_bytes + report.totals.overhead_bytes, memory.malloc_heap_bytes);
-  return {
-    format: SNAPSHOT_FORMAT,
-    format_version: SNAPSHOT_FORMAT_VERSION,
-    time: new Date().toISOString(),
-    ...report,
-    segment,
-    process: {
-      ...memory,
-      malloc_retained_bytes: memory.malloc_heap_bytes - inHeap,
-      other_anon_bytes: Math.max(0, memory.anon_bytes - memory.malloc_heap_bytes),
-    },
-  };
+  return callAddon(() => nativeBinding().takeProcessSnapshot(pid, dir));
 }

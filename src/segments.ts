@@ -46,3 +46,29 @@ export interface Scan {
 export function scanProcesses(dir?: string): Scan {
   return callAddon(() => nativeBinding().scanProcesses(dir, true));
 }
+
+/** `skull-mem ps`: one row per live measured process, and the table of them. */
+export interface ProcessList {
+  dir: string;
+  processes: {
+    pid: number;
+    command: string;
+    used_bytes: number;
+    live_blocks: number;
+    scopes: number;
+    threads: number | null;
+    tracing: boolean;
+    library_version: string;
+    segment: string;
+  }[];
+  removed: string[];
+  unreadable: { code: string; message: string }[];
+  /** The rows as the text table `skull-mem ps` prints. */
+  table: string;
+}
+
+/** Lists the live measured processes of `dir` for `skull-mem ps`, removing the segments of
+ * processes that have ended. */
+export function listProcesses(dir?: string): ProcessList {
+  return callAddon(() => nativeBinding().listProcesses(dir));
+}

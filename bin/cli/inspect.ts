@@ -3,9 +3,9 @@
  */
 import * as fs from 'node:fs';
 import { CliError } from './cli-error';
-import { humanBytes, renderMemoryTable, type SortKey } from '../../src/memory-table';
+import { renderMemoryTable, type SortKey } from '../../src/memory-table';
 import { takeProcessSnapshot, type ProcessSnapshot } from '../../src/process-snapshot';
-import { scanProcesses } from '../../src/segments';
+import { listProcesses } from '../../src/segments';
 
 /** Options of `skull-mem memory`. */
 export interface MemoryOptions {
@@ -98,34 +98,15 @@ export function snapshotCommand(pid: number, options: { output?: string; dir?: s
 
 /** `skull-mem ps`: every live process with the library that the caller may read. */
 export function psCommand(options: { json: boolean; dir?: string }): number {
-  const scan = scanProcesses(options.dir);
-  const rows = scan.processes.map(({ segment, report }) => ({
-    pid: segment.pid,
-    command: segment.command_line,
-    used_bytes: report.totals.used_bytes,
-    live_blocks: report.totals.live_blocks,
-    scopes: report.scopes.length,
-    threads: report.threads,
-    tracing: segment.control !== 0,
-    library_version: segment.library_version,
-    segment: segment.path,
-  }));
+  const { table, ...list } = listProcesses(options.dir);
   if (options.json) {
-    const unreadable = scan.unreadable.map(({ code, message }) => ({ code, message }));
-    process.stdout.write(`${JSON.stringify({ dir: scan.dir, processes: rows, removed: scan.removed, unreadable }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
     return 0;
   }
-  const lines = [`${'PID'.padStart(8)} ${'USED'.padStart(12)} ${'SCOPES'.padStart(6)} ${'TRACE'.padStart(5)}  COMMAND`];
-  for (const row of rows) {
-    lines.push(
-      `${String(row.pid).padStart(8)} ${humanBytes(row.used_bytes).padStart(12)} ${String(row.scopes).padStart(6)} ${(row.tracing ? 'on' : 'off').padStart(5)}  ${row.command}`,
-    );
+  process.stdout.write(table);
+  if (list.removed.length > 0) {
+    process.stderr.write(`skull-mem: removed ${list.removed.length} segment(s) of processes that have ended\n`);
   }
-  if (rows.length === 0) lines.push(`(no process runs with skull-mem in ${scan.dir}; start one with \`skull-mem run -- <command>\`)`);
-  process.stdout.write(`${lines.join('\n')}\n`);
-  if (scan.removed.length > 0) {
-    process.stderr.write(`skull-mem: removed ${scan.removed.length} segment(s) of processes that have ended\n`);
-  }
-  for (const failure of scan.unreadable) process.stderr.write(`skull-mem: ${failure.message}\n`);
+  for (const failure of list.unreadable) process.stderr.write(`skull-mem: ${failure.message}\n`);
   return 0;
 }

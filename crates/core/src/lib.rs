@@ -6,10 +6,12 @@
 //! - `thread`: the per-thread state and the counting fast path; `thread_exit` reuse of
 //!   blocks after a thread ends.
 //! - `region`: the mapping with every thread's counters; `scopes`: the scope table;
-//!   `segment`: the region as a shared-memory file the CLI reads (`reader`).
+//!   `segment`: the region as a shared-memory file the CLI reads (`skull-mem-inspect`).
 //! - `trace`: on-demand tracing (control word, stack capture, bounded tables in the region).
-//! - `snapshot` and `report`: reading the counters, outside malloc; `abi`: the C structs;
-//!   `reader`: checking and reading the segment of another process.
+//! - `snapshot`: summing the counters, outside malloc; `abi`: the C structs;
+//!   `proc_self`: the `/proc/<pid>/stat` fields the segment header records.
+//!
+//! Reading a segment from outside, grouping and rendering live in `skull-mem-inspect`.
 //!
 //! The core never allocates through the allocator it measures on the allocation path:
 //! counters live in an `mmap`ed region and the thread state in a const thread-local.
@@ -19,10 +21,8 @@ pub mod alloc;
 pub mod cache;
 pub mod counters;
 pub mod header;
-mod proc_self;
-pub mod reader;
+pub mod proc_self;
 pub mod region;
-pub mod report;
 pub mod scopes;
 pub mod segment;
 pub mod snapshot;

@@ -1,5 +1,6 @@
-//! Facts about the calling process from `/proc/self`, read without allocating (they are
-//! read inside the first `malloc`, when the segment header is written).
+//! Facts about a process from `/proc`: the calling one's read without allocating (they are
+//! read inside the first `malloc`, when the segment header is written); the `stat` parsers
+//! also serve the reader of `skull-mem-inspect`, which checks another process's start time.
 
 /// Reads a whole small file into `buf`; returns the bytes read.
 fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Option<usize> {

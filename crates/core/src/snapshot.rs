@@ -4,7 +4,7 @@
 //! a quiescent process and otherwise may lag by the calls in flight (never by more).
 
 use crate::counters::{Counter, COUNTER_COUNT};
-use crate::region::{self, Region};
+use crate::region::{self, Region, MAX_SCOPES};
 
 /// One scope's figures.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,22 +103,37 @@ pub enum Peak {
     ReadOnly,
 }
 
+/// Scope `id`'s counters and peak, the peak raised or not as `peak` says. Never allocates.
+fn scope_figures(region: &Region, id: u32, peak: Peak) -> ([u64; COUNTER_COUNT], u64) {
+    match peak {
+        Peak::Raise => scope_counters(region, id),
+        Peak::ReadOnly => {
+            let counters = region.sum_scope(id as usize);
+            let stored = region
+                .scopes
+                .entry(id)
+                .peak_used
+                .load(core::sync::atomic::Ordering::Relaxed);
+            (counters, stored.max(used_bytes(&counters)))
+        }
+    }
+}
+
+fn trace_enabled(region: &Region) -> bool {
+    crate::trace::control::TraceConfig::decode(
+        region
+            .header
+            .control
+            .load(core::sync::atomic::Ordering::Relaxed),
+    )
+    .is_some()
+}
+
 /// Every scope of `region`, as process `pid`'s snapshot.
 pub fn of_region(region: &Region, pid: u32, peak: Peak) -> Snapshot {
     let scopes = (0..region.scopes.len())
         .map(|id| {
-            let (counters, peak_used_bytes) = match peak {
-                Peak::Raise => scope_counters(region, id),
-                Peak::ReadOnly => {
-                    let counters = region.sum_scope(id as usize);
-                    let stored = region
-                        .scopes
-                        .entry(id)
-                        .peak_used
-                        .load(core::sync::atomic::Ordering::Relaxed);
-                    (counters, stored.max(used_bytes(&counters)))
-                }
-            };
+            let (counters, peak_used_bytes) = scope_figures(region, id, peak);
             ScopeStats {
                 id,
                 name: region.scopes.name(id).to_owned(),
@@ -133,15 +148,58 @@ pub fn of_region(region: &Region, pid: u32, peak: Peak) -> Snapshot {
         threads: Some(region.threads_attached()),
         region_bytes: Some(Region::mapped_bytes()),
         scopes,
-        trace_enabled: Some(
-            crate::trace::control::TraceConfig::decode(
-                region
-                    .header
-                    .control
-                    .load(core::sync::atomic::Ordering::Relaxed),
-            )
-            .is_some(),
-        ),
+        trace_enabled: Some(trace_enabled(region)),
+    }
+}
+
+/// The counters of every scope at one instant, in storage that is no heap block: what the
+/// in-process report reads before it allocates anything, so that its own buffers are not
+/// in the figures it prints (they are freed when it returns).
+pub struct Counts {
+    scopes: u32,
+    threads: usize,
+    counters: [[u64; COUNTER_COUNT]; MAX_SCOPES],
+    peaks: [u64; MAX_SCOPES],
+}
+
+impl Counts {
+    /// No scope yet; fill with `read`.
+    pub const EMPTY: Counts = Counts {
+        scopes: 0,
+        threads: 0,
+        counters: [[0; COUNTER_COUNT]; MAX_SCOPES],
+        peaks: [0; MAX_SCOPES],
+    };
+
+    /// Reads every scope of `region` now, raising the peaks. Never allocates.
+    pub fn read(&mut self, region: &Region) {
+        self.scopes = region.scopes.len();
+        self.threads = region.threads_attached();
+        for id in 0..self.scopes {
+            let (counters, peak) = scope_figures(region, id, Peak::Raise);
+            self.counters[id as usize] = counters;
+            self.peaks[id as usize] = peak;
+        }
+    }
+
+    /// The snapshot of what `read` saw, as process `pid`'s (names are read from `region`
+    /// now: a registered scope's name and kind never change).
+    pub fn snapshot(&self, region: &Region, pid: u32) -> Snapshot {
+        Snapshot {
+            pid,
+            threads: Some(self.threads),
+            region_bytes: Some(Region::mapped_bytes()),
+            scopes: (0..self.scopes)
+                .map(|id| ScopeStats {
+                    id,
+                    name: region.scopes.name(id).to_owned(),
+                    kind: region.scopes.kind(id).to_owned(),
+                    counters: self.counters[id as usize],
+                    peak_used_bytes: self.peaks[id as usize],
+                })
+                .collect(),
+            trace_enabled: Some(trace_enabled(region)),
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! to match. The reader's codes (`NO_PROCESS`, `NOT_MEASURED`, ...) pass through unchanged.
 //! Every message is one line starting with `skull-mem: `, ready for the CLI to print.
 
-use skull_mem_core::reader::ReadError;
+use skull_mem_inspect::reader::ReadError;
 
 /// What every fallible function of the binding returns. Named `Result` because napi-derive
 /// recognises fallible functions by that name.

@@ -17,9 +17,11 @@
 //! (8 PiB), which no process reaches in practice.
 
 mod abi;
+pub mod diff;
 pub mod error;
 pub mod reader;
 pub mod report;
+pub mod snapshot;
 pub mod switch;
 pub mod threadpool;
 pub mod trace;
@@ -138,9 +140,14 @@ pub fn report() -> Result<Report> {
         let len = unsafe { (abi.report)(buf.as_mut_ptr().cast(), buf.len(), abi::REPORT_JSON) };
         if len < buf.len() {
             buf.truncate(len);
-            let json = serde_json::from_slice(&buf)
-                .map_err(|e| fail(CORRUPT, format!("the library's report is not JSON: {e}")))?;
-            return Report::from_json(json);
+            let report: skull_mem_inspect::report::Report =
+                serde_json::from_slice(&buf).map_err(|e| {
+                    fail(
+                        CORRUPT,
+                        format!("the library's report is not the documented JSON: {e}"),
+                    )
+                })?;
+            return Ok(Report::from(&report));
         }
         // The figures can grow wider between two calls: retry with room to spare.
         buf.resize(len + 1 + len / 8, 0);

@@ -1,16 +1,19 @@
-//! Reading other processes' segments for the CLI (`skull-mem ps`, `memory`, `snapshot`).
+//! Reading other processes' segments through the inspect crate's reader (`skull-mem ps`,
+//! `memory`, `snapshot`).
 //!
 //! Every failure reaches JavaScript as an error whose `code` is the reader's stable code
 //! (`error.rs`), so the CLI maps it to an exit status and a one-line message.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use napi_derive::napi;
-use skull_mem_core::reader::{self, ReadError};
-use skull_mem_core::report;
+use skull_mem_inspect::reader::{self, ReadError};
+use skull_mem_inspect::render::ps::{ps_table, PsRow};
+use skull_mem_inspect::report as model;
 
 use crate::error::{unreadable, Result};
 use crate::report::Report;
+use crate::snapshot::SegmentInfo;
 
 /// Runs `read` with the binding's allocations charged to the `skull-mem` scope when this
 /// process is measured itself, so reading never inflates the caller's scope.
@@ -26,32 +29,8 @@ pub(crate) fn dir_or_default(dir: Option<String>) -> PathBuf {
         .unwrap_or_else(reader::segment_dir)
 }
 
-/// What the segment header says about its process.
-#[napi(object, object_from_js = false)]
-pub struct SegmentInfo {
-    /// The segment file.
-    pub path: String,
-    /// The process id.
-    pub pid: u32,
-    /// The owner's user id.
-    pub uid: u32,
-    /// The process's start time, in clock ticks after boot.
-    #[napi(js_name = "start_time")]
-    pub start_time: f64,
-    /// The executable.
-    pub executable: String,
-    /// The command line, arguments separated by spaces.
-    #[napi(js_name = "command_line")]
-    pub command_line: String,
-    /// The version of the library that wrote the segment.
-    #[napi(js_name = "library_version")]
-    pub library_version: String,
-    /// The tracing control word (0: off).
-    pub control: f64,
-}
-
 /// One process read through its segment.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct Reading {
     /// The segment's header.
     pub segment: SegmentInfo,
@@ -59,44 +38,37 @@ pub struct Reading {
     pub report: Report,
 }
 
-impl Reading {
-    fn from_core(reading: &reader::Reading) -> Result<Reading> {
-        let info = &reading.info;
-        Ok(Reading {
-            segment: SegmentInfo {
-                path: info.path.to_string_lossy().into_owned(),
-                pid: info.pid,
-                uid: info.uid,
-                start_time: info.start_time as f64,
-                executable: info.executable.clone(),
-                command_line: info.command_line.clone(),
-                library_version: info.library_version.clone(),
-                control: info.control as f64,
-            },
-            report: Report::from_json(report::json(&reading.snapshot))?,
-        })
+impl From<&reader::Reading> for Reading {
+    fn from(reading: &reader::Reading) -> Self {
+        Reading {
+            segment: SegmentInfo::from(&reading.info),
+            report: Report::from(&model::Report::of(&reading.snapshot)),
+        }
     }
-}
-
-fn reading(result: std::result::Result<reader::Reading, ReadError>) -> Result<Reading> {
-    Reading::from_core(&result.map_err(|error| unreadable(&error))?)
 }
 
 /// Reads the segment of process `pid` (in `dir`, default `$SKULL_MEM_DIR` or /dev/shm).
 #[napi]
 pub fn read_process(pid: u32, dir: Option<String>) -> Result<Reading> {
-    as_tool(|| reading(reader::read_pid(&dir_or_default(dir), pid)))
+    as_tool(|| {
+        let reading =
+            reader::read_pid(&dir_or_default(dir), pid).map_err(|error| unreadable(&error))?;
+        Ok(Reading::from(&reading))
+    })
 }
 
 /// Reads a segment file by path, without checking that its process lives (for tests and
 /// for inspecting a file left behind).
 #[napi]
 pub fn read_segment_file(path: String) -> Result<Reading> {
-    as_tool(|| reading(reader::read_file(&PathBuf::from(path))))
+    as_tool(|| {
+        let reading = reader::read_file(Path::new(&path)).map_err(|error| unreadable(&error))?;
+        Ok(Reading::from(&reading))
+    })
 }
 
 /// A segment that could not be read, and why.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct Unreadable {
     /// The reader's stable code (`NOT_OWNED`, `CORRUPT`, ...).
     pub code: String,
@@ -104,8 +76,17 @@ pub struct Unreadable {
     pub message: String,
 }
 
+impl From<&ReadError> for Unreadable {
+    fn from(error: &ReadError) -> Self {
+        Unreadable {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
+
 /// The live measured processes of a directory.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct Scan {
     /// The directory scanned.
     pub dir: String,
@@ -117,6 +98,13 @@ pub struct Scan {
     pub unreadable: Vec<Unreadable>,
 }
 
+fn paths(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|path| path.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Every live measured process the caller may read; with `clean`, removes segments of
 /// processes that have ended.
 #[napi]
@@ -126,24 +114,84 @@ pub fn scan_processes(dir: Option<String>, clean: bool) -> Result<Scan> {
         let scan = reader::scan(&dir, clean).map_err(|error| unreadable(&error))?;
         Ok(Scan {
             dir: dir.to_string_lossy().into_owned(),
-            processes: scan
-                .live
-                .iter()
-                .map(Reading::from_core)
-                .collect::<Result<_>>()?,
-            removed: scan
-                .removed
-                .iter()
-                .map(|path| path.to_string_lossy().into_owned())
-                .collect(),
-            unreadable: scan
-                .unreadable
-                .iter()
-                .map(|error| Unreadable {
-                    code: error.code().to_owned(),
-                    message: error.to_string(),
-                })
-                .collect(),
+            processes: scan.live.iter().map(Reading::from).collect(),
+            removed: paths(&scan.removed),
+            unreadable: scan.unreadable.iter().map(Unreadable::from).collect(),
+        })
+    })
+}
+
+/// One process of `skull-mem ps`.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct ProcessRow {
+    /// The process id.
+    pub pid: u32,
+    /// Its command line, from the segment header.
+    pub command: String,
+    /// Bytes allocated and not yet freed, over all scopes.
+    #[napi(js_name = "used_bytes")]
+    pub used_bytes: f64,
+    /// Blocks allocated and not yet freed.
+    #[napi(js_name = "live_blocks")]
+    pub live_blocks: f64,
+    /// Registered scopes.
+    pub scopes: u32,
+    /// Threads holding a counter block.
+    pub threads: Option<f64>,
+    /// Whether tracing is on.
+    pub tracing: bool,
+    /// The library version in the process.
+    #[napi(js_name = "library_version")]
+    pub library_version: String,
+    /// The segment file.
+    pub segment: String,
+}
+
+impl From<&PsRow> for ProcessRow {
+    fn from(row: &PsRow) -> Self {
+        ProcessRow {
+            pid: row.pid,
+            command: row.command.clone(),
+            used_bytes: row.used_bytes as f64,
+            live_blocks: row.live_blocks as f64,
+            scopes: row.scopes as u32,
+            threads: row.threads.map(|n| n as f64),
+            tracing: row.tracing,
+            library_version: row.library_version.clone(),
+            segment: row.segment.clone(),
+        }
+    }
+}
+
+/// `skull-mem ps`: the rows, the table of them, and what the scan removed or could not read.
+#[napi(object, object_from_js = false)]
+pub struct ProcessList {
+    /// The directory scanned.
+    pub dir: String,
+    /// One row per live measured process.
+    pub processes: Vec<ProcessRow>,
+    /// Segments removed because their process has ended.
+    pub removed: Vec<String>,
+    /// Segments that could not be read.
+    pub unreadable: Vec<Unreadable>,
+    /// The rows as the text table `skull-mem ps` prints.
+    pub table: String,
+}
+
+/// Lists the live measured processes of `dir` for `skull-mem ps`, removing the segments of
+/// processes that have ended.
+#[napi]
+pub fn list_processes(dir: Option<String>) -> Result<ProcessList> {
+    let dir = dir_or_default(dir);
+    as_tool(|| {
+        let scan = reader::scan(&dir, true).map_err(|error| unreadable(&error))?;
+        let rows: Vec<PsRow> = scan.live.iter().map(PsRow::of).collect();
+        Ok(ProcessList {
+            dir: dir.to_string_lossy().into_owned(),
+            processes: rows.iter().map(ProcessRow::from).collect(),
+            removed: paths(&scan.removed),
+            unreadable: scan.unreadable.iter().map(Unreadable::from).collect(),
+            table: ps_table(&rows, &dir),
         })
     })
 }

@@ -15,9 +15,9 @@ use crate::trace_types::{
     TraceEvents, TraceFrame, TraceStatus,
 };
 use napi_derive::napi;
-use skull_mem_core::reader::{self, Reading, SegmentView};
 use skull_mem_core::trace::control::{TraceConfig, MAX_DEPTH};
 use skull_mem_core::trace::tables::{LiveBlock, TraceTables, EVENT_FREE};
+use skull_mem_inspect::reader::{self, Reading, SegmentView};
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
 
 /// The tables' counts; `live` is the number of live traced blocks (every recorded block not

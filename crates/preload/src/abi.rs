@@ -3,8 +3,10 @@
 use core::ffi::{c_char, c_int, CStr};
 
 use skull_mem_core::abi::ScopeStatsC;
-use skull_mem_core::scopes::{SCOPE_INVALID, SCOPE_SELF};
-use skull_mem_core::{region, report, snapshot, thread};
+use skull_mem_core::scopes::SCOPE_INVALID;
+use skull_mem_core::{region, thread};
+use skull_mem_inspect::own::{self, Format};
+use skull_mem_inspect::render::memory::TableOptions;
 
 const VERSION: &CStr =
     match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
@@ -99,23 +101,21 @@ pub unsafe extern "C" fn skull_snapshot(
 /// `buf` holds `cap` writable bytes (or `cap` is 0).
 #[no_mangle]
 pub unsafe extern "C" fn skull_report(buf: *mut c_char, cap: usize, format: c_int) -> usize {
-    // Rendering allocates; charge it to skull-mem's own scope.
-    let previous = thread::enter(SCOPE_SELF);
-    let rendered = snapshot::take().map(|snapshot| match format {
-        1 => report::json(&snapshot).to_string(),
-        _ => report::text(&snapshot),
-    });
-    let text = rendered.unwrap_or_default();
-    if !buf.is_null() && cap > 0 {
-        let len = text.len().min(cap - 1);
-        // SAFETY: `len + 1 <= cap` bytes of the caller's buffer are written.
-        unsafe {
-            core::ptr::copy_nonoverlapping(text.as_ptr(), buf as *mut u8, len);
-            *buf.add(len) = 0;
+    let format = match format {
+        1 => Format::Json,
+        _ => Format::Text,
+    };
+    let copy = |text: &str| {
+        if !buf.is_null() && cap > 0 {
+            let len = text.len().min(cap - 1);
+            // SAFETY: `len + 1 <= cap` bytes of the caller's buffer are written.
+            unsafe {
+                core::ptr::copy_nonoverlapping(text.as_ptr(), buf as *mut u8, len);
+                *buf.add(len) = 0;
+            }
         }
-    }
-    let len = text.len();
-    drop(text);
-    thread::leave(previous);
-    len
+        text.len()
+    };
+    // Rendered, copied and freed in skull-mem's own scope (see `skull_mem_inspect::own`).
+    own::report_with(format, &TableOptions::default(), copy).unwrap_or_else(|| copy(""))
 }

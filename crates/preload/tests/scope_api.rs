@@ -296,24 +296,18 @@ fn report_renders_text_and_json_with_the_right_numbers() {
             "JSON lacks scope {name}"
         );
     }
-    // The text's "Total Allocated" is the program's: every scope but skull-mem's own, whose
-    // counters also take in the blocks its caches keep. (Rendering the JSON after the text
-    // only allocated in skull-mem's scope, see `repd.` above.)
-    let program: Vec<&Value> = scopes.iter().filter(|s| s["name"] != "skull-mem").collect();
-    let sum = |key: &str| -> i64 {
-        program
-            .iter()
-            .map(|s| s["counters"][key].as_i64().expect("counter"))
-            .sum()
-    };
-    let expected = format!(
-        "Total Allocated: {} bytes in {} blocks since start, outside skull-mem's own scope",
-        sum("alloc_bytes"),
-        sum("alloc_blocks")
+    // The text is the table `skull-mem memory <pid>` prints: the process from the segment
+    // header, every scope, and the RSS summary.
+    let header = format!(
+        "======== Skull Memory Measurement ======== pid {}: ",
+        json["pid"]
     );
+    assert!(text.starts_with(&header), "text report:\n{text}");
+    let scopes_line = format!("Scopes: {}  Threads: ", scopes.len());
+    assert!(text.contains(&scopes_line), "text report:\n{text}");
     assert!(
-        text.contains(&expected),
-        "text report lacks `{expected}`:\n{text}"
+        text.lines().any(|line| line.starts_with("Process RSS")),
+        "text report:\n{text}"
     );
 }
 

@@ -7,12 +7,16 @@ use std::sync::OnceLock;
 use skull_mem_core::abi::ScopeStatsC;
 use skull_mem_core::scopes::{RegisterError, SCOPE_INVALID};
 use skull_mem_core::snapshot::{ScopeStats, Snapshot};
-use skull_mem_core::{region, report, snapshot, thread};
+use skull_mem_core::{region, snapshot, thread};
+use skull_mem_inspect::own;
+pub use skull_mem_inspect::own::Format;
+use skull_mem_inspect::render::memory::TableOptions;
 
 type RegisterFn = unsafe extern "C" fn(*const c_char, *const c_char) -> u32;
 type EnterFn = unsafe extern "C" fn(u32) -> u32;
 type LeaveFn = unsafe extern "C" fn(u32);
 type SnapshotFn = unsafe extern "C" fn(*mut ScopeStatsC, usize, usize) -> usize;
+type ReportFn = unsafe extern "C" fn(*mut c_char, usize, c_int) -> usize;
 
 /// The preloaded library's functions.
 pub(crate) struct PreloadedAbi {
@@ -20,6 +24,7 @@ pub(crate) struct PreloadedAbi {
     enter: EnterFn,
     leave: LeaveFn,
     snapshot: SnapshotFn,
+    report: ReportFn,
 }
 
 pub(crate) enum Backend {
@@ -59,6 +64,7 @@ fn preloaded_abi() -> Option<PreloadedAbi> {
             snapshot: std::mem::transmute::<*mut libc::c_void, SnapshotFn>(symbol(
                 c"skull_snapshot",
             )?),
+            report: std::mem::transmute::<*mut libc::c_void, ReportFn>(symbol(c"skull_report")?),
         })
     }
 }
@@ -162,26 +168,37 @@ fn preloaded_snapshot(abi: &PreloadedAbi) -> Snapshot {
     }
 }
 
-/// Report formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// The "Skull Memory Measurement" table.
-    Text,
-    /// The same figures as JSON with stable field names.
-    Json,
-}
-
 /// Every scope's figures now, from the local core or the preloaded library; `None` when
 /// neither counts (no `SkullAlloc` and nothing preloaded).
 pub fn snapshot() -> Option<Snapshot> {
     backend().snapshot()
 }
 
-/// The report of this process in `format`, or `None` when nothing counts.
+/// The report of this process in `format` (the text is the table `skull-mem memory <pid>`
+/// prints), or `None` when nothing counts.
 pub fn report(format: Format) -> Option<String> {
-    let snapshot = snapshot()?;
-    Some(match format {
-        Format::Text => report::text(&snapshot),
-        Format::Json => report::json(&snapshot).to_string(),
-    })
+    match backend() {
+        Backend::Local => own::report(format, &TableOptions::default()),
+        Backend::Preloaded(abi) => Some(preloaded_report(abi, format)),
+    }
+}
+
+/// The preloaded library's `skull_report`, into a buffer of ours.
+fn preloaded_report(abi: &PreloadedAbi, format: Format) -> String {
+    let code = match format {
+        Format::Text => 0,
+        Format::Json => 1,
+    };
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        // SAFETY: `buf` is writable for `buf.len()` bytes; the library writes at most that
+        // many (snprintf contract) and keeps no pointer.
+        let len = unsafe { (abi.report)(buf.as_mut_ptr().cast(), buf.len(), code) };
+        if len < buf.len() {
+            buf.truncate(len);
+            return String::from_utf8_lossy(&buf).into_owned();
+        }
+        // The figures can grow wider between two calls: retry with room to spare.
+        buf.resize(len + 1 + len / 8, 0);
+    }
 }

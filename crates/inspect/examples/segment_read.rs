@@ -20,7 +20,7 @@ fn main() {
     let mut last = None;
     for _ in 0..reads.max(1) {
         let start = Instant::now();
-        let reading = skull_mem_core::reader::read_pid(dir, pid).unwrap_or_else(|error| {
+        let reading = skull_mem_inspect::reader::read_pid(dir, pid).unwrap_or_else(|error| {
             eprintln!("segment_read: {error}");
             std::process::exit(1)
         });

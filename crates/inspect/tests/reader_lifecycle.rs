@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use skull_mem_core::counters::Counter::*;
-use skull_mem_core::reader::{self, ReadError};
 use skull_mem_core::segment::SegmentHeader;
+use skull_mem_inspect::reader::{self, ReadError};
 use support::*;
 
 fn pid_after(line: &str, prefix: &str) -> u32 {

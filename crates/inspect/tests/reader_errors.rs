@@ -13,9 +13,9 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use skull_mem_core::reader::{self, ReadError, Reading};
 use skull_mem_core::region::{Region, MAX_SCOPES};
 use skull_mem_core::segment::{SegmentHeader, LAYOUT_VERSION, MAGIC};
+use skull_mem_inspect::reader::{self, ReadError, Reading};
 use support::*;
 
 /// A paused measured process and an image of its segment.

@@ -6,8 +6,8 @@ mod support;
 use std::os::unix::fs::MetadataExt;
 
 use skull_mem_core::counters::Counter::*;
-use skull_mem_core::reader::{self, process_start_time};
 use skull_mem_core::region::Region;
+use skull_mem_inspect::reader::{self, process_start_time};
 use support::*;
 
 const PAGE: u64 = 4096;

@@ -11,142 +11,29 @@
 //! accumulates. A same-user process truncating the file during the read could still raise
 //! SIGBUS; only its owner can do that, and the owner can already do worse.
 
-use std::fmt;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::proc_self::{start_time_from_stat, state_from_stat};
-use crate::region::Region;
-use crate::segment::{self, SegmentHeader, FILE_PREFIX, LAYOUT_VERSION, MAGIC};
-use crate::snapshot::{self, Peak, Snapshot};
+use serde::{Deserialize, Serialize};
 
-/// Why a segment could not be read. `code()` is stable; `Display` is one line for a user.
-#[derive(Debug)]
-pub enum ReadError {
-    /// No process has this pid.
-    NoProcess { pid: u32 },
-    /// The process exists but has no segment: it does not run with the library.
-    NotMeasured { pid: u32, command: String },
-    /// The caller may not open the file.
-    PermissionDenied { path: PathBuf },
-    /// The file belongs to another user.
-    NotOwned { path: PathBuf, owner: u32 },
-    /// A symbolic link sits where the segment should be.
-    Symlink { path: PathBuf },
-    /// Not a regular file.
-    NotRegular { path: PathBuf },
-    /// Readable or writable by others than its owner.
-    InsecureMode { path: PathBuf, mode: u32 },
-    /// Shorter than a segment header or than the segment it describes.
-    Truncated { path: PathBuf, size: u64 },
-    /// No magic: another kind of file, or a segment still being set up.
-    NotASegment { path: PathBuf },
-    /// Written by a skull-mem with another segment layout.
-    Version {
-        path: PathBuf,
-        found: u32,
-        library: String,
-    },
-    /// Inconsistent content.
-    Corrupt { path: PathBuf, what: &'static str },
-    /// Left by a process that has ended (its pid may since belong to another process).
-    Stale { path: PathBuf, pid: u32 },
-    /// Any other I/O failure.
-    Io { path: PathBuf, error: io::Error },
-}
+use skull_mem_core::proc_self::{start_time_from_stat, state_from_stat};
+use skull_mem_core::region::Region;
+use skull_mem_core::segment::{self, SegmentHeader, FILE_PREFIX, LAYOUT_VERSION, MAGIC};
+use skull_mem_core::snapshot::{self, Peak, Snapshot};
 
-impl ReadError {
-    /// A stable identifier for scripts and tests.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ReadError::NoProcess { .. } => "NO_PROCESS",
-            ReadError::NotMeasured { .. } => "NOT_MEASURED",
-            ReadError::PermissionDenied { .. } => "PERMISSION_DENIED",
-            ReadError::NotOwned { .. } => "NOT_OWNED",
-            ReadError::Symlink { .. } => "SYMLINK",
-            ReadError::NotRegular { .. } => "NOT_REGULAR",
-            ReadError::InsecureMode { .. } => "INSECURE_MODE",
-            ReadError::Truncated { .. } => "TRUNCATED",
-            ReadError::NotASegment { .. } => "NOT_A_SEGMENT",
-            ReadError::Version { .. } => "VERSION_MISMATCH",
-            ReadError::Corrupt { .. } => "CORRUPT",
-            ReadError::Stale { .. } => "STALE",
-            ReadError::Io { .. } => "IO",
-        }
-    }
-}
+mod error;
+mod scan;
 
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::NoProcess { pid } => write!(f, "no process with pid {pid}"),
-            ReadError::NotMeasured { pid, command } => write!(
-                f,
-                "process {pid} ({command}) does not run with skull-mem; start it with `skull-mem run -- {command}`"
-            ),
-            ReadError::PermissionDenied { path } => {
-                write!(f, "{}: permission denied", path.display())
-            }
-            ReadError::NotOwned { path, owner } => write!(
-                f,
-                "{} belongs to uid {owner}; only that user or root may read it",
-                path.display()
-            ),
-            ReadError::Symlink { path } => write!(
-                f,
-                "{} is a symbolic link, not a skull-mem segment; refusing to follow it",
-                path.display()
-            ),
-            ReadError::NotRegular { path } => {
-                write!(f, "{} is not a regular file; refusing it", path.display())
-            }
-            ReadError::InsecureMode { path, mode } => write!(
-                f,
-                "{} has mode {mode:04o}, but a skull-mem segment is 0600; refusing it",
-                path.display()
-            ),
-            ReadError::Truncated { path, size } => write!(
-                f,
-                "{} is truncated ({size} bytes; a segment is {} bytes)",
-                path.display(),
-                Region::mapped_bytes()
-            ),
-            ReadError::NotASegment { path } => write!(
-                f,
-                "{} is not a skull-mem segment (no magic; or its process is still starting)",
-                path.display()
-            ),
-            ReadError::Version {
-                path,
-                found,
-                library,
-            } => write!(
-                f,
-                "{} has segment layout {found} (library {library}); this skull-mem {} reads layout {LAYOUT_VERSION}: use the CLI of the same version as the library",
-                path.display(),
-                crate::VERSION
-            ),
-            ReadError::Corrupt { path, what } => {
-                write!(f, "{} is corrupt: {what}", path.display())
-            }
-            ReadError::Stale { path, pid } => write!(
-                f,
-                "{} is left over from process {pid}, which has ended",
-                path.display()
-            ),
-            ReadError::Io { path, error } => write!(f, "{}: {error}", path.display()),
-        }
-    }
-}
+pub use error::ReadError;
+pub use scan::{scan, Scan};
 
-impl std::error::Error for ReadError {}
-
-/// What a segment says about its process.
-#[derive(Clone, Debug)]
+/// What a segment says about its process (field names stable in `--json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentInfo {
     /// The segment file.
+    #[serde(serialize_with = "lossy_path")]
     pub path: PathBuf,
     /// The process.
     pub pid: u32,
@@ -162,6 +49,27 @@ pub struct SegmentInfo {
     pub library_version: String,
     /// The control word (tracing state).
     pub control: u64,
+}
+
+impl SegmentInfo {
+    /// What `header`, the header of the segment file at `path`, says.
+    pub fn of(path: &Path, header: &SegmentHeader) -> SegmentInfo {
+        SegmentInfo {
+            path: path.to_owned(),
+            pid: header.pid,
+            uid: header.uid,
+            start_time: header.start_time,
+            executable: header.executable().to_owned(),
+            command_line: header.command_line().to_owned(),
+            library_version: header.library_version().to_owned(),
+            control: header.control.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+/// A path as JSON text, any byte that is not UTF-8 replaced (as the CLI shows it).
+fn lossy_path<S: serde::Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path.to_string_lossy())
 }
 
 /// A checked segment and the snapshot read from it.
@@ -231,7 +139,7 @@ fn process_command(pid: u32) -> String {
 
 /// `text` with control characters escaped (`\n`, `\u{1b}`), so that text from another
 /// process or from a segment file keeps an error message on one line and the terminal safe.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let mut line = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {
@@ -321,7 +229,7 @@ pub struct SegmentView<'a> {
 /// measured image behind under the same pid and start time. `None` when its maps cannot be
 /// read (another user's process) or are empty (its main thread has exited), so unknown.
 /// A mapping matches by inode or by file name, so a mismatch is never a guess.
-fn maps_segment(pid: u32, path: &Path) -> Option<bool> {
+pub(crate) fn maps_segment(pid: u32, path: &Path) -> Option<bool> {
     let inode = fs::symlink_metadata(path).ok()?.ino();
     let name = path.file_name()?.to_str()?;
     let maps = fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
@@ -388,16 +296,7 @@ pub fn read_file_with<T>(
     // `Region` is plain integers, atomics and bytes, valid for any content, and the
     // mapping is page-aligned (as `Region` requires) and lives until `map` drops below.
     let region = unsafe { &*(map.as_ptr() as *const Region) };
-    let info = SegmentInfo {
-        path: path.to_owned(),
-        pid: header.pid,
-        uid: header.uid,
-        start_time: header.start_time,
-        executable: header.executable().to_owned(),
-        command_line: header.command_line().to_owned(),
-        library_version: header.library_version().to_owned(),
-        control: header.control.load(std::sync::atomic::Ordering::Relaxed),
-    };
+    let info = SegmentInfo::of(path, header);
     let peak = if writable {
         Peak::Raise
     } else {
@@ -424,7 +323,7 @@ impl View {
     }
 }
 
-fn io_error(path: &Path, error: io::Error) -> ReadError {
+pub(crate) fn io_error(path: &Path, error: io::Error) -> ReadError {
     match error.raw_os_error() {
         Some(libc::ELOOP) => ReadError::Symlink {
             path: path.to_owned(),
@@ -523,72 +422,6 @@ fn check_header(path: &Path, header: &SegmentHeader, size: u64) -> Result<(), Re
         }
     }
     Ok(())
-}
-
-/// What a scan of the segment directory found.
-#[derive(Debug, Default)]
-pub struct Scan {
-    /// Live processes' segments, by pid.
-    pub live: Vec<Reading>,
-    /// Stale segments removed (their processes had ended).
-    pub removed: Vec<PathBuf>,
-    /// Segments that could not be read, with why (not removed).
-    pub unreadable: Vec<ReadError>,
-}
-
-/// Reads every segment in `dir` the caller may read. With `clean`, removes the caller's
-/// segments whose process has ended (checked by pid and start time, so a reused pid is
-/// never mistaken for the old process).
-pub fn scan(dir: &Path, clean: bool) -> Result<Scan, ReadError> {
-    let entries = fs::read_dir(dir).map_err(|error| io_error(dir, error))?;
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
-    let mut scan = Scan::default();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some((uid, pid)) = name.to_str().and_then(parse_file_name) else {
-            continue;
-        };
-        if uid != me && me != 0 {
-            continue;
-        }
-        let path = entry.path();
-        // Which file was judged: a process that took the pid since may have replaced it.
-        let judged = file_identity(&path);
-        match read_file(&path) {
-            Ok(reading)
-                if process_start_time(pid) == Some(reading.info.start_time)
-                    && maps_segment(pid, &path) != Some(false) =>
-            {
-                scan.live.push(reading)
-            }
-            Ok(_) => stale(&mut scan, path, pid, clean, judged),
-            Err(_) if process_start_time(pid).is_none() => {
-                stale(&mut scan, path, pid, clean, judged)
-            }
-            Err(error) => scan.unreadable.push(error),
-        }
-    }
-    scan.live.sort_by_key(|reading| reading.info.pid);
-    Ok(scan)
-}
-
-/// Device and inode of the file at `path` itself (not followed).
-fn file_identity(path: &Path) -> Option<(u64, u64)> {
-    fs::symlink_metadata(path)
-        .ok()
-        .map(|meta| (meta.dev(), meta.ino()))
-}
-
-/// Reports or removes a stale segment; removes it only if it is still the file that was
-/// judged stale (`judged`), so a segment just made by a new process with the same pid stays.
-fn stale(scan: &mut Scan, path: PathBuf, pid: u32, clean: bool, judged: Option<(u64, u64)>) {
-    let unchanged = judged.is_some() && file_identity(&path) == judged;
-    if clean && unchanged && fs::remove_file(&path).is_ok() {
-        scan.removed.push(path);
-    } else if !clean {
-        scan.unreadable.push(ReadError::Stale { path, pid });
-    }
 }
 
 #[cfg(test)]

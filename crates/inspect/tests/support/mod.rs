@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use skull_mem_core::counters::{Counter, COUNTER_COUNT};
-use skull_mem_core::reader::{self, ReadError, Reading};
 use skull_mem_core::snapshot::ScopeStats;
+use skull_mem_inspect::reader::{self, ReadError, Reading};
 
 /// How long a paused program may take to print its next line.
 pub const LINE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -33,7 +33,9 @@ pub fn program(name: &str) -> PathBuf {
     let lib = lib_path();
     let lib_dir = lib.parent().unwrap();
     let root = repo_root();
-    let src = root.join("crates/core/tests/c").join(format!("{name}.c"));
+    let src = root
+        .join("crates/inspect/tests/c")
+        .join(format!("{name}.c"));
     let exe = dir.path().join(name);
     let out = Command::new("gcc")
         .args([

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use skull_mem_core::reader::{self, ReadError, Reading};
 use skull_mem_core::region::{Region, ThreadBlock, MAX_SCOPES, MAX_THREADS};
 use skull_mem_core::scopes::{ScopeTable, KIND_MAX, NAME_MAX};
 use skull_mem_core::segment::{SegmentHeader, MAGIC};
+use skull_mem_inspect::reader::{self, ReadError, Reading};
 use support::*;
 
 /// Time each fuzz test spends mutating and reading.

@@ -1,0 +1,33 @@
+//! `skull-mem-inspect`: the one place that reads what skull-mem measured, groups it and
+//! renders it, for every front end (the CLI through the Node binding, the C `skull_report`,
+//! the Rust `skull_mem::report`, the demo).
+//!
+//! ## API
+//! - [`reader`]: find and check another process's segment and read its counters:
+//!   [`reader::read_pid`] / [`reader::read_file`] → [`reader::Reading`] (segment info and
+//!   `skull_mem_core::snapshot::Snapshot`), [`reader::scan`] of a directory,
+//!   [`reader::ReadError`] with a stable `code()` and a one-line `Display`;
+//!   [`reader::read_pid_with`] hands the mapped region to a closure (tracing).
+//! - [`process_memory`]: `/proc/<pid>/status` and `smaps` → [`process_memory::ProcessMemory`]
+//!   (RSS, anon, file, shmem, malloc heap, segment) and [`process_memory::ProcessFigures`]
+//!   (plus malloc retained and other anon).
+//! - [`process::take`]: a process read from outside, whole: a
+//!   [`report::ProcessSnapshot`] (snapshot format v1: `format`, `time`, the [`report::Report`],
+//!   `segment`, `process`), serde `Serialize`/`Deserialize`.
+//! - [`report`]: the serde model of the snapshot format v1; [`report::Report::of`] a
+//!   `Snapshot` is the library's JSON report.
+//! - [`render`]: [`render::memory::memory_table`] (`--detail`, `--sort`, growth against a
+//!   previous reading), [`render::diff::diff`] and [`render::diff::diff_table`],
+//!   [`render::ps::ps_table`], all on [`render::table::Table`];
+//!   [`render::table::human_bytes`].
+//! - [`own`]: the report a process makes of itself, byte for byte what an outside reader
+//!   renders right after it returns: [`own::report`], [`own::report_with`].
+//! - [`clock`]: ISO-8601 times as JavaScript writes them.
+
+pub mod clock;
+pub mod own;
+pub mod process;
+pub mod process_memory;
+pub mod reader;
+pub mod render;
+pub mod report;

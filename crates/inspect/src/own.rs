@@ -1,0 +1,88 @@
+//! The report a process makes of itself (`skull_report` of the C API, `skull_mem::report`,
+//! hence the demo): the same text an outside reader (`skull-mem memory <pid>`) renders of
+//! the process right after the report returns.
+//!
+//! Why they agree: the counters are read first, into storage that is no heap block
+//! (`COUNTS`), before the report allocates anything; everything it allocates afterwards
+//! lives and dies in skull-mem's own scope while it runs, so the counters after it returns
+//! are those it read. The header line comes from the segment header, as the reader takes
+//! it, and the resident figures from `/proc/<pid>`, as the reader reads them.
+//!
+//! What can still differ: pages the report touches for the first time (its code, stack and
+//! heap) raise the RSS after the counters were read, so a first report may show a little
+//! less RSS than an outside reader sees afterwards; a second one agrees. With the
+//! per-thread block cache on (`SKULL_MEM_CACHE`), the blocks the report frees may stay in
+//! skull-mem's scope, so the `skull-mem` row can differ by the blocks cached meanwhile.
+
+use std::sync::Mutex;
+
+use skull_mem_core::region::{self, Region};
+use skull_mem_core::scopes::SCOPE_SELF;
+use skull_mem_core::snapshot::Counts;
+use skull_mem_core::thread;
+
+use crate::process::process_snapshot;
+use crate::process_memory::read_process_memory;
+use crate::reader::{segment_dir, segment_path, SegmentInfo};
+use crate::render::memory::{memory_table, TableOptions};
+use crate::report::Report;
+
+/// Report formats (the values of `enum skull_report_format` in C).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The Skull Memory Measurement table with its RSS summary.
+    Text,
+    /// The library's report: the snapshot format v1 without time, segment and process.
+    Json,
+}
+
+/// Where the counters are read before anything is allocated; one report at a time.
+static COUNTS: Mutex<Counts> = Mutex::new(Counts::EMPTY);
+
+fn render(region: &Region, format: Format, options: &TableOptions) -> String {
+    let snapshot = {
+        let mut counts = COUNTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts.read(region);
+        counts.snapshot(region, region.header.pid)
+    };
+    match format {
+        Format::Json => Report::of(&snapshot).to_json(),
+        Format::Text => {
+            let path = segment_path(&segment_dir(), region.header.uid, region.header.pid);
+            // No /proc (a sandbox): the counters still show; the resident figures read 0.
+            let memory = read_process_memory(std::process::id(), &path).unwrap_or_default();
+            let segment = SegmentInfo::of(&path, &region.header);
+            memory_table(&process_snapshot(&snapshot, segment, memory), options)
+        }
+    }
+}
+
+/// Renders this process's report and hands it to `out`, all in skull-mem's own scope;
+/// `None` when counting is not running.
+pub fn report_with<T>(
+    format: Format,
+    options: &TableOptions,
+    out: impl FnOnce(&str) -> T,
+) -> Option<T> {
+    let region = region::get()?;
+    let previous = thread::enter(SCOPE_SELF);
+    let text = render(region, format, options);
+    let result = out(&text);
+    drop(text);
+    thread::leave(previous);
+    Some(result)
+}
+
+/// This process's report, allocated in the caller's scope (the caller frees it there);
+/// `None` when counting is not running.
+pub fn report(format: Format, options: &TableOptions) -> Option<String> {
+    let caller = thread::current_scope();
+    report_with(format, options, |text| {
+        let own = thread::enter(caller);
+        let copy = text.to_owned();
+        thread::leave(own);
+        copy
+    })
+}
