@@ -1,49 +1,46 @@
-//! Tracing from outside a process (`skull-trace`) or inside it (`trace.*` of the API): the
-//! control word in the segment, and leak reports from its tables, symbolized here.
+//! Tracing from outside a process (`skull-trace`) or inside it (`trace.*` of the API):
+//! converts the calls and results of `skull_mem_inspect::trace`, which switches, reads,
+//! groups and symbolizes.
 //!
 //! Results cross to JavaScript as JSON text, `{"ok":true,...}` or
 //! `{"ok":false,"code":...,"message":...}`, like the reader's.
 
-use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
-use crate::reader::{dir_or_default, error_json};
+use crate::reader::dir_or_default;
 use napi_derive::napi;
-use serde_json::{json, Value};
-use skull_mem_core::trace::control::{TraceConfig, MAX_DEPTH};
-use skull_mem_core::trace::tables::{LiveBlock, TraceTables, EVENT_FREE};
-use skull_mem_inspect::reader::{self, Reading, SegmentView};
-use skull_mem_symbolize::{Lookup, Process, Symbolizer};
+use serde::Serialize;
+use serde_json::json;
+use skull_mem_inspect::trace::control::{control, TraceSettings};
+use skull_mem_inspect::trace::events::events;
+use skull_mem_inspect::trace::leaks::{leaks, stacks, LeakOptions};
+use skull_mem_inspect::trace::status::status;
+use skull_mem_inspect::trace::TraceError;
+use skull_mem_symbolize::Symbolizer;
 
-fn failure(code: &str, message: String) -> Value {
-    json!({ "ok": false, "code": code, "message": message })
+/// One symbolizer for the process: modules and frames stay cached between reports.
+static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
+
+fn with_symbolizer<T>(use_it: impl FnOnce(&mut Symbolizer) -> T) -> T {
+    let mut guard = SYMBOLIZER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    use_it(guard.get_or_insert_with(Symbolizer::new))
 }
 
-/// The tables' counts; `live` is the number of live traced blocks (every recorded block not
-/// live any more was freed).
-fn counts(tables: &TraceTables, live: usize) -> Value {
-    let traced_allocs = tables.traced_allocs();
-    json!({
-        "traced_allocs": traced_allocs,
-        "traced_frees": traced_allocs.saturating_sub(live as u64),
-        "dropped_stacks": tables.dropped_stacks.load(Ordering::Relaxed),
-        "dropped_blocks": tables.dropped_blocks.load(Ordering::Relaxed),
-    })
-}
-
-fn status_json(word: u64, tables: &TraceTables) -> Value {
-    let config = TraceConfig::decode(word);
-    let live = tables.live_blocks().len();
-    json!({
-        "enabled": config.is_some(),
-        "depth": config.map(|c| c.depth),
-        "sample_bytes": config.map(|c| c.sample_bytes),
-        "scoped": config.is_some_and(|c| c.scoped),
-        "counts": counts(tables, live),
-        "live_blocks": live,
-        "capacity": { "stacks": tables.stack_slots(), "live_blocks": tables.live_slots() },
-    })
+/// A result as the JSON text every function of the binding returns.
+fn result_json<T: Serialize>(result: Result<T, TraceError>) -> String {
+    match result {
+        Ok(value) => {
+            // Plain structs of numbers, strings and options: serializing cannot fail.
+            let mut value = serde_json::to_value(value).expect("a trace result serializes");
+            value["ok"] = json!(true);
+            value.to_string()
+        }
+        Err(error) => {
+            json!({ "ok": false, "code": error.code(), "message": error.to_string() }).to_string()
+        }
+    }
 }
 
 /// Sets the control word of process `pid`: `depth` 0 turns tracing off; otherwise on, with
@@ -57,124 +54,18 @@ pub fn trace_control(
     sample_bytes: f64,
     scopes: Vec<String>,
 ) -> String {
-    let config = (depth != 0).then(|| TraceConfig {
-        depth: (depth as usize).min(MAX_DEPTH),
+    let settings = (depth != 0).then(|| TraceSettings {
+        depth: depth as usize,
         sample_bytes: sample_bytes.max(0.0) as u64,
-        scoped: !scopes.is_empty(),
+        scopes,
     });
-    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
-        if !view.writable {
-            return Err(failure(
-                "NOT_WRITABLE",
-                format!("cannot switch tracing of process {pid}: its segment is not writable by this user"),
-            ));
-        }
-        let header = &view.region.header;
-        if config.is_some_and(|config| config.scoped) {
-            let table = &view.region.scopes;
-            let mut bits = [0u64; 8];
-            for name in &scopes {
-                let Some(id) = (0..table.len()).find(|&id| table.name(id) == name) else {
-                    let known: Vec<&str> = (0..table.len()).map(|id| table.name(id)).collect();
-                    return Err(failure(
-                        "NO_SCOPE",
-                        format!(
-                            "process {pid} has no scope named \"{name}\" (its scopes: {})",
-                            known.join(", ")
-                        ),
-                    ));
-                };
-                bits[id as usize / 64] |= 1 << (id % 64);
-            }
-            for (word, value) in header.trace_scopes.iter().zip(bits) {
-                word.store(value, Ordering::Release);
-            }
-        }
-        let word = config.map_or(0, |config| config.encode());
-        header.control.store(word, Ordering::Release);
-        Ok(status_json(word, &view.region.trace))
-    });
-    let value = match result {
-        Ok((_, Ok(mut status))) => {
-            status["ok"] = json!(true);
-            status
-        }
-        Ok((_, Err(failure))) => failure,
-        Err(error) => error_json(&error),
-    };
-    value.to_string()
+    result_json(control(&dir_or_default(dir), pid, settings.as_ref()))
 }
 
 /// The tracing state of process `pid`.
 #[napi]
 pub fn trace_status(pid: u32, dir: Option<String>) -> String {
-    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
-        status_json(
-            view.region.header.control.load(Ordering::Relaxed),
-            &view.region.trace,
-        )
-    });
-    let value = match result {
-        Ok((_, mut status)) => {
-            status["ok"] = json!(true);
-            status
-        }
-        Err(error) => error_json(&error),
-    };
-    value.to_string()
-}
-
-/// One symbolizer for the process: modules and frames stay cached between reports.
-static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
-
-fn symbolize_stack(process: Option<&Process>, frames: &[u64]) -> Vec<Value> {
-    let mut guard = SYMBOLIZER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let symbolizer = guard.get_or_insert_with(Symbolizer::new);
-    let mut out = Vec::new();
-    for (index, &address) in frames.iter().enumerate() {
-        // The innermost address is where malloc returns to; all are return addresses.
-        let resolved = match process {
-            Some(process) => symbolizer.symbolize(process, address, Lookup::ReturnAddress),
-            None => Vec::new(),
-        };
-        if resolved.is_empty() {
-            out.push(json!({ "index": index, "address": format!("{address:#x}"), "text": format!("?? ({address:#x})") }));
-        }
-        for frame in resolved {
-            out.push(json!({
-                "index": index,
-                "address": format!("{address:#x}"),
-                "function": frame.function,
-                "file": frame.file,
-                "line": frame.line,
-                "module": frame.module,
-                "inlined": frame.inlined,
-                "text": frame.to_string(),
-            }));
-        }
-    }
-    out
-}
-
-/// Scope names by id, as the reading found them.
-fn scope_names(reading: &Reading) -> HashMap<u32, &str> {
-    reading
-        .snapshot
-        .scopes
-        .iter()
-        .map(|scope| (scope.id, scope.name.as_str()))
-        .collect()
-}
-
-struct Group {
-    frames: Vec<u64>,
-    bytes: u64,
-    blocks: u64,
-    scopes: Vec<u32>,
-    oldest_ns: u64,
-    newest_ns: u64,
+    result_json(status(&dir_or_default(dir), pid))
 }
 
 /// Traced blocks of process `pid` still live, grouped by stack, largest first: the leak
@@ -187,121 +78,23 @@ pub fn trace_leaks(
     scope: Option<String>,
     top: u32,
 ) -> String {
-    let now = skull_mem_core::trace::now_ns();
-    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
-        let tables = &view.region.trace;
-        let blocks: Vec<LiveBlock> = tables.live_blocks();
-        let stacks: HashMap<u32, Vec<u64>> = blocks
-            .iter()
-            .map(|block| (block.stack, tables.stack(block.stack)))
-            .collect();
-        (
-            blocks,
-            stacks,
-            status_json(view.region.header.control.load(Ordering::Relaxed), tables),
-        )
-    });
-    let (reading, (blocks, stacks, status)) = match result {
-        Ok(found) => found,
-        Err(error) => return error_json(&error).to_string(),
+    let options = LeakOptions {
+        min_age,
+        scope,
+        top: top as usize,
     };
-    let scope_names = scope_names(&reading);
-    let wanted = scope.as_deref();
-    let min_age_ns = (min_age.max(0.0) * 1e9) as u64;
-    // Equal stacks may be interned twice (a race between threads): group by content.
-    let mut groups: HashMap<Vec<u64>, Group> = HashMap::new();
-    for block in &blocks {
-        let age = now.saturating_sub(block.time_ns);
-        if age < min_age_ns {
-            continue;
-        }
-        if wanted.is_some_and(|name| scope_names.get(&block.scope) != Some(&name)) {
-            continue;
-        }
-        let frames = stacks.get(&block.stack).cloned().unwrap_or_default();
-        let group = groups.entry(frames.clone()).or_insert(Group {
-            frames,
-            bytes: 0,
-            blocks: 0,
-            scopes: Vec::new(),
-            oldest_ns: age,
-            newest_ns: age,
-        });
-        group.bytes += block.size;
-        group.blocks += 1;
-        if !group.scopes.contains(&block.scope) {
-            group.scopes.push(block.scope);
-        }
-        group.oldest_ns = group.oldest_ns.max(age);
-        group.newest_ns = group.newest_ns.min(age);
-    }
-    let mut groups: Vec<Group> = groups.into_values().collect();
-    groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.blocks.cmp(&a.blocks)));
-    let total_groups = groups.len();
-    groups.truncate(if top == 0 { usize::MAX } else { top as usize });
-    let process = Process::attach(pid).ok();
-    let listed: Vec<Value> = groups
-        .iter()
-        .map(|group| {
-            json!({
-                "bytes": group.bytes,
-                "blocks": group.blocks,
-                "scopes": group.scopes.iter().map(|id| scope_names.get(id).copied().unwrap_or("?")).collect::<Vec<_>>(),
-                "oldest_seconds": group.oldest_ns as f64 / 1e9,
-                "newest_seconds": group.newest_ns as f64 / 1e9,
-                "frames": symbolize_stack(process.as_ref(), &group.frames),
-            })
-        })
-        .collect();
-    json!({
-        "ok": true,
-        "pid": pid,
-        "status": status,
-        "stacks": total_groups,
-        "groups": listed,
-    })
-    .to_string()
+    result_json(with_symbolizer(|symbolizer| {
+        leaks(&dir_or_default(dir), pid, &options, symbolizer)
+    }))
 }
 
 /// Every stack tracing has recorded in process `pid`, with its traced allocations and bytes
 /// since tracing started (freed or not), largest first: where the allocations come from.
 #[napi]
 pub fn trace_report(pid: u32, dir: Option<String>, top: u32) -> String {
-    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
-        let tables = &view.region.trace;
-        (
-            tables.stacks(),
-            status_json(view.region.header.control.load(Ordering::Relaxed), tables),
-        )
-    });
-    let (stacks, status) = match result {
-        Ok((_, found)) => found,
-        Err(error) => return error_json(&error).to_string(),
-    };
-    // Equal stacks may be interned twice (a race between threads): merge by content.
-    let mut merged: HashMap<Vec<u64>, (u64, u64)> = HashMap::new();
-    for (frames, allocs, bytes) in stacks {
-        let entry = merged.entry(frames).or_default();
-        entry.0 += allocs;
-        entry.1 += bytes;
-    }
-    let mut merged: Vec<(Vec<u64>, (u64, u64))> = merged.into_iter().collect();
-    merged.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(b.1 .0.cmp(&a.1 .0)));
-    let total = merged.len();
-    merged.truncate(if top == 0 { usize::MAX } else { top as usize });
-    let process = Process::attach(pid).ok();
-    let listed: Vec<Value> = merged
-        .iter()
-        .map(|(frames, (allocs, bytes))| {
-            json!({
-                "allocations": allocs,
-                "bytes": bytes,
-                "frames": symbolize_stack(process.as_ref(), frames),
-            })
-        })
-        .collect();
-    json!({ "ok": true, "pid": pid, "status": status, "stacks": total, "by_stack": listed })
-        .to_string()
+    result_json(with_symbolizer(|symbolizer| {
+        stacks(&dir_or_default(dir), pid, top as usize, symbolizer)
+    }))
 }
 
 /// Traced allocations and frees of process `pid` from sequence number `from` on (the ring
@@ -317,60 +110,14 @@ pub fn trace_events(
     frames: u32,
     follow_seconds: f64,
 ) -> String {
-    let from = from.max(0.0) as u64;
-    let result = reader::read_pid_with(&dir_or_default(dir), pid, |view: &SegmentView| {
-        let tables = &view.region.trace;
-        if follow_seconds > 0.0 {
-            if !view.writable {
-                return Err(failure(
-                    "NOT_WRITABLE",
-                    format!("cannot follow the events of process {pid}: its segment is not writable by this user"),
-                ));
-            }
-            let lease = (follow_seconds.min(86_400.0) * 1e9) as u64;
-            tables.want_events_until(skull_mem_core::trace::now_ns() + lease);
-        }
-        let (events, lost) = tables.events_since(from);
-        let stacks: HashMap<u32, Vec<u64>> = events
-            .iter()
-            .map(|event| (event.stack, tables.stack(event.stack)))
-            .collect();
-        // Without events (caught up, or all lost), continue from the end of the ring.
-        let next = events
-            .last()
-            .map_or(tables.events_written.load(Ordering::Acquire), |last| {
-                last.seq + 1
-            });
-        Ok((events, lost, stacks, next))
-    });
-    let (reading, (events, lost, stacks, next)) = match result {
-        Ok((reading, Ok(found))) => (reading, found),
-        Ok((_, Err(failure))) => return failure.to_string(),
-        Err(error) => return error_json(&error).to_string(),
-    };
-    let scope_names = scope_names(&reading);
-    let process = Process::attach(pid).ok();
-    let mut symbolized: HashMap<u32, Vec<Value>> = HashMap::new();
-    let listed: Vec<Value> = events
-        .iter()
-        .map(|event| {
-            let top = symbolized.entry(event.stack).or_insert_with(|| {
-                let stack = stacks.get(&event.stack).map_or(&[][..], |s| &s[..]);
-                let mut all = symbolize_stack(process.as_ref(), stack);
-                all.truncate(frames as usize);
-                all
-            });
-            json!({
-                "seq": event.seq,
-                "op": if event.kind == EVENT_FREE { "free" } else { "alloc" },
-                "addr": format!("{:#x}", event.addr),
-                "size": event.size,
-                "scope": scope_names.get(&event.scope).copied().unwrap_or("?"),
-                "thread": event.thread,
-                "time_ns": event.time_ns,
-                "frames": top,
-            })
-        })
-        .collect();
-    json!({ "ok": true, "pid": pid, "next": next, "lost": lost, "events": listed }).to_string()
+    result_json(with_symbolizer(|symbolizer| {
+        events(
+            &dir_or_default(dir),
+            pid,
+            from.max(0.0) as u64,
+            frames as usize,
+            follow_seconds,
+            symbolizer,
+        )
+    }))
 }
