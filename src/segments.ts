@@ -1,5 +1,5 @@
 /**
- * Reading measured processes through the addon's reader (crates/core/src/reader.rs), which
+ * Reading measured processes through the addon's reader (crates/inspect/src/reader), which
  * checks every segment before trusting it. Failures come back as codes, turned here into a
  * `SkullMemError` with code `UNREADABLE` and the reader's one-line message.
  */

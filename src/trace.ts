@@ -7,7 +7,7 @@
 import { nativeBinding, type NativeBinding } from './native';
 import { SkullMemError, requireActive } from './status';
 
-/** The addon's tracing functions (crates/node/src/trace.rs); results are JSON text. */
+/** The addon's tracing functions (crates/node/src/trace.rs over crates/inspect/src/trace); results are JSON text. */
 interface TraceBinding extends NativeBinding {
   traceControl(pid: number, dir: string | null, depth: number, sampleBytes: number, scopes: string[]): string;
   traceReport(pid: number, dir: string | null, top: number): string;
