@@ -6,17 +6,18 @@
  */
 import type { Command } from 'commander';
 import {
+  describeTracing,
   leakReport,
   renderCollapsed,
   renderEvent,
   renderLeaks,
   renderStackReport,
+  renderTraceStatus,
   stackReport,
   startTracing,
   stopTracing,
   traceEvents,
   tracingStatus,
-  type TraceStatus,
 } from '../src/trace';
 import { SkullMemError } from '../src/status';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
@@ -29,11 +30,6 @@ function parseWhole(text: string, option: string, max: number): number {
   return Number(text);
 }
 
-function describe(status: TraceStatus): string {
-  if (!status.enabled) return 'off';
-  const how = status.sample_bytes ? `sampling every ${status.sample_bytes} bytes on average` : 'every allocation';
-  return `on: ${how}${status.scoped ? ' of the chosen scopes' : ''}, stacks of up to ${status.depth} frames`;
-}
 
 function program(exit: (code: number) => void): Command {
   const cli = newProgram('skull-trace', 'Stack tracing of allocations in a running process, switched on and off at will');
@@ -57,7 +53,7 @@ function program(exit: (code: number) => void): Command {
         { depth: options.depth, sampleBytes: options.sampleBytes ?? 0, scopes: options.scope ?? [] },
         options.dir,
       );
-      process.stdout.write(`tracing of process ${pid} ${describe(status)}\n`);
+      process.stdout.write(`tracing of process ${pid} ${describeTracing(status)}\n`);
       exit(0);
     });
 
@@ -80,15 +76,7 @@ function program(exit: (code: number) => void): Command {
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
     .action((pid: number, options: { json?: boolean; dir?: string }) => {
       const status = tracingStatus(pid, options.dir);
-      const c = status.counts;
-      process.stdout.write(
-        options.json
-          ? `${JSON.stringify(status, null, 2)}\n`
-          : `tracing of process ${pid} ${describe(status)}\n` +
-              `${c.traced_allocs} allocations traced, ${c.traced_frees} freed, ${status.live_blocks} live; ` +
-              `dropped (tables full): ${c.dropped_stacks} stacks, ${c.dropped_blocks} blocks; ` +
-              `capacity ${status.capacity.stacks} stacks, ${status.capacity.live_blocks} live blocks\n`,
-      );
+      process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : renderTraceStatus(pid, status));
       exit(0);
     });
 

@@ -14,6 +14,7 @@
  * (with `--hold`, as `skull-mem demo` runs it) waits for a line on stdin, so that the demo
  * command can print the leak report naming the line that leaks.
  * With `--ticks N --pause-ms M` it runs longer, so that `skull-mem memory <pid>` can watch it.
+ * The table it prints is the one `skull-mem memory <pid>` prints of it while it holds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,10 +119,12 @@ int main(int argc, char **argv) {
     size_t len = skull_report(report, sizeof report, SKULL_REPORT_TEXT);
     fwrite(report, 1, len < sizeof report ? len : sizeof report - 1, stdout);
     if (hold) {
+        /* read(2), not stdio: reading stdin would allocate its buffer, and the table above
+         * is what `skull-mem memory <pid>` prints while the demo holds. */
         char line[8];
         printf("demo: holding\n");
         fflush(stdout);
-        if (!fgets(line, sizeof line, stdin)) return 0;
+        if (read(0, line, sizeof line) <= 0) return 0;
     }
     return 0;
 }

@@ -8,6 +8,15 @@
 export declare function bindingVersion(): string
 
 /**
+ * The report by stack in the folded format of flame graph tools (`flamegraph.pl`,
+ * speedscope, inferno): one line per stack, outermost frame first, then the bytes.
+ */
+export declare function collapsedStacks(report: StackReport): string
+
+/** `off`, or how tracing runs (`on: every allocation, stacks of up to 32 frames`). */
+export declare function describeTracing(status: TraceStatus): string
+
+/**
  * What grew between `before` and `after`, scope by scope, largest growth first. Scopes are
  * matched by (name, kind): ids differ between two runs of the same program.
  */
@@ -47,6 +56,9 @@ export interface DiffSnapshot {
  */
 export declare function diffTable(diff: SnapshotDiff): string
 
+/** One event as a line (`skull-trace tail`). */
+export declare function eventLine(event: TraceEvent): string
+
 /** `1536` → `"1.5 KiB"`, as the tables write sizes. */
 export declare function humanBytes(bytes: number): string
 
@@ -77,6 +89,9 @@ export interface LeakReport {
   /** The groups listed, largest first. */
   groups: Array<LeakGroup>
 }
+
+/** The leak report as text: one block per stack, largest first (`skull-trace leaks`). */
+export declare function leaksText(report: LeakReport): string
 
 /**
  * Lists the live measured processes of `dir` for `skull-mem ps`, removing the segments of
@@ -403,6 +418,12 @@ export interface StackReport {
   by_stack: Array<StackEntry>
 }
 
+/** The report by stack as text (`skull-trace report`). */
+export declare function stacksText(report: StackReport): string
+
+/** The status as `skull-trace status` prints it. */
+export declare function statusText(pid: number, status: TraceStatus): string
+
 /**
  * Reads process `pid` now, through its segment in `dir` (default `$SKULL_MEM_DIR` or
  * /dev/shm): its counters and its resident figures.
@@ -521,7 +542,8 @@ export interface TraceFrame {
 
 /**
  * Traced blocks of process `pid` still live, grouped by stack, largest first: the leak
- * candidates. `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope.
+ * candidates. `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope;
+ * `top` 0 lists every stack.
  */
 export declare function traceLeaks(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number): LeakReport
 

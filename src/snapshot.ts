@@ -16,7 +16,7 @@
  * }
  * ```
  * Everything but `format`, `format_version`, `time` and `process` is the library's JSON
- * report (crates/core/src/report.rs). Counter names are those of crates/core/src/counters.rs
+ * report (crates/inspect/src/report.rs). Counter names are those of crates/core/src/counters.rs
  * (`alloc_bytes`, `freed_bytes`, `cross_freed_bytes`, ...). Byte counts are JSON numbers:
  * exact below 2^53 (8 PiB). `memory_usage` is present only when the snapshot was taken inside
  * the process (it is Node's `process.memoryUsage()`).

@@ -2,7 +2,8 @@
  * Tracing: switched on and off at run time through a process's segment (its control word),
  * from `skull-trace` or from inside the process; while on, allocations (all, or a Poisson
  * sample by bytes) record their stack, and `leaks` lists the traced blocks still live,
- * grouped by stack and symbolized to function and file:line.
+ * grouped by stack and symbolized to function and file:line. The inspect crate
+ * (crates/inspect/src/trace) switches, reads, groups, symbolizes and renders.
  */
 import { callAddon } from './errors';
 import { nativeBinding } from './native';
@@ -140,29 +141,15 @@ export function stackReport(pid: number, top = 0, dir?: string): StackReport {
   return callAddon(() => nativeBinding().traceReport(pid, dir, top));
 }
 
-/** A frame's name for the folded format: function (or the text of an unknown frame), without
- * the characters that format uses as separators. */
-function foldedName(frame: TraceFrame): string {
-  return (frame.function ?? frame.text).replace(/[;\n]/g, '_').replace(/ /g, '_');
-}
-
 /** The report in the folded-stack format flame graph tools read (`flamegraph.pl`, speedscope,
  * inferno): one line per stack, outermost frame first, `;`-separated, then the bytes. */
 export function renderCollapsed(report: StackReport): string {
-  return report.by_stack
-    .map((entry) => `${[...entry.frames].reverse().map(foldedName).join(';')} ${entry.bytes}\n`)
-    .join('');
+  return nativeBinding().collapsedStacks(report);
 }
 
 /** The report as text, one block per stack. */
 export function renderStackReport(report: StackReport): string {
-  const out = [`======== Skull Trace: traced allocations of pid ${report.pid} by stack ========`];
-  if (report.by_stack.length === 0) out.push('(nothing traced)');
-  report.by_stack.forEach((entry, rank) => {
-    out.push('', `#${rank + 1}: ${entry.bytes} bytes in ${entry.allocations} allocation(s)`);
-    for (const frame of entry.frames) out.push(`    ${frame.inlined ? '(inlined) ' : ''}${frame.text}`);
-  });
-  return `${out.join('\n')}\n`;
+  return nativeBinding().stacksText(report);
 }
 
 /** A traced allocation or free. */
@@ -198,29 +185,22 @@ export function traceEvents(pid: number, from: number, frames = 3, dir?: string,
 
 /** One event as a line: `+` allocation or `-` free, size, address, scope, thread, frames. */
 export function renderEvent(event: TraceEvent): string {
-  const where = event.frames.map((frame) => frame.text).join(' < ');
-  return `${event.op === 'alloc' ? '+' : '-'} ${event.size} B ${event.addr} scope ${event.scope} thread ${event.thread}  ${where}`;
+  return nativeBinding().eventLine(event);
 }
 
 /** Renders a leak report as text: one block per stack, largest first. */
 export function renderLeaks(report: LeakReport): string {
-  const s = report.status;
-  const out = [
-    `======== Skull Trace: live traced blocks of pid ${report.pid} ========`,
-    `tracing ${s.enabled ? `on (depth ${s.depth}, ${s.sample_bytes ? `sampled every ${s.sample_bytes} bytes on average` : 'all allocations'})` : 'off'}; ` +
-      `${s.counts.traced_allocs} traced, ${s.counts.traced_frees} freed, dropped: ${s.counts.dropped_stacks} stacks, ${s.counts.dropped_blocks} blocks`,
-  ];
-  if (report.groups.length === 0) out.push('(no traced block is live)');
-  report.groups.forEach((group, rank) => {
-    out.push('');
-    out.push(
-      `#${rank + 1}: ${group.bytes} bytes in ${group.blocks} block(s), scope ${group.scopes.join(', ')}, ` +
-        `age ${group.newest_seconds.toFixed(1)}-${group.oldest_seconds.toFixed(1)} s`,
-    );
-    for (const frame of group.frames) out.push(`    ${frame.inlined ? '(inlined) ' : ''}${frame.text}`);
-  });
-  if (report.stacks > report.groups.length) out.push('', `(${report.stacks - report.groups.length} more stacks not shown)`);
-  return `${out.join('\n')}\n`;
+  return nativeBinding().leaksText(report);
+}
+
+/** `off`, or how tracing runs (`on: every allocation, stacks of up to 32 frames`). */
+export function describeTracing(status: TraceStatus): string {
+  return nativeBinding().describeTracing(status);
+}
+
+/** The status of process `pid` as `skull-trace status` prints it. */
+export function renderTraceStatus(pid: number, status: TraceStatus): string {
+  return nativeBinding().statusText(pid, status);
 }
 
 /** Tracing of this very process. */

@@ -28,7 +28,18 @@ function declared(): Map<string, string> {
 }
 
 /** The functions that render text; every other one returns structured values. */
-const TEXT_FUNCTIONS = ['bindingVersion', 'diffTable', 'humanBytes', 'memoryTable'];
+const TEXT_FUNCTIONS = [
+  'bindingVersion',
+  'collapsedStacks',
+  'describeTracing',
+  'diffTable',
+  'eventLine',
+  'humanBytes',
+  'leaksText',
+  'memoryTable',
+  'stacksText',
+  'statusText',
+];
 
 describe('the typed binding', () => {
   it('no_file_of_src_or_bin_casts_the_binding', () => {
@@ -85,6 +96,12 @@ describe('the typed binding', () => {
            traceLeaks: () => b.traceLeaks(pid, undefined, 0, undefined, 1),
            traceReport: () => b.traceReport(pid, undefined, 1),
            traceEvents: () => b.traceEvents(pid, undefined, 0, 1, 0),
+           leaksText: () => b.leaksText(b.traceLeaks(pid, undefined, 0, undefined, 1)),
+           stacksText: () => b.stacksText(b.traceReport(pid, undefined, 1)),
+           collapsedStacks: () => b.collapsedStacks(b.traceReport(pid, undefined, 1)),
+           eventLine: () => { const keep = Buffer.alloc(100); b.traceEvents(pid, undefined, 0, 1, 5); Buffer.alloc(200); const e = b.traceEvents(pid, undefined, 0, 1, 0).events; return e.length > 0 ? b.eventLine(e[0]) : keep; },
+           describeTracing: () => b.describeTracing(b.traceStatus(pid)),
+           statusText: () => b.statusText(pid, b.traceStatus(pid)),
          };
          const kind = (value) => {
            if (value instanceof Promise) return 'promise';

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Started } from './fixtures/started';
+import type * as Binding from '../src/native-binding';
 import { ADDON, LIBRARY, ROOT, cli, run } from './helpers';
 
 const TRACE_CLI = path.join(ROOT, 'dist', 'bin', 'skull-trace.js');
@@ -283,13 +284,11 @@ describe('skull-trace on a busy process', () => {
     const dir = fs.mkdtempSync(path.join(work, 'seg-'));
     const program = new Started([exe], dir);
     const pid = Number((await program.line(/ready (\d+)/))[1]);
-    const binding = require(ADDON) as {
-      traceControl(pid: number, dir: string, depth: number, sample: number, scopes: string[]): string;
-    };
+    const binding: typeof Binding = require(ADDON);
     for (let i = 0; i < 1000; i++) {
       const scopes = i % 8 === 0 ? ['work'] : [];
-      const result = JSON.parse(binding.traceControl(pid, dir, i % 2 === 0 ? 8 : 0, i % 4 === 0 ? 4096 : 0, scopes)) as { ok: boolean };
-      expect(result.ok).toBe(true);
+      const result = binding.traceControl(pid, dir, i % 2 === 0 ? 8 : 0, i % 4 === 0 ? 4096 : 0, scopes);
+      expect(result.enabled).toBe(i % 2 === 0);
     }
     const status = JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'];
     expect(status.enabled).toBe(false);

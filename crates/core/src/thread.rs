@@ -460,6 +460,18 @@ pub(crate) fn detach() {
     }
 }
 
+/// Gives the calling thread's cached blocks back to libc; the cache arms again on the next
+/// free. The in-process report calls it before it reads the counters and after it has freed
+/// what it allocated, so that the blocks its own frees leave in the cache (counted in
+/// skull-mem's scope) are gone when it returns, as they were when it read.
+pub fn drain_cache() {
+    let thread = thread();
+    if thread.status.get() == STATUS_ACTIVE {
+        // SAFETY: an active thread's `sets` is its own block.
+        thread.cache.drain(unsafe { &*own_set(thread) });
+    }
+}
+
 /// The calling thread's current scope.
 pub fn current_scope() -> u32 {
     resolved_scope(thread().scope.get())

@@ -22,6 +22,12 @@
 //!   [`render::table::human_bytes`].
 //! - [`own`]: the report a process makes of itself, byte for byte what an outside reader
 //!   renders right after it returns: [`own::report`], [`own::report_with`].
+//! - [`trace`]: tracing from outside: [`trace::control::control`] (on/off, scopes),
+//!   [`trace::status::status`], the leak engine [`trace::leaks::leaks`] (live traced blocks
+//!   grouped by stack, symbolized) and [`trace::leaks::stacks`], [`trace::events::events`];
+//!   their text in [`trace::render`] (`leaks_text`, `stacks_text`, `collapsed`,
+//!   `event_line`, `status_text`). Errors: [`trace::TraceError`] with a stable `code()`.
+//!   The caller owns the `Symbolizer` (and so its caches).
 //! - [`clock`]: ISO-8601 times as JavaScript writes them.
 
 pub mod clock;
@@ -31,3 +37,4 @@ pub mod process_memory;
 pub mod reader;
 pub mod render;
 pub mod report;
+pub mod trace;

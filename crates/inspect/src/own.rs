@@ -8,11 +8,14 @@
 //! are those it read. The header line comes from the segment header, as the reader takes
 //! it, and the resident figures from `/proc/<pid>`, as the reader reads them.
 //!
-//! What can still differ: pages the report touches for the first time (its code, stack and
-//! heap) raise the RSS after the counters were read, so a first report may show a little
-//! less RSS than an outside reader sees afterwards; a second one agrees. With the
-//! per-thread block cache on (`SKULL_MEM_CACHE`), the blocks the report frees may stay in
-//! skull-mem's scope, so the `skull-mem` row can differ by the blocks cached meanwhile.
+//! Rendering may touch pages for the first time (code, stack, heap) and so raise the RSS it
+//! prints: the report reads `/proc` again after rendering and renders again until the
+//! figures stand still (the `/proc` reader itself allocates nothing). A first report of a
+//! process may still settle on figures its later code paths change; a second agrees. The
+//! calling thread's block cache is emptied before the counters are read and again before
+//! the report returns, so the blocks the report's own frees would leave there (counted in
+//! skull-mem's scope) are not in the figures. Only the call counters of skull-mem's scope
+//! (`--detail`: malloc, free, ...) move on by the report's own calls.
 
 use std::sync::Mutex;
 
@@ -51,13 +54,33 @@ fn render(region: &Region, format: Format, options: &TableOptions) -> String {
         Format::Json => Report::of(&snapshot).to_json(),
         Format::Text => {
             let path = segment_path(&segment_dir(), region.header.uid, region.header.pid);
-            // No /proc (a sandbox): the counters still show; the resident figures read 0.
-            let memory = read_process_memory(std::process::id(), &path).unwrap_or_default();
             let segment = SegmentInfo::of(&path, &region.header);
-            memory_table(&process_snapshot(&snapshot, segment, memory), options)
+            let pid = std::process::id();
+            // No /proc (a sandbox): the counters still show; the resident figures read 0.
+            let read = || read_process_memory(pid, &path).unwrap_or_default();
+            let mut memory = read();
+            let mut attempts = 1;
+            loop {
+                let table = memory_table(
+                    &process_snapshot(&snapshot, segment.clone(), memory),
+                    options,
+                );
+                // Rendering may touch pages for the first time; the figures must be those
+                // after it, so render again until reading them again changes nothing.
+                let after = read();
+                if after == memory || attempts == MAX_RENDERINGS {
+                    return table;
+                }
+                drop(table);
+                memory = after;
+                attempts += 1;
+            }
         }
     }
 }
+
+/// Renderings of the text report before it settles for the figures of the last one.
+const MAX_RENDERINGS: u32 = 4;
 
 /// Renders this process's report and hands it to `out`, all in skull-mem's own scope;
 /// `None` when counting is not running.
@@ -68,9 +91,11 @@ pub fn report_with<T>(
 ) -> Option<T> {
     let region = region::get()?;
     let previous = thread::enter(SCOPE_SELF);
+    thread::drain_cache();
     let text = render(region, format, options);
     let result = out(&text);
     drop(text);
+    thread::drain_cache();
     thread::leave(previous);
     Some(result)
 }

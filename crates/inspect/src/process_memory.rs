@@ -2,11 +2,11 @@
 //! counters cannot see by themselves. The memory table puts these beside the live malloc
 //! bytes to explain the RSS.
 //!
-//! `smaps` is read line by line through one small buffer, so that a process reading its own
-//! figures (the in-process report) allocates little while it measures itself.
+//! Both are read through fixed buffers on the stack, so that a process reading its own
+//! figures (the in-process report) does not move them by reading.
 
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader};
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -74,106 +74,97 @@ impl ProcessFigures {
 }
 
 /// The first `<digits> kB` in `text`, in bytes; 0 when there is none.
-fn kib(text: &str) -> u64 {
-    let bytes = text.as_bytes();
+fn kib(text: &[u8]) -> u64 {
     let mut start = 0;
-    while start < bytes.len() {
-        if !bytes[start].is_ascii_digit() {
+    while start < text.len() {
+        if !text[start].is_ascii_digit() {
             start += 1;
             continue;
         }
-        let end = start
-            + bytes[start..]
+        let digits = text[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let end = start + digits;
+        if text[end..].trim_ascii_start().starts_with(b"kB") {
+            return text[start..end]
                 .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-        if text[end..].trim_start().starts_with("kB") {
-            return text[start..end].parse::<u64>().map_or(0, |kib| kib * 1024);
+                .try_fold(0u64, |n, &d| {
+                    n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                })
+                .map_or(0, |kib| kib.saturating_mul(1024));
         }
         start = end;
     }
     0
 }
 
-/// One `/proc/<pid>/smaps` mapping with its resident size.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mapping {
-    /// First address.
-    pub start: u64,
-    /// One past the last address.
-    pub end: u64,
-    /// `rw-p` and the like.
-    pub perms: String,
-    /// The file, `[heap]`, `[stack]`, ... or empty for anonymous memory.
-    pub path: String,
-    /// Resident bytes.
-    pub rss: u64,
+/// What decides where a `smaps` mapping's resident bytes go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Mapping {
+    start: u64,
+    end: u64,
+    /// Anonymous (no path).
+    anonymous: bool,
+    /// `rw-p`.
+    private_rw: bool,
+    /// `---p`.
+    reserved: bool,
+    /// `[heap]`.
+    brk_heap: bool,
+    /// The skull-mem segment.
+    segment: bool,
+    rss: u64,
 }
 
 /// A mapping header line (`start-end perms offset dev inode [path]`), or `None`.
-fn mapping_header(line: &str) -> Option<Mapping> {
-    let (range, rest) = line.split_once(' ')?;
-    let (start, end) = range.split_once('-')?;
-    let hex = |s: &str| {
-        (!s.is_empty() && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| u64::from_str_radix(s, 16).ok())
-            .flatten()
-    };
-    let (start, end) = (hex(start)?, hex(end)?);
-    let (perms, rest) = rest.split_once(' ')?;
-    if perms.chars().count() != 4 || perms.contains(char::is_whitespace) {
-        return None;
-    }
-    // offset, device and inode: three words, each followed by one space; the path after
-    // any further whitespace.
-    let mut rest = rest;
-    for _ in 0..2 {
-        let (word, after) = rest.split_once(' ')?;
-        if word.is_empty() {
+fn mapping_header(line: &[u8], segment: &[u8]) -> Option<Mapping> {
+    let hex = |s: &[u8]| -> Option<u64> {
+        if s.is_empty() || !s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return None;
         }
-        rest = after;
+        u64::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
+    };
+    let word_end = |s: &[u8]| s.iter().position(|&b| b == b' ');
+    let range_end = word_end(line)?;
+    let (range, rest) = (&line[..range_end], &line[range_end + 1..]);
+    let dash = range.iter().position(|&b| b == b'-')?;
+    let (start, end) = (hex(&range[..dash])?, hex(&range[dash + 1..])?);
+    let perms = rest.get(..4)?;
+    if perms.iter().any(u8::is_ascii_whitespace) || rest.get(4) != Some(&b' ') {
+        return None;
     }
-    let inode_len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    // Offset and device, each followed by one space; then the inode, then the path after
+    // any further whitespace.
+    let mut rest = &rest[5..];
+    for _ in 0..2 {
+        let end = word_end(rest).filter(|&end| end > 0)?;
+        rest = &rest[end + 1..];
+    }
+    let inode_len = rest
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(rest.len());
     if inode_len == 0 {
         return None;
     }
+    let path = rest[inode_len..].trim_ascii_start();
     Some(Mapping {
         start,
         end,
-        perms: perms.to_owned(),
-        path: rest[inode_len..].trim_start().to_owned(),
+        anonymous: path.is_empty(),
+        private_rw: perms == b"rw-p",
+        reserved: perms == b"---p",
+        brk_heap: path == b"[heap]",
+        segment: path == segment,
         rss: 0,
     })
-}
-
-/// Parses `smaps` text from `lines` into mappings with their resident size.
-pub fn parse_smaps(mut lines: impl BufRead) -> io::Result<Vec<Mapping>> {
-    let mut mappings: Vec<Mapping> = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if lines.read_line(&mut line)? == 0 {
-            return Ok(mappings);
-        }
-        let text = line.strip_suffix('\n').unwrap_or(&line);
-        if let Some(mapping) = mapping_header(text) {
-            mappings.push(mapping);
-        } else if text.starts_with("Rss:") {
-            if let Some(last) = mappings.last_mut() {
-                last.rss = kib(text);
-            }
-        }
-    }
 }
 
 /// Whether `mapping` looks like a glibc arena heap: anonymous, read-write, 64 MiB-aligned,
 /// and either the whole reservation or followed by its inaccessible rest.
 fn is_arena_heap(mapping: &Mapping, next: Option<&Mapping>) -> bool {
-    if !mapping.path.is_empty()
-        || mapping.perms != "rw-p"
-        || !mapping.start.is_multiple_of(ARENA_HEAP_SIZE)
-    {
+    if !mapping.anonymous || !mapping.private_rw || !mapping.start.is_multiple_of(ARENA_HEAP_SIZE) {
         return false;
     }
     let size = mapping.end.wrapping_sub(mapping.start);
@@ -183,48 +174,133 @@ fn is_arena_heap(mapping: &Mapping, next: Option<&Mapping>) -> bool {
     size < ARENA_HEAP_SIZE
         && next.is_some_and(|next| {
             next.start == mapping.end
-                && next.perms == "---p"
-                && next.path.is_empty()
+                && next.reserved
+                && next.anonymous
                 && next.end.wrapping_sub(mapping.start) <= ARENA_HEAP_SIZE
         })
 }
 
+/// Sums `smaps` line by line, deciding each mapping once the next one is known (an arena
+/// heap is recognised by the reservation that follows it).
+struct SmapsSums<'a> {
+    segment: &'a [u8],
+    pending: Option<Mapping>,
+    heap: u64,
+    segment_bytes: u64,
+}
+
+impl SmapsSums<'_> {
+    fn settle(&mut self, next: Option<&Mapping>) {
+        if let Some(mapping) = self.pending.take() {
+            if mapping.brk_heap || is_arena_heap(&mapping, next) {
+                self.heap += mapping.rss;
+            } else if mapping.segment {
+                self.segment_bytes += mapping.rss;
+            }
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        if let Some(mapping) = mapping_header(line, self.segment) {
+            self.settle(Some(&mapping));
+            self.pending = Some(mapping);
+        } else if line.starts_with(b"Rss:") {
+            if let Some(mapping) = self.pending.as_mut() {
+                mapping.rss = kib(line);
+            }
+        }
+    }
+}
+
 /// The value of field `name` (`VmRSS`, ...) of `/proc/<pid>/status` text, in bytes.
-fn status_field(status: &str, name: &str) -> u64 {
+fn status_field(status: &[u8], name: &[u8]) -> u64 {
     status
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .split(|&b| b == b'\n')
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(b":"))
         .map_or(0, kib)
 }
 
-/// The resident figures from `status` text and the `smaps` mappings; `segment` is the
-/// process's skull-mem segment file as `smaps` names it.
-pub fn process_memory(status: &str, mappings: &[Mapping], segment: &Path) -> ProcessMemory {
-    let mut heap = 0;
-    let mut segment_bytes = 0;
-    for (index, mapping) in mappings.iter().enumerate() {
-        if mapping.path == "[heap]" || is_arena_heap(mapping, mappings.get(index + 1)) {
-            heap += mapping.rss;
-        } else if Path::new(&mapping.path) == segment {
-            segment_bytes += mapping.rss;
-        }
-    }
-    ProcessMemory {
-        rss_bytes: status_field(status, "VmRSS"),
-        anon_bytes: status_field(status, "RssAnon"),
-        file_bytes: status_field(status, "RssFile"),
-        shmem_bytes: status_field(status, "RssShmem"),
-        malloc_heap_bytes: heap,
-        segment_bytes,
+/// The resident figures from `status` text and `smaps` text; `segment` is the process's
+/// skull-mem segment file as `smaps` names it.
+pub fn process_memory(status: &[u8], smaps: &[u8], segment: &Path) -> ProcessMemory {
+    let mut sums = sums(segment);
+    smaps
+        .split(|&b| b == b'\n')
+        .for_each(|line| sums.line(line));
+    figures(status, sums)
+}
+
+fn sums(segment: &Path) -> SmapsSums<'_> {
+    SmapsSums {
+        segment: segment.as_os_str().as_encoded_bytes(),
+        pending: None,
+        heap: 0,
+        segment_bytes: 0,
     }
 }
 
-/// Reads the resident figures of `pid`; `segment` is its skull-mem segment file.
+fn figures(status: &[u8], mut sums: SmapsSums) -> ProcessMemory {
+    sums.settle(None);
+    ProcessMemory {
+        rss_bytes: status_field(status, b"VmRSS"),
+        anon_bytes: status_field(status, b"RssAnon"),
+        file_bytes: status_field(status, b"RssFile"),
+        shmem_bytes: status_field(status, b"RssShmem"),
+        malloc_heap_bytes: sums.heap,
+        segment_bytes: sums.segment_bytes,
+    }
+}
+
+/// Calls `line` with every line of `file`, read through `buf` (a line longer than `buf`
+/// comes in pieces; no `smaps` or `status` line is that long).
+fn for_each_line(mut file: File, buf: &mut [u8], mut line: impl FnMut(&[u8])) -> io::Result<()> {
+    let mut filled = 0;
+    loop {
+        let n = file.read(&mut buf[filled..])?;
+        if n == 0 {
+            if filled > 0 {
+                line(&buf[..filled]);
+            }
+            return Ok(());
+        }
+        filled += n;
+        let mut start = 0;
+        while let Some(end) = buf[start..filled].iter().position(|&b| b == b'\n') {
+            line(&buf[start..start + end]);
+            start += end + 1;
+        }
+        if start == 0 && filled == buf.len() {
+            line(&buf[..filled]);
+            filled = 0;
+        } else {
+            buf.copy_within(start..filled, 0);
+            filled -= start;
+        }
+    }
+}
+
+/// Reads the resident figures of `pid`; `segment` is its skull-mem segment file. Allocates
+/// nothing but the paths: the lines go through buffers on the stack, so that a process
+/// reading its own figures does not change them by reading.
 pub fn read_process_memory(pid: u32, segment: &Path) -> io::Result<ProcessMemory> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let smaps = File::open(format!("/proc/{pid}/smaps"))?;
-    let mappings = parse_smaps(BufReader::new(smaps))?;
-    Ok(process_memory(&status, &mappings, segment))
+    let mut status = [0u8; 4096];
+    let mut status_len = 0;
+    let mut file = File::open(format!("/proc/{pid}/status"))?;
+    loop {
+        let n = file.read(&mut status[status_len..])?;
+        status_len += n;
+        if n == 0 || status_len == status.len() {
+            break;
+        }
+    }
+    let mut sums = sums(segment);
+    let mut buf = [0u8; 8192];
+    for_each_line(
+        File::open(format!("/proc/{pid}/smaps"))?,
+        &mut buf,
+        |line| sums.line(line),
+    )?;
+    Ok(figures(&status[..status_len], sums))
 }
 
 #[cfg(test)]
@@ -247,21 +323,13 @@ Rss:                   4 kB
 ";
 
     #[test]
-    fn smaps_headers_and_resident_sizes_parse() {
-        let mappings = parse_smaps(SMAPS.as_bytes()).unwrap();
-        assert_eq!(mappings.len(), 6);
-        assert_eq!(mappings[0].path, "[heap]");
-        assert_eq!(mappings[0].rss, 132 * 1024);
-        assert_eq!(mappings[1].path, "");
-        assert_eq!(mappings[5].path, "/usr/lib/with space (deleted)");
-        assert_eq!(mappings[5].perms, "r-xp");
-    }
-
-    #[test]
     fn heap_counts_brk_and_arena_heaps_and_the_segment_apart() {
         let status = "Name:\tx\nVmRSS:\t    5000 kB\nRssAnon:\t    4300 kB\nRssFile:\t 600 kB\nRssShmem:\t 100 kB\n";
-        let mappings = parse_smaps(SMAPS.as_bytes()).unwrap();
-        let memory = process_memory(status, &mappings, Path::new("/dev/shm/skull-mem-1-2"));
+        let memory = process_memory(
+            status.as_bytes(),
+            SMAPS.as_bytes(),
+            Path::new("/dev/shm/skull-mem-1-2"),
+        );
         assert_eq!(
             memory,
             ProcessMemory {
@@ -280,9 +348,24 @@ Rss:                   4 kB
     }
 
     #[test]
+    fn lines_read_through_a_small_buffer_sum_the_same() {
+        let path = std::env::temp_dir().join(format!("skull-smaps-{}", std::process::id()));
+        std::fs::write(&path, SMAPS).unwrap();
+        let segment = Path::new("/dev/shm/skull-mem-1-2");
+        let mut sums = sums(segment);
+        let mut buf = [0u8; 100];
+        for_each_line(File::open(&path).unwrap(), &mut buf, |line| sums.line(line)).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            figures(b"", sums),
+            process_memory(b"", SMAPS.as_bytes(), segment)
+        );
+    }
+
+    #[test]
     fn a_missing_field_reads_as_zero() {
-        assert_eq!(status_field("VmRSS:\tnone\n", "VmRSS"), 0);
-        assert_eq!(status_field("", "RssAnon"), 0);
-        assert_eq!(kib("Rss:  12 kB"), 12 * 1024);
+        assert_eq!(status_field(b"VmRSS:\tnone\n", b"VmRSS"), 0);
+        assert_eq!(status_field(b"", b"RssAnon"), 0);
+        assert_eq!(kib(b"Rss:  12 kB"), 12 * 1024);
     }
 }

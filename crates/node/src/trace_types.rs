@@ -1,10 +1,15 @@
-//! What the tracing functions return, as typed JavaScript objects. Field names are the
-//! snake_case of `skull-trace ... --json`, so `JSON.stringify` prints that format.
+//! What the tracing functions return, as typed JavaScript objects converted to and from the
+//! inspect crate's model (`skull_mem_inspect::trace`). Field names are the snake_case of
+//! `skull-trace ... --json`, so `JSON.stringify` prints that format.
 
 use napi_derive::napi;
+use skull_mem_inspect::trace::events as events_model;
+use skull_mem_inspect::trace::frames as frames_model;
+use skull_mem_inspect::trace::leaks as leaks_model;
+use skull_mem_inspect::trace::status as status_model;
 
 /// Recorded allocations, recorded frees, and what was dropped because a table was full.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct TraceCounts {
     /// Allocations recorded since tracing started.
     #[napi(js_name = "traced_allocs")]
@@ -22,7 +27,7 @@ pub struct TraceCounts {
 
 /// Entries of the stack and live-block tables (`SKULL_MEM_TRACE_STACKS`,
 /// `SKULL_MEM_TRACE_LIVE`).
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct TraceCapacity {
     /// Entries of the stack table.
     pub stacks: f64,
@@ -32,7 +37,7 @@ pub struct TraceCapacity {
 }
 
 /// Tracing state and counts of a process.
-#[napi(object, object_from_js = false, use_nullable = true)]
+#[napi(object, use_nullable = true)]
 pub struct TraceStatus {
     /// Whether tracing is on.
     pub enabled: bool,
@@ -53,7 +58,7 @@ pub struct TraceStatus {
 }
 
 /// One frame of a stack (inlined frames come before the frame they are inlined in).
-#[napi(object, object_from_js = false, use_nullable = true)]
+#[napi(object, use_nullable = true)]
 #[derive(Clone)]
 pub struct TraceFrame {
     /// Position of the return address in the stack, innermost 0.
@@ -75,7 +80,7 @@ pub struct TraceFrame {
 }
 
 /// Live traced blocks with one stack.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct LeakGroup {
     /// Bytes of the live blocks.
     pub bytes: f64,
@@ -94,7 +99,7 @@ pub struct LeakGroup {
 }
 
 /// The leak candidates of a process, largest first.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct LeakReport {
     /// The process id.
     pub pid: u32,
@@ -107,7 +112,7 @@ pub struct LeakReport {
 }
 
 /// Every allocation traced with one stack.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct StackEntry {
     /// Traced allocations.
     pub allocations: f64,
@@ -118,7 +123,7 @@ pub struct StackEntry {
 }
 
 /// All traced allocations of a process by stack, since tracing started.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct StackReport {
     /// The process id.
     pub pid: u32,
@@ -132,7 +137,7 @@ pub struct StackReport {
 }
 
 /// A traced allocation or free.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct TraceEvent {
     /// Sequence number in the ring.
     pub seq: f64,
@@ -155,7 +160,7 @@ pub struct TraceEvent {
 }
 
 /// Events from a sequence number on, and where to continue.
-#[napi(object, object_from_js = false)]
+#[napi(object)]
 pub struct TraceEvents {
     /// The process id.
     pub pid: u32,
@@ -165,4 +170,214 @@ pub struct TraceEvents {
     pub lost: f64,
     /// The events read.
     pub events: Vec<TraceEvent>,
+}
+
+impl From<&status_model::TraceStatus> for TraceStatus {
+    fn from(s: &status_model::TraceStatus) -> Self {
+        TraceStatus {
+            enabled: s.enabled,
+            depth: s.depth.map(|depth| depth as u32),
+            sample_bytes: s.sample_bytes.map(|bytes| bytes as f64),
+            scoped: s.scoped,
+            counts: TraceCounts {
+                traced_allocs: s.counts.traced_allocs as f64,
+                traced_frees: s.counts.traced_frees as f64,
+                dropped_stacks: s.counts.dropped_stacks as f64,
+                dropped_blocks: s.counts.dropped_blocks as f64,
+            },
+            live_blocks: s.live_blocks as f64,
+            capacity: TraceCapacity {
+                stacks: s.capacity.stacks as f64,
+                live_blocks: s.capacity.live_blocks as f64,
+            },
+        }
+    }
+}
+
+impl From<TraceStatus> for status_model::TraceStatus {
+    fn from(s: TraceStatus) -> Self {
+        status_model::TraceStatus {
+            enabled: s.enabled,
+            depth: s.depth.map(|depth| depth as usize),
+            sample_bytes: s.sample_bytes.map(|bytes| bytes as u64),
+            scoped: s.scoped,
+            counts: status_model::TraceCounts {
+                traced_allocs: s.counts.traced_allocs as u64,
+                traced_frees: s.counts.traced_frees as u64,
+                dropped_stacks: s.counts.dropped_stacks as u64,
+                dropped_blocks: s.counts.dropped_blocks as u64,
+            },
+            live_blocks: s.live_blocks as usize,
+            capacity: status_model::TraceCapacity {
+                stacks: s.capacity.stacks as usize,
+                live_blocks: s.capacity.live_blocks as usize,
+            },
+        }
+    }
+}
+
+impl From<&frames_model::Frame> for TraceFrame {
+    fn from(f: &frames_model::Frame) -> Self {
+        let symbol = f.symbol.as_ref();
+        TraceFrame {
+            index: f.index as u32,
+            address: f.address.clone(),
+            function: symbol.and_then(|s| s.function.clone()),
+            file: symbol.and_then(|s| s.file.clone()),
+            line: symbol.and_then(|s| s.line),
+            module: symbol.map(|s| s.module.clone()),
+            inlined: f.inlined(),
+            text: f.text.clone(),
+        }
+    }
+}
+
+impl From<TraceFrame> for frames_model::Frame {
+    fn from(f: TraceFrame) -> Self {
+        frames_model::Frame {
+            index: f.index as usize,
+            address: f.address,
+            // The model knows a symbol exactly when it knows the module.
+            symbol: f.module.map(|module| frames_model::Symbol {
+                function: f.function,
+                file: f.file,
+                line: f.line,
+                module,
+                inlined: f.inlined,
+            }),
+            text: f.text,
+        }
+    }
+}
+
+fn frames_to_js(frames: &[frames_model::Frame]) -> Vec<TraceFrame> {
+    frames.iter().map(TraceFrame::from).collect()
+}
+
+fn frames_from_js(frames: Vec<TraceFrame>) -> Vec<frames_model::Frame> {
+    frames.into_iter().map(frames_model::Frame::from).collect()
+}
+
+impl From<&leaks_model::LeakReport> for LeakReport {
+    fn from(r: &leaks_model::LeakReport) -> Self {
+        LeakReport {
+            pid: r.pid,
+            status: TraceStatus::from(&r.status),
+            stacks: r.stacks as u32,
+            groups: r
+                .groups
+                .iter()
+                .map(|g| LeakGroup {
+                    bytes: g.bytes as f64,
+                    blocks: g.blocks as f64,
+                    scopes: g.scopes.clone(),
+                    oldest_seconds: g.oldest_seconds,
+                    newest_seconds: g.newest_seconds,
+                    frames: frames_to_js(&g.frames),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<LeakReport> for leaks_model::LeakReport {
+    fn from(r: LeakReport) -> Self {
+        leaks_model::LeakReport {
+            pid: r.pid,
+            status: r.status.into(),
+            stacks: r.stacks as usize,
+            groups: r
+                .groups
+                .into_iter()
+                .map(|g| leaks_model::LeakGroup {
+                    bytes: g.bytes as u64,
+                    blocks: g.blocks as u64,
+                    scopes: g.scopes,
+                    oldest_seconds: g.oldest_seconds,
+                    newest_seconds: g.newest_seconds,
+                    frames: frames_from_js(g.frames),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&leaks_model::StackReport> for StackReport {
+    fn from(r: &leaks_model::StackReport) -> Self {
+        StackReport {
+            pid: r.pid,
+            status: TraceStatus::from(&r.status),
+            stacks: r.stacks as u32,
+            by_stack: r
+                .by_stack
+                .iter()
+                .map(|s| StackEntry {
+                    allocations: s.allocations as f64,
+                    bytes: s.bytes as f64,
+                    frames: frames_to_js(&s.frames),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<StackReport> for leaks_model::StackReport {
+    fn from(r: StackReport) -> Self {
+        leaks_model::StackReport {
+            pid: r.pid,
+            status: r.status.into(),
+            stacks: r.stacks as usize,
+            by_stack: r
+                .by_stack
+                .into_iter()
+                .map(|s| leaks_model::StackAllocations {
+                    allocations: s.allocations as u64,
+                    bytes: s.bytes as u64,
+                    frames: frames_from_js(s.frames),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&events_model::TraceEvent> for TraceEvent {
+    fn from(e: &events_model::TraceEvent) -> Self {
+        TraceEvent {
+            seq: e.seq as f64,
+            op: e.op.to_owned(),
+            addr: e.addr.clone(),
+            size: e.size as f64,
+            scope: e.scope.clone(),
+            thread: e.thread,
+            time_ns: e.time_ns as f64,
+            frames: frames_to_js(&e.frames),
+        }
+    }
+}
+
+impl From<TraceEvent> for events_model::TraceEvent {
+    fn from(e: TraceEvent) -> Self {
+        events_model::TraceEvent {
+            seq: e.seq as u64,
+            // The model names the two operations with static strings.
+            op: if e.op == "free" { "free" } else { "alloc" },
+            addr: e.addr,
+            size: e.size as u64,
+            scope: e.scope,
+            thread: e.thread,
+            time_ns: e.time_ns as u64,
+            frames: frames_from_js(e.frames),
+        }
+    }
+}
+
+impl From<&events_model::TraceEvents> for TraceEvents {
+    fn from(e: &events_model::TraceEvents) -> Self {
+        TraceEvents {
+            pid: e.pid,
+            next: e.next as f64,
+            lost: e.lost as f64,
+            events: e.events.iter().map(TraceEvent::from).collect(),
+        }
+    }
 }

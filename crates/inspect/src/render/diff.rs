@@ -8,7 +8,7 @@ use serde::{Serialize, Serializer};
 use skull_mem_core::counters::{Counter, COUNTER_COUNT};
 
 use super::memory::locale_compare;
-use super::table::{signed, Column, Table};
+use super::table::{fixed, signed, Column, Table};
 use crate::report::{Counters, Report, ScopeReport};
 
 /// One side of a diff: a snapshot's report, when it was taken and the RSS then.
@@ -196,8 +196,8 @@ pub fn diff_table(diff: &SnapshotDiff) -> String {
     }
     table.fit();
     let mut out = vec![format!(
-        "======== Skull Memory Diff ({:.3} s) ========",
-        diff.seconds
+        "======== Skull Memory Diff ({} s) ========",
+        fixed(diff.seconds, 3)
     )];
     let changed = !table.is_empty();
     out.extend(table.lines(true));

@@ -151,6 +151,22 @@ pub fn human_bytes(bytes: i64) -> String {
     format!("{sign}{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
+/// `value` with `digits` decimals, as JavaScript's `toFixed` writes it: a value exactly
+/// halfway rounds away from zero (Rust's formatter would round it to even).
+pub fn fixed(value: f64, digits: usize) -> String {
+    // A tie is a value whose exact decimal expansion ends in the 5 right after `digits`;
+    // 60 digits show any f64 of a sane magnitude exactly that far.
+    let exact = format!("{value:.60}");
+    let decimals = exact.split_once('.').map_or("", |(_, decimals)| decimals);
+    let tie = decimals.as_bytes().get(digits) == Some(&b'5')
+        && decimals.bytes().skip(digits + 1).all(|b| b == b'0');
+    if tie {
+        let step = 0.5 * 10f64.powi(-(digits as i32));
+        return format!("{:.*}", digits, value + step.copysign(value));
+    }
+    format!("{value:.digits$}")
+}
+
 /// `+1234`, `-56` or `0`: a growth with its sign.
 pub fn signed(value: i64) -> String {
     if value > 0 {
@@ -174,6 +190,16 @@ mod tests {
         assert_eq!(human_bytes(1024 * 1024 - 1), "1024.0 KiB");
         assert_eq!(human_bytes(-3 * 1024 * 1024), "-3.0 MiB");
         assert_eq!(human_bytes(5 << 50), "5120.0 TiB");
+    }
+
+    #[test]
+    fn fixed_rounds_halves_up_like_to_fixed() {
+        assert_eq!(fixed(0.25, 1), "0.3");
+        assert_eq!(fixed(1.04, 1), "1.0");
+        assert_eq!(fixed(2.0, 3), "2.000");
+        assert_eq!(fixed(-0.25, 1), "-0.3");
+        // 0.35 is a little below 0.35: no tie, although 0.35 * 10 rounds to 3.5.
+        assert_eq!(fixed(0.35, 1), "0.3");
     }
 
     #[test]

@@ -1,0 +1,83 @@
+//! A recorded stack, symbolized: one entry per frame, inlined frames before the frame they
+//! are inlined in.
+
+use serde::Serialize;
+use skull_mem_symbolize::{Lookup, Process, Symbolizer};
+
+/// What the symbolizer found for a frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Symbol {
+    /// Demangled function name.
+    pub function: Option<String>,
+    /// Source file.
+    pub file: Option<String>,
+    /// 1-based source line.
+    pub line: Option<u32>,
+    /// The module the address belongs to.
+    pub module: String,
+    /// Whether this frame was inlined into the next one.
+    pub inlined: bool,
+}
+
+/// One frame of a stack (field names stable in `--json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Frame {
+    /// Position in the recorded stack, innermost 0 (inlined frames share it).
+    pub index: usize,
+    /// The return address, `0x...`.
+    pub address: String,
+    /// What is known of it; absent when the process could not be read.
+    #[serde(flatten)]
+    pub symbol: Option<Symbol>,
+    /// `function at file:line (module)`, or `?? (module+offset)`, or `?? (address)`.
+    pub text: String,
+}
+
+impl Frame {
+    /// Whether this frame was inlined into the next one.
+    pub fn inlined(&self) -> bool {
+        self.symbol.as_ref().is_some_and(|symbol| symbol.inlined)
+    }
+}
+
+/// Symbolizes the return addresses `stack` of `process` (`None`: it could not be attached,
+/// so addresses only).
+pub fn symbolize_stack(
+    symbolizer: &mut Symbolizer,
+    process: Option<&Process>,
+    stack: &[u64],
+) -> Vec<Frame> {
+    let mut out = Vec::new();
+    for (index, &address) in stack.iter().enumerate() {
+        // Every address of a recorded stack is a return address, the innermost included
+        // (where malloc returns to).
+        let resolved = match process {
+            Some(process) => symbolizer.symbolize(process, address, Lookup::ReturnAddress),
+            None => Vec::new(),
+        };
+        if resolved.is_empty() {
+            out.push(Frame {
+                index,
+                address: format!("{address:#x}"),
+                symbol: None,
+                text: format!("?? ({address:#x})"),
+            });
+        }
+        for frame in resolved {
+            let text = frame.to_string();
+            out.push(Frame {
+                index,
+                address: format!("{address:#x}"),
+                symbol: Some(Symbol {
+                    function: frame.function,
+                    file: frame.file,
+                    line: frame.line,
+                    module: frame.module,
+                    inlined: frame.inlined,
+                }),
+                text,
+            });
+        }
+    }
+    out
+}

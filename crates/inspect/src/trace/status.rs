@@ -1,0 +1,93 @@
+//! The tracing state of a process and what its tables hold.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use serde::Serialize;
+use skull_mem_core::trace::control::TraceConfig;
+use skull_mem_core::trace::tables::TraceTables;
+
+use super::TraceError;
+use crate::reader::{self, SegmentView};
+
+/// Recorded allocations and frees, and what was dropped because a table was full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceCounts {
+    /// Allocations recorded.
+    pub traced_allocs: u64,
+    /// Recorded allocations freed since.
+    pub traced_frees: u64,
+    /// Stacks not recorded: the stack table was full.
+    pub dropped_stacks: u64,
+    /// Blocks not recorded: the live-block table was full.
+    pub dropped_blocks: u64,
+}
+
+/// Entries of the stack and live-block tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceCapacity {
+    /// `SKULL_MEM_TRACE_STACKS`.
+    pub stacks: usize,
+    /// `SKULL_MEM_TRACE_LIVE`.
+    pub live_blocks: usize,
+}
+
+/// Tracing state and counts of a process (field names stable in `--json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceStatus {
+    /// Whether tracing is on.
+    pub enabled: bool,
+    /// Frames per stack, when on.
+    pub depth: Option<usize>,
+    /// The Poisson sampling mean in bytes (0: every allocation), when on.
+    pub sample_bytes: Option<u64>,
+    /// Whether only chosen scopes are traced.
+    pub scoped: bool,
+    /// What was recorded and dropped.
+    pub counts: TraceCounts,
+    /// Traced blocks live now.
+    pub live_blocks: usize,
+    /// Table sizes.
+    pub capacity: TraceCapacity,
+}
+
+impl TraceStatus {
+    /// The status a control word and the tables say.
+    pub fn of(word: u64, tables: &TraceTables) -> TraceStatus {
+        let config = TraceConfig::decode(word);
+        let live = tables.live_blocks().len();
+        let traced_allocs = tables.traced_allocs();
+        TraceStatus {
+            enabled: config.is_some(),
+            depth: config.map(|c| c.depth),
+            sample_bytes: config.map(|c| c.sample_bytes),
+            scoped: config.is_some_and(|c| c.scoped),
+            counts: TraceCounts {
+                traced_allocs,
+                // Every recorded block not live any more was freed.
+                traced_frees: traced_allocs.saturating_sub(live as u64),
+                dropped_stacks: tables.dropped_stacks.load(Ordering::Relaxed),
+                dropped_blocks: tables.dropped_blocks.load(Ordering::Relaxed),
+            },
+            live_blocks: live,
+            capacity: TraceCapacity {
+                stacks: tables.stack_slots(),
+                live_blocks: tables.live_slots(),
+            },
+        }
+    }
+
+    /// The status of a mapped segment.
+    pub fn of_view(view: &SegmentView) -> TraceStatus {
+        TraceStatus::of(
+            view.region.header.control.load(Ordering::Relaxed),
+            &view.region.trace,
+        )
+    }
+}
+
+/// The tracing state of process `pid`, through its segment in `dir`.
+pub fn status(dir: &Path, pid: u32) -> Result<TraceStatus, TraceError> {
+    let (_, status) = reader::read_pid_with(dir, pid, TraceStatus::of_view)?;
+    Ok(status)
+}

@@ -1,0 +1,192 @@
+//! The text of tracing (leak report, report by stack, folded stacks, events, status) is
+//! byte for byte what the TypeScript printed (`tests/fixtures/trace_text.txt`).
+
+use skull_mem_inspect::trace::events::TraceEvent;
+use skull_mem_inspect::trace::frames::{Frame, Symbol};
+use skull_mem_inspect::trace::leaks::{LeakGroup, LeakReport, StackAllocations, StackReport};
+use skull_mem_inspect::trace::render::{
+    collapsed, event_line, leaks_text, stacks_text, status_text,
+};
+use skull_mem_inspect::trace::status::{TraceCapacity, TraceCounts, TraceStatus};
+
+fn status(enabled: bool, sample_bytes: u64) -> TraceStatus {
+    TraceStatus {
+        enabled,
+        depth: enabled.then_some(16),
+        sample_bytes: enabled.then_some(sample_bytes),
+        scoped: false,
+        counts: TraceCounts {
+            traced_allocs: 120,
+            traced_frees: 20,
+            dropped_stacks: 1,
+            dropped_blocks: 2,
+        },
+        live_blocks: 100,
+        capacity: TraceCapacity {
+            stacks: 8192,
+            live_blocks: 65536,
+        },
+    }
+}
+
+fn symbol(
+    function: Option<&str>,
+    file: Option<&str>,
+    line: Option<u32>,
+    module: &str,
+    inlined: bool,
+) -> Option<Symbol> {
+    Some(Symbol {
+        function: function.map(str::to_owned),
+        file: file.map(str::to_owned),
+        line,
+        module: module.to_owned(),
+        inlined,
+    })
+}
+
+fn frames() -> Vec<Frame> {
+    vec![
+        Frame {
+            index: 0,
+            address: "0x401234".into(),
+            symbol: symbol(Some("remember"), Some("demo.c"), Some(61), "demo", true),
+            text: "remember at demo.c:61 (demo)".into(),
+        },
+        Frame {
+            index: 0,
+            address: "0x401234".into(),
+            symbol: symbol(Some("main"), Some("demo.c"), Some(90), "demo", false),
+            text: "main at demo.c:90 (demo)".into(),
+        },
+        Frame {
+            index: 1,
+            address: "0x7f00".into(),
+            symbol: None,
+            text: "?? (0x7f00)".into(),
+        },
+        Frame {
+            index: 2,
+            address: "0x7f10".into(),
+            symbol: symbol(None, None, None, "libc.so.6", false),
+            text: "?? (libc.so.6+0x29d90)".into(),
+        },
+    ]
+}
+
+fn leaks(status: TraceStatus, stacks: usize) -> LeakReport {
+    LeakReport {
+        pid: 4242,
+        status,
+        stacks,
+        groups: vec![
+            LeakGroup {
+                bytes: 6400,
+                blocks: 100,
+                scopes: vec!["session-cache".into(), "core".into()],
+                oldest_seconds: 2.25,
+                newest_seconds: 0.35,
+                frames: frames(),
+            },
+            LeakGroup {
+                bytes: 64,
+                blocks: 1,
+                scopes: vec!["core".into()],
+                oldest_seconds: 1.04,
+                newest_seconds: 1.04,
+                frames: frames()[2..].to_vec(),
+            },
+        ],
+    }
+}
+
+#[test]
+fn tracing_text_is_the_one_the_typescript_printed() {
+    let stacks = StackReport {
+        pid: 4242,
+        status: status(true, 0),
+        stacks: 2,
+        by_stack: vec![
+            StackAllocations {
+                allocations: 120,
+                bytes: 9000,
+                frames: frames(),
+            },
+            StackAllocations {
+                allocations: 1,
+                bytes: 10,
+                frames: frames()[2..].to_vec(),
+            },
+        ],
+    };
+    let event = TraceEvent {
+        seq: 7,
+        op: "free",
+        addr: "0x5555".into(),
+        size: 64,
+        scope: "core".into(),
+        thread: 99,
+        time_ns: 5,
+        frames: frames()[..2].to_vec(),
+    };
+    let alloc = TraceEvent {
+        op: "alloc",
+        frames: Vec::new(),
+        ..event.clone()
+    };
+    let none = LeakReport {
+        pid: 4242,
+        status: status(false, 0),
+        stacks: 0,
+        groups: Vec::new(),
+    };
+    let empty = StackReport {
+        pid: 4242,
+        status: status(false, 0),
+        stacks: 0,
+        by_stack: Vec::new(),
+    };
+    let texts = [
+        leaks_text(&leaks(status(true, 0), 3)),
+        leaks_text(&none),
+        leaks_text(&leaks(status(true, 524_288), 2)),
+        stacks_text(&stacks),
+        stacks_text(&empty),
+        collapsed(&stacks),
+        format!("{}\n", event_line(&event)),
+        format!("{}\n", event_line(&alloc)),
+    ];
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/trace_text.txt");
+    let want = std::fs::read_to_string(path).expect("the fixture");
+    assert_eq!(texts.join("--\n"), want);
+}
+
+#[test]
+fn status_text_says_what_skull_trace_status_said() {
+    let mut on = status(true, 524_288);
+    on.scoped = true;
+    assert_eq!(
+        status_text(42, &on),
+        "tracing of process 42 on: sampling every 524288 bytes on average of the chosen scopes, \
+         stacks of up to 16 frames\n\
+         120 allocations traced, 20 freed, 100 live; dropped (tables full): 1 stacks, 2 blocks; \
+         capacity 8192 stacks, 65536 live blocks\n"
+    );
+    assert!(status_text(42, &status(false, 0)).starts_with("tracing of process 42 off\n"));
+}
+
+#[test]
+fn frames_serialize_as_the_binding_sent_them() {
+    let json: Vec<String> = frames()
+        .iter()
+        .map(|frame| serde_json::to_string(frame).unwrap())
+        .collect();
+    assert_eq!(
+        json[0],
+        r#"{"index":0,"address":"0x401234","function":"remember","file":"demo.c","line":61,"module":"demo","inlined":true,"text":"remember at demo.c:61 (demo)"}"#
+    );
+    assert_eq!(
+        json[2],
+        r#"{"index":1,"address":"0x7f00","text":"?? (0x7f00)"}"#
+    );
+}
