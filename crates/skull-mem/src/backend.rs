@@ -4,8 +4,9 @@
 use std::ffi::CString;
 use std::sync::OnceLock;
 
-use skull_mem_abi_client::SCOPE_INVALID;
-use skull_mem_abi_client::{c_text, library_active, Abi, AbiError, KIND_MAX, NAME_MAX};
+use skull_mem_abi_client::{
+    c_text, library_active, Abi, AbiError, KIND_MAX, NAME_MAX, SCOPE_INVALID,
+};
 use skull_mem_core::scopes::RegisterError;
 use skull_mem_core::snapshot::{ScopeStats, Snapshot};
 use skull_mem_core::{region, report, snapshot, thread};
