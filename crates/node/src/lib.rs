@@ -16,7 +16,6 @@
 //! 64-bit counters are handed to JavaScript as `number` (an `f64`): exact below 2^53 bytes
 //! (8 PiB), which no process reaches in practice.
 
-mod abi;
 pub mod diff;
 pub mod error;
 pub mod reader;
@@ -31,32 +30,30 @@ use std::ffi::{CStr, CString};
 
 use napi_derive::napi;
 
-use abi::{Abi, ScopeStats, ABI_VERSION, SCOPE_INVALID, SCOPE_SELF};
+// Named `abi` so the other modules reach it as `crate::abi`.
+use skull_mem_abi_client as abi;
+
+use abi::{Abi, AbiError, ScopeStats, ABI_VERSION, SCOPE_INVALID, SCOPE_SELF};
 use error::{fail, Result, ABI_MISMATCH, BAD_ARGUMENT, CORRUPT, NOT_PRELOADED};
 use report::Report;
 
 /// The C ABI of the preloaded library, or the error telling the user how to preload it.
 fn loaded() -> Result<&'static Abi> {
-    let abi = Abi::get().ok_or_else(|| {
-        fail(
+    Abi::checked().map_err(|error| match error {
+        AbiError::Missing => fail(
             NOT_PRELOADED,
             "the interposer is not loaded in this process; \
              start it with `npx skull-mem run -- node app.js`",
-        )
-    })?;
-    // SAFETY: `skull_abi_version` takes no arguments and only returns a constant.
-    let found = unsafe { (abi.abi_version)() };
-    if found != ABI_VERSION {
-        return Err(fail(
+        ),
+        AbiError::Version { found } => fail(
             ABI_MISMATCH,
             format!(
                 "the preloaded libskull_mem.so speaks C ABI version {found}, this binding \
                  speaks version {ABI_VERSION}; preload the libskull_mem.so shipped with this \
                  package (`npx skull-mem preload-path` prints it)"
             ),
-        ));
-    }
-    Ok(abi)
+        ),
+    })
 }
 
 /// Charges the binding's own allocations (report buffers, snapshot arrays) to the `self`

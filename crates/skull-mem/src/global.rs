@@ -78,7 +78,7 @@ fn detect() -> bool {
         // has no header and is freed as foreign, which libc handles.
         return MODE.load(Ordering::Acquire) == MODE_LOCAL;
     }
-    let preloaded = crate::backend::preloaded_library_active();
+    let preloaded = skull_mem_abi_client::library_active();
     if !preloaded {
         // A Rust program cannot mark the start of main; its allocations go to `core`.
         skull_mem_core::thread::main_started();

@@ -25,6 +25,6 @@ mod scope;
 
 pub use backend::{report, snapshot, Format};
 pub use global::SkullAlloc;
-pub use scope::{Scope, ScopeError, ScopeGuard};
+pub use scope::{AbiError, RegisterError, Scope, ScopeError, ScopeGuard};
 pub use skull_mem_core::counters::Counter;
 pub use skull_mem_core::snapshot::{ScopeStats, Snapshot};

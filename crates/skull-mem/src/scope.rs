@@ -4,9 +4,37 @@
 use core::marker::PhantomData;
 
 use crate::backend::backend;
-use skull_mem_core::scopes::SCOPE_INVALID;
+use skull_mem_abi_client::SCOPE_INVALID;
 
-pub use skull_mem_core::scopes::RegisterError as ScopeError;
+pub use skull_mem_abi_client::AbiError;
+pub use skull_mem_core::scopes::RegisterError;
+
+/// Why a scope could not be registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScopeError {
+    /// The scope table refused the name or kind, or is full.
+    Register(RegisterError),
+    /// The preloaded `libskull_mem.so` speaks another C ABI than this crate, so its scopes
+    /// cannot be driven (its counting still runs: nothing is counted twice).
+    Abi(AbiError),
+}
+
+impl From<RegisterError> for ScopeError {
+    fn from(error: RegisterError) -> Self {
+        ScopeError::Register(error)
+    }
+}
+
+impl core::fmt::Display for ScopeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ScopeError::Register(error) => error.fmt(f),
+            ScopeError::Abi(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ScopeError {}
 
 /// A named component that allocations are charged to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

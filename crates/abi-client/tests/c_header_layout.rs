@@ -1,12 +1,32 @@
 //! The C header and the Rust definitions must agree: counter names and values, constants,
-//! and the layout of `struct skull_scope_stats` as gcc sees it.
+//! and the layout of `struct skull_scope_stats` as gcc sees it. Checked here, through the
+//! client's own names, because the client is where Rust reads what the library writes; the
+//! library fills the same struct (`skull_mem_core::abi::ScopeStatsC`).
 
 use std::process::Command;
 
-use skull_mem_core::abi::{ScopeStatsC, SCOPE_STATS_VERSION};
+use skull_mem_abi_client::{
+    ScopeStats, ABI_VERSION, KIND_MAX, NAME_MAX, REPORT_JSON, REPORT_TEXT, SCOPE_INVALID,
+    SCOPE_SELF,
+};
+use skull_mem_core::abi::SCOPE_STATS_VERSION;
 use skull_mem_core::counters::{Counter, COUNTER_COUNT};
-use skull_mem_core::scopes::{KIND_MAX, NAME_MAX, SCOPE_CORE, SCOPE_INIT, SCOPE_SELF};
+use skull_mem_core::scopes::{SCOPE_CORE, SCOPE_INIT};
 use skull_mem_test_support::repo_root;
+
+/// Every field of `struct skull_scope_stats`, in order.
+const FIELDS: [&str; 10] = [
+    "struct_size",
+    "struct_version",
+    "id",
+    "reserved",
+    "name",
+    "kind",
+    "used_bytes",
+    "live_blocks",
+    "peak_used_bytes",
+    "counters",
+];
 
 /// Compiles and runs a C program that prints `name=value` lines about the header.
 fn c_facts() -> Vec<(String, u64)> {
@@ -29,16 +49,12 @@ fn c_facts() -> Vec<(String, u64)> {
     fact("SKULL_SCOPE_CORE", "SKULL_SCOPE_CORE");
     fact("SKULL_SCOPE_INIT", "SKULL_SCOPE_INIT");
     fact("SKULL_SCOPE_SELF", "SKULL_SCOPE_SELF");
+    fact("SKULL_SCOPE_INVALID", "SKULL_SCOPE_INVALID");
+    fact("SKULL_REPORT_TEXT", "SKULL_REPORT_TEXT");
+    fact("SKULL_REPORT_JSON", "SKULL_REPORT_JSON");
     fact("sizeof", "sizeof(struct skull_scope_stats)");
-    for field in [
-        "id",
-        "name",
-        "kind",
-        "used_bytes",
-        "live_blocks",
-        "peak_used_bytes",
-        "counters",
-    ] {
+    fact("alignof", "_Alignof(struct skull_scope_stats)");
+    for field in FIELDS {
         fact(
             &format!("offsetof.{field}"),
             &format!("offsetof(struct skull_scope_stats, {field})"),
@@ -85,10 +101,7 @@ fn the_c_header_matches_the_rust_definitions() {
         );
     }
     assert_eq!(get("SKULL_COUNTER_COUNT"), COUNTER_COUNT as u64);
-    assert_eq!(
-        get("SKULL_ABI_VERSION"),
-        u64::from(skull_mem_core::ABI_VERSION)
-    );
+    assert_eq!(get("SKULL_ABI_VERSION"), u64::from(ABI_VERSION));
     assert_eq!(
         get("SKULL_SCOPE_STATS_VERSION"),
         u64::from(SCOPE_STATS_VERSION)
@@ -98,33 +111,24 @@ fn the_c_header_matches_the_rust_definitions() {
     assert_eq!(get("SKULL_SCOPE_CORE"), u64::from(SCOPE_CORE));
     assert_eq!(get("SKULL_SCOPE_INIT"), u64::from(SCOPE_INIT));
     assert_eq!(get("SKULL_SCOPE_SELF"), u64::from(SCOPE_SELF));
-    assert_eq!(get("sizeof"), std::mem::size_of::<ScopeStatsC>() as u64);
-    assert_eq!(
-        get("offsetof.id"),
-        std::mem::offset_of!(ScopeStatsC, id) as u64
-    );
-    assert_eq!(
-        get("offsetof.name"),
-        std::mem::offset_of!(ScopeStatsC, name) as u64
-    );
-    assert_eq!(
-        get("offsetof.kind"),
-        std::mem::offset_of!(ScopeStatsC, kind) as u64
-    );
-    assert_eq!(
-        get("offsetof.used_bytes"),
-        std::mem::offset_of!(ScopeStatsC, used_bytes) as u64
-    );
-    assert_eq!(
-        get("offsetof.live_blocks"),
-        std::mem::offset_of!(ScopeStatsC, live_blocks) as u64
-    );
-    assert_eq!(
-        get("offsetof.peak_used_bytes"),
-        std::mem::offset_of!(ScopeStatsC, peak_used_bytes) as u64
-    );
-    assert_eq!(
-        get("offsetof.counters"),
-        std::mem::offset_of!(ScopeStatsC, counters) as u64
-    );
+    assert_eq!(get("SKULL_SCOPE_INVALID"), u64::from(SCOPE_INVALID));
+    assert_eq!(get("SKULL_REPORT_TEXT"), REPORT_TEXT as u64);
+    assert_eq!(get("SKULL_REPORT_JSON"), REPORT_JSON as u64);
+    assert_eq!(get("sizeof"), std::mem::size_of::<ScopeStats>() as u64);
+    assert_eq!(get("alignof"), std::mem::align_of::<ScopeStats>() as u64);
+    let rust_offsets = [
+        std::mem::offset_of!(ScopeStats, struct_size),
+        std::mem::offset_of!(ScopeStats, struct_version),
+        std::mem::offset_of!(ScopeStats, id),
+        std::mem::offset_of!(ScopeStats, reserved),
+        std::mem::offset_of!(ScopeStats, name),
+        std::mem::offset_of!(ScopeStats, kind),
+        std::mem::offset_of!(ScopeStats, used_bytes),
+        std::mem::offset_of!(ScopeStats, live_blocks),
+        std::mem::offset_of!(ScopeStats, peak_used_bytes),
+        std::mem::offset_of!(ScopeStats, counters),
+    ];
+    for (field, offset) in FIELDS.iter().zip(rust_offsets) {
+        assert_eq!(get(&format!("offsetof.{field}")), offset as u64, "{field}");
+    }
 }
