@@ -23,6 +23,20 @@ export interface NativeScopeSnapshot {
   counters: number[];
 }
 
+/** One setting or limit of the options table (crates/node/src/options.rs). */
+export interface SettingInfo {
+  name: string;
+  title: string;
+  env?: string | null;
+  kind: 'number' | 'limit' | 'directory' | 'trace';
+  defaultValue?: string | null;
+  min?: number | null;
+  max?: number | null;
+  unit?: string | null;
+  bounds?: string | null;
+  meaning: string;
+}
+
 /** The addon's exports (crates/node/src/lib.rs). */
 export interface NativeBinding {
   bindingVersion(): string;
@@ -39,6 +53,12 @@ export interface NativeBinding {
   readSegmentFile(path: string): string;
   /** JSON: `{ok: true, dir, processes, removed, unreadable}` or a failure. */
   scanProcesses(dir: string | null, clean: boolean): string;
+  /** The options table (crates/node/src/options.rs). */
+  settings(): SettingInfo[];
+  /** A value of a number setting; throws `BAD_SETTING` with the table's message. */
+  checkSetting(name: string, text: string): number;
+  /** A `SKULL_MEM_TRACE` value, parsed as start-up does; throws `BAD_SETTING`. */
+  parseTraceSetting(text: string): { sampleBytes: number; depth: number };
 }
 
 /** Platform key (`linux-x64-gnu`) → the package that ships its native files. */

@@ -16,7 +16,7 @@ interface TraceBinding extends NativeBinding {
   traceLeaks(pid: number, dir: string | null, minAge: number, scope: string | null, top: number): string;
 }
 
-/** Deepest stack recorded. */
+/** Deepest stack recorded: the options table's `trace-depth` maximum (a test holds them equal). */
 export const MAX_TRACE_DEPTH = 32;
 
 /** How to trace. */
@@ -100,26 +100,20 @@ function binding(): TraceBinding {
   return nativeBinding() as TraceBinding;
 }
 
-function checkDepth(depth: number | undefined): number {
-  const value = depth ?? MAX_TRACE_DEPTH;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_TRACE_DEPTH) {
-    throw new RangeError(`skull-mem: trace depth must be a whole number from 1 to ${MAX_TRACE_DEPTH} (got ${depth})`);
+/** `value` as the table's number setting `name` (crates/core/src/options) would take it. */
+function checkSetting(name: string, value: number): number {
+  try {
+    return binding().checkSetting(name, String(value));
+  } catch (err) {
+    if (err instanceof Error && (err as { code?: unknown }).code === 'BAD_SETTING') throw new RangeError(`skull-mem: ${err.message}`);
+    throw err;
   }
-  return value;
-}
-
-function checkSample(bytes: number | undefined): number {
-  const value = bytes ?? 0;
-  if (!Number.isSafeInteger(value) || value < 0 || value >= 2 ** 40) {
-    throw new RangeError(`skull-mem: sampleBytes must be a whole number from 0 to 2^40 - 1 (got ${bytes})`);
-  }
-  return value;
 }
 
 /** Switches tracing of process `pid` on (`segment dir` default: $SKULL_MEM_DIR or /dev/shm). */
 export function startTracing(pid: number, options: TraceOptions = {}, dir?: string): TraceStatus {
   const scopes = options.scopes ?? [];
-  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, checkDepth(options.depth), checkSample(options.sampleBytes), scopes));
+  return unwrap<TraceStatus>(binding().traceControl(pid, dir ?? null, checkSetting('trace-depth', options.depth ?? MAX_TRACE_DEPTH), checkSetting('trace-sample-bytes', options.sampleBytes ?? 0), scopes));
 }
 
 /** Switches tracing of process `pid` off; the blocks traced so far stay listed until freed. */

@@ -8,6 +8,7 @@
 //! - `region`: the mapping with every thread's counters; `scopes`: the scope table;
 //!   `segment`: the region as a shared-memory file the CLI reads (`reader`).
 //! - `trace`: on-demand tracing (control word, stack capture, bounded tables in the region).
+//! - `options`: the table of settings and limits, and the one parser of their values.
 //! - `snapshot` and `report`: reading the counters, outside malloc; `abi`: the C structs;
 //!   `reader`: checking and reading the segment of another process.
 //!
@@ -19,6 +20,7 @@ pub mod alloc;
 pub mod cache;
 pub mod counters;
 pub mod header;
+pub mod options;
 mod proc_self;
 pub mod reader;
 pub mod region;
