@@ -33,7 +33,7 @@ export interface SettingInfo {
   min?: number | null;
   max?: number | null;
   unit?: string | null;
-  bounds?: string | null;
+  bounds: string;
   meaning: string;
 }
 

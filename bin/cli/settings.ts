@@ -72,8 +72,10 @@ export function withSettingsHelp(command: Command): Command {
       const name = settingOf.get(option);
       if (name === undefined) return base;
       const { bounds, defaultValue, env } = setting(name);
-      const facts = [bounds, defaultValue === undefined || defaultValue === null ? undefined : `default ${defaultValue}`, env && `sets ${env}`];
-      return `${base} (${facts.filter((fact) => fact !== undefined && fact !== null).join(', ')})`;
+      const facts = [bounds];
+      if (defaultValue !== undefined && defaultValue !== null) facts.push(`default ${defaultValue}`);
+      if (env !== undefined && env !== null) facts.push(`sets ${env}`);
+      return `${base} (${facts.join(', ')})`;
     },
   });
 }

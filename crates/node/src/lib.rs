@@ -14,7 +14,7 @@
 //! (8 PiB), which no process reaches in practice.
 
 mod abi;
-mod options;
+pub mod options;
 pub mod reader;
 pub mod switch;
 pub mod threadpool;

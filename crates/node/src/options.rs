@@ -59,8 +59,8 @@ pub struct SettingInfo {
     pub max: Option<f64>,
     /// What the number counts: bytes, entries, frames.
     pub unit: Option<String>,
-    /// The accepted values as shown to users (`0 to 1048576 bytes`); absent for a directory.
-    pub bounds: Option<String>,
+    /// The accepted values as shown to users (`0 to 1048576 bytes`, `any directory`).
+    pub bounds: String,
     /// What it does, as the README's Environment table says it.
     pub meaning: String,
 }
@@ -82,7 +82,7 @@ impl From<&'static Setting> for SettingInfo {
             min: range.map(|(min, _, _)| min as f64),
             max: range.map(|(_, max, _)| max as f64),
             unit: range.map(|(_, _, unit)| unit.to_owned()),
-            bounds: setting.bounds_text().map(|text| text.to_string()),
+            bounds: setting.bounds_text().to_string(),
             meaning: setting.meaning.to_owned(),
         }
     }

@@ -96,9 +96,8 @@ impl Setting {
         text::DefaultText::of(self)
     }
 
-    /// The accepted values as shown to users (`0 to 1048576 bytes`); `None` when any
-    /// directory goes.
-    pub fn bounds_text(&'static self) -> Option<text::BoundsText> {
+    /// The accepted values as shown to users (`0 to 1048576 bytes`, `any directory`).
+    pub fn bounds_text(&'static self) -> text::BoundsText {
         text::BoundsText::of(self)
     }
 }
@@ -121,8 +120,7 @@ pub const TRACE: Setting = Setting {
     env: Some(c"SKULL_MEM_TRACE"),
     value: Value::Trace,
     meaning: "trace from start-up: `all`, or a sample mean in bytes, optionally `:depth` \
-              (`skull-mem run --trace`); a value out of bounds is refused on stderr and \
-              tracing stays off",
+              (`skull-mem run --trace`)",
 };
 
 /// Mean bytes between traced allocations (0: every allocation): part of `SKULL_MEM_TRACE`,
@@ -166,7 +164,7 @@ pub const TRACE_STACKS: Setting = Setting {
         max: STACK_CAPACITY as u64,
         unit: "entries",
     },
-    meaning: "unique stacks the trace tables hold, read at start-up",
+    meaning: "unique stacks the trace tables hold",
 };
 
 /// `SKULL_MEM_TRACE_LIVE`: a smaller table of live traced blocks.
@@ -180,7 +178,7 @@ pub const TRACE_LIVE: Setting = Setting {
         max: LIVE_CAPACITY as u64,
         unit: "entries",
     },
-    meaning: "live traced blocks the trace tables hold, read at start-up",
+    meaning: "live traced blocks the trace tables hold",
 };
 
 /// `SKULL_MEM_CACHE`: the per-thread cache of freed small blocks.
@@ -195,7 +193,7 @@ pub const CACHE: Setting = Setting {
         unit: "bytes",
     },
     meaning: "bytes of freed small blocks each thread may keep for reuse (`0` turns the cache \
-              off), read at start-up (`skull-mem run --cache`)",
+              off) (`skull-mem run --cache`)",
 };
 
 /// `SKULL_MEM_BINARY_DIR`: read by the JavaScript loader, which finds the addon (and so this
@@ -208,7 +206,7 @@ pub const BINARY_DIR: Setting = Setting {
         default: "the platform package",
     },
     meaning: "a directory holding `libskull_mem.so` and the addon, overriding the platform \
-              package",
+              package (read by the JavaScript loader)",
 };
 
 /// Bytes of a scope name (without the NUL the scope table stores).

@@ -24,13 +24,13 @@ impl fmt::Display for DefaultText {
     }
 }
 
-/// The values a setting accepts: `0 to 1048576 bytes`.
+/// The values a setting accepts: `0 to 1048576 bytes`, `any directory`.
 #[derive(Clone, Copy, Debug)]
 pub struct BoundsText(&'static Setting);
 
 impl BoundsText {
-    pub(super) fn of(setting: &'static Setting) -> Option<Self> {
-        (!matches!(setting.value, Value::Directory { .. })).then_some(Self(setting))
+    pub(super) fn of(setting: &'static Setting) -> Self {
+        Self(setting)
     }
 }
 
@@ -46,8 +46,10 @@ pub(super) fn range(f: &mut fmt::Formatter<'_>, value: Value) -> fmt::Result {
 
 impl fmt::Display for BoundsText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.value != Value::Trace {
-            return range(f, self.0.value);
+        match self.0.value {
+            Value::Directory { .. } => return f.write_str("any directory"),
+            Value::Trace => {}
+            value => return range(f, value),
         }
         f.write_str("sample ")?;
         range(f, TRACE_SAMPLE_BYTES.value)?;
@@ -63,7 +65,7 @@ mod tests {
     fn texts(setting: &'static super::Setting) -> (Option<String>, Option<String>) {
         (
             setting.default_text().map(|t| t.to_string()),
-            setting.bounds_text().map(|t| t.to_string()),
+            Some(setting.bounds_text().to_string()),
         )
     }
 
@@ -71,7 +73,10 @@ mod tests {
     fn defaults_and_bounds_read_as_the_readme_shows_them() {
         let some = |s: &str| Some(s.to_owned());
         assert_eq!(texts(&CACHE), (some("32768"), some("0 to 1048576 bytes")));
-        assert_eq!(texts(&SEGMENT_DIR), (some("/dev/shm"), None));
+        assert_eq!(
+            texts(&SEGMENT_DIR),
+            (some("/dev/shm"), some("any directory"))
+        );
         assert_eq!(
             texts(&TRACE),
             (
