@@ -15,13 +15,7 @@ import { leakReport, renderLeaks } from '../src/trace';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { diffCommand } from './cli/diff-command';
 import { newProgram, runCli } from './cli/run-cli';
-/** The library's environment variable for the segment directory (crates/core/src/segment.rs). */
-const SEGMENT_DIR_ENV = 'SKULL_MEM_DIR';
-/** The library's environment variable that starts tracing at start-up (crates/core/src/trace). */
-const TRACE_ENV = 'SKULL_MEM_TRACE';
-const CACHE_ENV = 'SKULL_MEM_CACHE';
-/** The most `--cache` may give each thread (the library's `cache::MAX_BUDGET`). */
-const MAX_CACHE_BYTES = 1 << 20;
+import { checkNumber, checkTrace, settingEnv, settingOption, withSettingsHelp } from './cli/settings';
 import { memoryCommand, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
 
 /** The library path, checked to be expressible in LD_PRELOAD (which splits on spaces and colons). */
@@ -83,23 +77,6 @@ function runChild(argv: string[], env: NodeJS.ProcessEnv, announce?: (pid: numbe
   });
 }
 
-/** `--trace all` or `--trace <sample bytes>`, optionally `:<depth>` (SKULL_MEM_TRACE). */
-function parseTraceSetting(text: string): string {
-  const match = /^(all|[0-9]{1,13})(?::([0-9]{1,2}))?$/.exec(text);
-  if (!match || (match[2] !== undefined && (Number(match[2]) < 1 || Number(match[2]) > 32))) {
-    throw new CliError(`--trace takes "all" or a sample size in bytes, optionally ":<depth 1-32>" (got "${text}")`, 2);
-  }
-  return text;
-}
-
-/** `--cache <bytes>`: 0 to 1 MiB per thread (SKULL_MEM_CACHE). */
-function parseCacheBytes(text: string): string {
-  if (!/^[0-9]{1,7}$/.test(text) || Number(text) > MAX_CACHE_BYTES) {
-    throw new CliError(`--cache takes bytes per thread, 0 (off) to ${MAX_CACHE_BYTES} (got "${text}")`, 2);
-  }
-  return String(Number(text));
-}
-
 interface RunOptions {
   dir?: string;
   trace?: string;
@@ -110,15 +87,15 @@ interface RunOptions {
 async function runCommand(argv: string[], options: RunOptions): Promise<number> {
   const library = libraryForPreload();
   const env: NodeJS.ProcessEnv = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) };
-  if (options.trace !== undefined) env[TRACE_ENV] = options.trace;
-  if (options.cache !== undefined) env[CACHE_ENV] = options.cache;
+  if (options.trace !== undefined) env[settingEnv('trace')] = options.trace;
+  if (options.cache !== undefined) env[settingEnv('cache')] = options.cache;
   let where = '';
   if (options.dir !== undefined) {
     const dir = path.resolve(options.dir);
     if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
       throw new CliError(`--dir ${options.dir} is not a directory`, 2);
     }
-    env[SEGMENT_DIR_ENV] = dir;
+    env[settingEnv('dir')] = dir;
     where = ` --dir ${dir}`;
   }
   return runChild(argv, env, (pid) => `measuring \`${argv.join(' ')}\` (pid ${pid}); read it with \`skull-mem memory ${pid}${where}\``);
@@ -174,7 +151,7 @@ async function demoCommand(ticks?: number): Promise<number> {
     }
     if (gcc.status !== 0) throw new CliError(`gcc could not compile ${source} (exit ${gcc.status ?? gcc.signal})`);
     const args = ['--hold', ...(ticks === undefined ? [] : ['--ticks', String(ticks), '--pause-ms', '1000'])];
-    const env = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD), [TRACE_ENV]: 'all:16' };
+    const env = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD), [settingEnv('trace')]: 'all:16' };
     return await runDemo([program, ...args], env);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -191,12 +168,11 @@ function parseTicks(text: string): number {
 function program(exit: (code: number) => void): Command {
   const cli = newProgram('skull-mem', 'Exact native memory accounting per scope, for any Linux process (LD_PRELOAD)');
 
-  cli
-    .command('run')
+  withSettingsHelp(cli.command('run'))
     .description('run a command with libskull_mem.so preloaded; exits with its exit code')
-    .option('--dir <dir>', 'put the segment in this directory instead of /dev/shm (sets SKULL_MEM_DIR)')
-    .option('--trace <setting>', 'trace from the start: "all", or a sample size in bytes; optionally ":<depth>"', parseTraceSetting)
-    .option('--cache <bytes>', 'freed small blocks each thread keeps for reuse, 0 (off) to 1048576; default 32768 (sets SKULL_MEM_CACHE)', parseCacheBytes)
+    .addOption(settingOption('--dir <dir>', 'put the segment in this directory', 'dir'))
+    .addOption(settingOption('--trace <setting>', 'trace from the start: "all", or a sample size in bytes; optionally ":<depth>"', 'trace', checkTrace))
+    .addOption(settingOption('--cache <bytes>', 'freed small blocks each thread keeps for reuse, 0 turns it off', 'cache', (text) => String(checkNumber('cache', text))))
     .argument('<command...>', 'the command and its arguments (put them after --)')
     .passThroughOptions()
     .usage('[--dir <dir>] [--trace <setting>] [--cache <bytes>] -- <command...>')

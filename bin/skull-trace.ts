@@ -22,6 +22,7 @@ import {
 import { SkullMemError } from '../src/status';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { newProgram, runCli } from './cli/run-cli';
+import { checkNumber, settingMax, settingOption, withSettingsHelp } from './cli/settings';
 
 function parseWhole(text: string, option: string, max: number): number {
   if (!/^[0-9]{1,13}$/.test(text) || Number(text) > max) {
@@ -34,20 +35,20 @@ function parseWhole(text: string, option: string, max: number): number {
 function program(exit: (code: number) => void): Command {
   const cli = newProgram('skull-trace', 'Stack tracing of allocations in a running process, switched on and off at will');
 
-  cli
-    .command('on')
+  withSettingsHelp(cli.command('on'))
     .description('start tracing (every allocation with --all, or a Poisson sample by bytes)')
     .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
     .option('--all', 'trace every allocation (the default)')
-    .option('--sample-bytes <n>', 'trace on average one allocation per <n> bytes allocated (e.g. 524288)', (v) =>
-      parseWhole(v, '--sample-bytes', 2 ** 40 - 1),
+    .addOption(
+      settingOption('--sample-bytes <n>', 'trace on average one allocation per <n> bytes allocated (e.g. 524288)', 'trace-sample-bytes', (v) =>
+        checkNumber('trace-sample-bytes', v),
+      ),
     )
-    .option('--depth <frames>', 'frames per stack, 1 to 32', (v) => parseWhole(v, '--depth', 32), 32)
+    .addOption(settingOption('--depth <frames>', 'frames per stack', 'trace-depth', (v) => checkNumber('trace-depth', v)))
     .option('--scope <names...>', 'only allocations charged to these scopes')
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
-    .action((pid: number, options: { all?: boolean; sampleBytes?: number; depth: number; scope?: string[]; dir?: string }) => {
+    .action((pid: number, options: { all?: boolean; sampleBytes?: number; depth?: number; scope?: string[]; dir?: string }) => {
       if (options.all && options.sampleBytes !== undefined) throw new CliError('--all and --sample-bytes exclude each other', 2);
-      if (options.depth < 1) throw new CliError('--depth needs a whole number from 1 to 32', 2);
       const status = startTracing(
         pid,
         { depth: options.depth, sampleBytes: options.sampleBytes ?? 0, scopes: options.scope ?? [] },
@@ -100,7 +101,7 @@ function program(exit: (code: number) => void): Command {
     .description('traced allocations and frees as they happen, with their top frames, until interrupted')
     .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
     .option('--scope <name>', 'only events of this scope')
-    .option('--frames <n>', 'frames shown per event', (v) => parseWhole(v, '--frames', 32), 3)
+    .option('--frames <n>', 'frames shown per event', (v) => parseWhole(v, '--frames', settingMax('trace-depth')), 3)
     .option('--interval <seconds>', 'how often to look for new events', (v) => parseSeconds(v, '--interval'), 0.2)
     .option('--json', 'one JSON object per event')
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')

@@ -9,7 +9,7 @@ import { callAddon } from './errors';
 import { nativeBinding } from './native';
 import { requireActive } from './status';
 
-/** Deepest stack recorded. */
+/** Deepest stack recorded: the options table's `trace-depth` maximum (a test holds them equal). */
 export const MAX_TRACE_DEPTH = 32;
 
 /** How to trace. */
@@ -82,27 +82,21 @@ export interface LeakOptions {
   top?: number;
 }
 
-function checkDepth(depth: number | undefined): number {
-  const value = depth ?? MAX_TRACE_DEPTH;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_TRACE_DEPTH) {
-    throw new RangeError(`skull-mem: trace depth must be a whole number from 1 to ${MAX_TRACE_DEPTH} (got ${depth})`);
+/** `value` as the table's number setting `name` (crates/core/src/options) would take it. */
+function checkSetting(name: string, value: number): number {
+  try {
+    return nativeBinding().checkSetting(name, String(value));
+  } catch (err) {
+    if (err instanceof Error && 'code' in err && err.code === 'BAD_SETTING') throw new RangeError(`skull-mem: ${err.message}`);
+    throw err;
   }
-  return value;
-}
-
-function checkSample(bytes: number | undefined): number {
-  const value = bytes ?? 0;
-  if (!Number.isSafeInteger(value) || value < 0 || value >= 2 ** 40) {
-    throw new RangeError(`skull-mem: sampleBytes must be a whole number from 0 to 2^40 - 1 (got ${bytes})`);
-  }
-  return value;
 }
 
 /** Switches tracing of process `pid` on (`segment dir` default: $SKULL_MEM_DIR or /dev/shm). */
 export function startTracing(pid: number, options: TraceOptions = {}, dir?: string): TraceStatus {
   const scopes = options.scopes ?? [];
-  const depth = checkDepth(options.depth);
-  const sampleBytes = checkSample(options.sampleBytes);
+  const depth = checkSetting('trace-depth', options.depth ?? MAX_TRACE_DEPTH);
+  const sampleBytes = checkSetting('trace-sample-bytes', options.sampleBytes ?? 0);
   return callAddon(() => nativeBinding().traceControl(pid, dir, depth, sampleBytes, scopes));
 }
 

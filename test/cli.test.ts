@@ -64,7 +64,7 @@ describe('skull-mem run', () => {
       const wrong = cli(['run', '--cache', bad, '--', 'true']);
       expect([wrong.status, wrong.stderr]).toEqual([
         2,
-        `skull-mem: --cache takes bytes per thread, 0 (off) to 1048576 (got "${bad}")\n`,
+        `skull-mem: cache size must be a whole number from 0 to 1048576 bytes (got "${bad}")\n`,
       ]);
     }
   });

@@ -367,7 +367,7 @@ describe('skull-trace bad input', () => {
     const none = trace(['leaks', '4194303']);
     expect([none.status, none.stderr]).toEqual([1, 'skull-trace: no process with pid 4194303\n']);
     const depth = trace(['on', '1', '--depth', '40']);
-    expect([depth.status, depth.stderr]).toEqual([2, 'skull-trace: --depth needs a whole number from 0 to 32 (got "40")\n']);
+    expect([depth.status, depth.stderr]).toEqual([2, 'skull-trace: trace depth must be a whole number from 1 to 32 frames (got "40")\n']);
     const notMeasured = trace(['status', String(process.pid)]);
     expect(notMeasured.status).toBe(1);
     expect(notMeasured.stderr).toMatch(/^skull-trace: process \d+ \(.*\) does not run with skull-mem; start it with `skull-mem run -- .*`\n$/);
@@ -380,5 +380,5 @@ it('the_run_option_starts_tracing_at_start_up', () => {
   const result = cli(['run', '--dir', dir, '--trace', 'all:4', '--', 'sh', '-c', `echo | ${exe} >/dev/null && echo ok`]);
   expect(result.stdout).toBe('ok\n');
   const wrong = cli(['run', '--trace', 'sometimes', '--', 'true']);
-  expect([wrong.status, wrong.stderr]).toEqual([2, 'skull-mem: --trace takes "all" or a sample size in bytes, optionally ":<depth 1-32>" (got "sometimes")\n']);
+  expect([wrong.status, wrong.stderr]).toEqual([2, 'skull-mem: trace setting must be "all" or a sample size in bytes, optionally followed by ":<depth>" (got "sometimes")\n']);
 });

@@ -197,10 +197,9 @@ pub(crate) fn budget() -> u64 {
 }
 
 /// Reads `SKULL_MEM_CACHE` (bytes per thread, at most `MAX_BUDGET`; 0 turns the cache
-/// off; anything else unreadable keeps the default). Read once, when the region is mapped.
+/// off; a refused value keeps the default). Read once, when the region is mapped.
 pub(crate) fn configure() {
-    let budget = crate::sys::env_number(c"SKULL_MEM_CACHE")
-        .map_or(DEFAULT_BUDGET, |bytes| bytes.min(MAX_BUDGET));
+    let budget = crate::options::number_or_default(&crate::options::CACHE);
     BUDGET.store(budget, Ordering::Relaxed);
 }
 

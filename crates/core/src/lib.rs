@@ -8,6 +8,7 @@
 //! - `region`: the mapping with every thread's counters; `scopes`: the scope table;
 //!   `segment`: the region as a shared-memory file the CLI reads (`skull-mem-inspect`).
 //! - `trace`: on-demand tracing (control word, stack capture, bounded tables in the region).
+//! - `options`: the table of settings and limits, and the one parser of their values.
 //! - `snapshot`: summing the counters, outside malloc; `abi`: the C structs;
 //!   `proc_self`: the `/proc/<pid>/stat` fields the segment header records.
 //!
@@ -21,6 +22,7 @@ pub mod alloc;
 pub mod cache;
 pub mod counters;
 pub mod header;
+pub mod options;
 pub mod proc_self;
 pub mod region;
 pub mod scopes;

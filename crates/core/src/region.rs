@@ -109,7 +109,7 @@ fn map() -> Option<&'static Region> {
     region
         .header
         .control
-        .store(crate::trace::initial_word(), Ordering::Relaxed);
+        .store(crate::options::trace_word(), Ordering::Relaxed);
     crate::trace::limit_tables(&region.trace);
     crate::cache::configure();
     // SAFETY: `region` is mapped, shared with its file when `file_backed`.

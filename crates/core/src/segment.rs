@@ -25,8 +25,11 @@ pub const LAYOUT_VERSION: u32 = 2;
 pub const FILE_PREFIX: &str = "skull-mem-";
 /// Where segments go unless `SKULL_MEM_DIR` says otherwise.
 pub const DEFAULT_DIR: &str = "/dev/shm";
-/// The environment variable that moves segments to another directory.
-pub const DIR_ENV: &str = "SKULL_MEM_DIR";
+/// The environment variable that moves segments to another directory (`options::SEGMENT_DIR`).
+pub const DIR_ENV: &str = match crate::options::SEGMENT_DIR.env_name() {
+    Some(name) => name,
+    None => panic!("the segment directory has a variable"),
+};
 
 const VERSION_MAX: usize = 32;
 const EXECUTABLE_MAX: usize = 512;
@@ -194,7 +197,10 @@ static OWN_FILE: OwnFile = OwnFile {
 
 /// The directory for segments: `$SKULL_MEM_DIR` or `/dev/shm`.
 fn directory() -> &'static [u8] {
-    match crate::sys::env_bytes(c"SKULL_MEM_DIR") {
+    match crate::options::SEGMENT_DIR
+        .env
+        .and_then(crate::sys::env_bytes)
+    {
         Some(value) if !value.is_empty() => value,
         _ => DEFAULT_DIR.as_bytes(),
     }

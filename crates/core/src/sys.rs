@@ -1,4 +1,4 @@
-//! The few libc facts the core needs: errno, and numbers from the environment.
+//! The few libc facts the core needs: errno, and the environment.
 
 /// The calling thread's errno.
 #[inline]
@@ -23,14 +23,4 @@ pub fn env_bytes(name: &core::ffi::CStr) -> Option<&'static [u8]> {
         let value = libc::getenv(name.as_ptr());
         (!value.is_null()).then(|| core::ffi::CStr::from_ptr(value).to_bytes())
     }
-}
-
-/// The environment variable `name` as a decimal number of at most 15 digits; `None` when
-/// unset or anything else.
-pub fn env_number(name: &core::ffi::CStr) -> Option<u64> {
-    let value = env_bytes(name)?;
-    if value.is_empty() || value.len() > 15 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(value.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
 }

@@ -11,6 +11,8 @@ const DEPTH_MASK: u64 = 0x3f;
 const SCOPED: u64 = 1 << 7;
 const SAMPLE_SHIFT: u32 = 8;
 const SAMPLE_MASK: u64 = (1 << 40) - 1;
+/// The largest sample size the control word holds (`options::TRACE_SAMPLE_BYTES`).
+pub const MAX_SAMPLE_BYTES: u64 = SAMPLE_MASK;
 
 /// What tracing does, as encoded in the control word (0 = off).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

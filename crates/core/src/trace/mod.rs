@@ -15,53 +15,18 @@ use core::cell::Cell;
 use core::sync::atomic::Ordering;
 
 use crate::header::{self, BlockInfo};
-use control::{TraceConfig, MAX_DEPTH};
+use control::TraceConfig;
 use tables::{Event, LiveBlock, TraceTables, EVENT_ALLOC, EVENT_FREE};
 
 pub(crate) use control_page::mirror_control;
 
-/// The control word a process starts with: from `SKULL_MEM_TRACE` (`all`, or a sample mean
-/// in bytes, optionally followed by `:depth`), so that tracing can cover start-up too;
-/// otherwise off. Read once, when the region is mapped; parsed without allocating.
-pub(crate) fn initial_word() -> u64 {
-    crate::sys::env_bytes(c"SKULL_MEM_TRACE")
-        .and_then(parse_setting)
-        .map_or(0, |config| config.encode())
-}
-
-/// Parses a `SKULL_MEM_TRACE` value: `all` or `<sample bytes>`, then optionally `:<depth>`.
-pub fn parse_setting(value: &[u8]) -> Option<TraceConfig> {
-    let (mode, depth) = match value.iter().position(|&b| b == b':') {
-        Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
-        None => (value, None),
-    };
-    let number = |digits: &[u8]| -> Option<u64> {
-        if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        Some(digits.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
-    };
-    let sample_bytes = if mode == b"all" { 0 } else { number(mode)? };
-    let depth = match depth {
-        Some(depth) => number(depth).filter(|&d| (1..=MAX_DEPTH as u64).contains(&d))? as usize,
-        None => MAX_DEPTH,
-    };
-    Some(TraceConfig {
-        depth,
-        sample_bytes,
-        scoped: false,
-    })
-}
-
 /// Limits the trace tables as `SKULL_MEM_TRACE_STACKS` and `SKULL_MEM_TRACE_LIVE` say (entry
 /// counts; absent: the full capacities). Read once, when the region is mapped.
 pub(crate) fn limit_tables(tables: &TraceTables) {
-    let read = |name: &core::ffi::CStr, default: usize| -> usize {
-        crate::sys::env_number(name).map_or(default, |entries| entries as usize)
-    };
+    use crate::options::{number_or_default, TRACE_LIVE, TRACE_STACKS};
     tables.limit(
-        read(c"SKULL_MEM_TRACE_STACKS", tables::STACK_CAPACITY),
-        read(c"SKULL_MEM_TRACE_LIVE", tables::LIVE_CAPACITY),
+        number_or_default(&TRACE_STACKS) as usize,
+        number_or_default(&TRACE_LIVE) as usize,
     );
 }
 
@@ -285,31 +250,5 @@ fn event(kind: u32, block: &LiveBlock) -> Event {
         scope: block.scope,
         stack: block.stack,
         thread: crate::thread::trace_state().tid(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_parse_or_are_refused() {
-        let all = TraceConfig {
-            depth: MAX_DEPTH,
-            sample_bytes: 0,
-            scoped: false,
-        };
-        assert_eq!(parse_setting(b"all"), Some(all));
-        assert_eq!(
-            parse_setting(b"524288:8"),
-            Some(TraceConfig {
-                depth: 8,
-                sample_bytes: 524288,
-                scoped: false,
-            })
-        );
-        for bad in [&b""[..], b"some", b"all:0", b"all:33", b"12x", b"1:"] {
-            assert_eq!(parse_setting(bad), None, "{}", String::from_utf8_lossy(bad));
-        }
     }
 }
