@@ -20,14 +20,19 @@ const PATH_WITHOUT_CARGO = (process.env.PATH ?? '')
 
 let work: string;
 
-/** Runs a command in `cwd` with cargo off PATH and no preload; fails with its output if it fails. */
-function sh(cwd: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, PATH: PATH_WITHOUT_CARGO, ...env };
-  delete childEnv.LD_PRELOAD;
-  delete childEnv.SKULL_MEM_BINARY_DIR;
-  // Set by `npm test` around vitest; it would make the nested npm think it runs a script.
-  for (const name of Object.keys(childEnv)) if (name.startsWith('npm_')) delete childEnv[name];
-  const result = spawnSync(command, args, { cwd, env: childEnv, encoding: 'utf8', timeout: 55_000 });
+/** The environment of a user's shell: cargo off PATH, no preload, no npm script variables (which
+ * `npm test` sets around vitest). */
+function userEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: PATH_WITHOUT_CARGO };
+  delete env.LD_PRELOAD;
+  delete env.SKULL_MEM_BINARY_DIR;
+  for (const name of Object.keys(env)) if (name.startsWith('npm_')) delete env[name];
+  return env;
+}
+
+/** Runs a command in `cwd` in `userEnv()`; fails with its output if it fails. */
+function sh(cwd: string, command: string, args: string[]): string {
+  const result = spawnSync(command, args, { cwd, env: userEnv(), encoding: 'utf8', timeout: 55_000 });
   if (result.error) throw result.error;
   expect(result.status, `${command} ${args.join(' ')} in ${cwd}:\n${result.stdout}\n${result.stderr}`).toBe(0);
   return result.stdout;
@@ -75,7 +80,7 @@ afterAll(() => {
 
 describe('packing with no cargo on PATH', () => {
   it('the_test_really_has_no_cargo', () => {
-    const found = spawnSync('cargo', ['--version'], { env: { ...process.env, PATH: PATH_WITHOUT_CARGO } });
+    const found = spawnSync('cargo', ['--version'], { env: userEnv() });
     expect((found.error as NodeJS.ErrnoException | undefined)?.code).toBe('ENOENT');
   });
 
@@ -89,6 +94,20 @@ describe('packing with no cargo on PATH', () => {
       expect(sections).not.toContain('.debug_info');
       expect(fs.existsSync(path.join(ROOT, 'npm', 'linux-x64-gnu', `${name}.debug`))).toBe(true);
     }
+  });
+
+  it('packing_before_the_native_build_names_the_missing_files_and_the_command', () => {
+    const unbuilt = path.join(work, 'unbuilt');
+    fs.mkdirSync(path.join(unbuilt, 'npm', 'linux-x64-gnu'), { recursive: true });
+    fs.cpSync(path.join(ROOT, 'scripts'), path.join(unbuilt, 'scripts'), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, 'npm', 'linux-x64-gnu', 'package.json'), path.join(unbuilt, 'npm', 'linux-x64-gnu', 'package.json'));
+    const result = spawnSync('npm', ['pack'], { cwd: path.join(unbuilt, 'npm', 'linux-x64-gnu'), env: userEnv(), encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      'check-built: npm pack ships the native files built in this checkout and does not build them (that needs cargo); ' +
+        'missing: npm/linux-x64-gnu/libskull_mem.so, npm/linux-x64-gnu/skull-mem.linux-x64-gnu.node, npm/linux-x64-gnu/LICENSE. ' +
+        'Run `npm run build` (Rust, cargo and gcc) first\n',
+    );
   });
 
   it('the_main_package_holds_the_built_javascript_both_entries_and_the_license', () => {
@@ -164,7 +183,7 @@ describe('the installed tarballs', () => {
     fs.mkdirSync(bare);
     fs.writeFileSync(path.join(bare, 'package.json'), JSON.stringify({ name: 'bare', private: true }));
     sh(bare, 'npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', packs.root.tarball]);
-    const result = spawnSync(process.execPath, ['-e', `require('skull-mem').status()`], { cwd: bare, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, ['-e', `require('skull-mem').status()`], { cwd: bare, env: userEnv(), encoding: 'utf8' });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
       `Error: skull-mem: the native package ${PLATFORM_PACKAGE} for linux-x64-gnu is not installed. ` +
