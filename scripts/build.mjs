@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Builds everything `npm install` needs from a checkout: the preloaded library (cargo) and the
-// Node addon (@napi-rs/cli, which also writes the binding's declarations), stripped into this
+// Builds everything `npm install` needs from a checkout: the Node addon and the preloaded library
+// (@napi-rs/cli, which runs cargo and writes the binding's declarations), stripped into this
 // platform's package under npm/ with their debug info beside them, then the TypeScript (tsc).
 // With cargo-zigbuild installed the native files are linked for the glibc baseline; without it,
 // for this machine's glibc. Run by `npm pack`/`npm publish` (npm_command), it builds no native
@@ -70,7 +70,7 @@ function installStripped(from, to, strip) {
   console.error(`build: ${shown} (${mebibytes(to)}; debug info in ${path.basename(debug)}, ${mebibytes(debug)})`);
 }
 
-/** The native build: the addon through @napi-rs/cli, the library through cargo. */
+/** The native build: the addon and the library, in one cargo run through @napi-rs/cli. */
 function buildNative() {
   // Same key as src/native.ts; only this platform is built today.
   const glibc = process.report?.getReport().header.glibcVersionRuntime;
@@ -97,11 +97,12 @@ function buildNative() {
     fail('@napi-rs/cli is not installed; run `npm ci` (it is a devDependency)');
   }
 
-  // cargo-zigbuild reads the glibc version from the target's suffix; artifacts land under the
-  // plain triple. napi writes to a staging directory, and installStripped places the files.
+  // One cargo run builds both crates, so their shared dependencies are built once, with one
+  // set of features. cargo-zigbuild reads the glibc version from the target's suffix; artifacts
+  // land under the plain triple. napi writes to a staging directory; installStripped places the
+  // files.
   const targetDir = path.resolve(root, process.env.CARGO_TARGET_DIR ?? 'target');
   const staging = path.join(targetDir, 'napi-out');
-  const target = zig ? ['--target', `${RUST_TARGET}.${GLIBC_BASELINE}`] : [];
   run(process.execPath, [
     napi,
     'build',
@@ -116,10 +117,11 @@ function buildNative() {
     staging,
     '--dts',
     path.relative(staging, BINDING_DTS),
-    ...(zig ? ['--cross-compile'] : []),
-    ...target,
+    ...(zig ? ['--cross-compile', '--target', `${RUST_TARGET}.${GLIBC_BASELINE}`] : []),
+    '--',
+    '--package',
+    'skull-mem-preload',
   ]);
-  run('cargo', [zig ? 'zigbuild' : 'build', '--release', '-p', 'skull-mem-preload', ...target]);
 
   const release = path.join(targetDir, zig ? RUST_TARGET : '', 'release');
   installStripped(path.join(release, 'libskull_mem.so'), path.join(PLATFORM_DIR, 'libskull_mem.so'), strip);
