@@ -15,6 +15,14 @@ const PLATFORM_PACKAGES: Readonly<Record<string, string>> = {
 /** The environment variable naming a directory that holds both native files. */
 export const BINARY_DIR_ENV = 'SKULL_MEM_BINARY_DIR';
 
+/** The README section that lists the supported platforms and what to do on the others. */
+const PLATFORM_DOCS = 'https://github.com/skull-mem/skull-mem#platform-support';
+
+/** This package's version, which its platform package has too: named in the commands to run. */
+function ownVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** The name of the preloaded library. */
 export const PRELOAD_LIBRARY = 'libskull_mem.so';
 
@@ -74,7 +82,8 @@ function locate(): NativeFiles {
   if (!pkg) {
     throw new Error(
       `skull-mem: this platform (${key}) is not supported yet; supported: ${Object.keys(PLATFORM_PACKAGES).join(', ')}. ` +
-        `If you built the native files yourself, set ${BINARY_DIR_ENV} to their directory`,
+        `If you built the native files yourself, set ${BINARY_DIR_ENV} to their directory. ` +
+        `See ${PLATFORM_DOCS}`,
     );
   }
 
@@ -88,17 +97,18 @@ function locate(): NativeFiles {
   }
   if (!packageDir) {
     throw new Error(
-      `skull-mem: the native package ${pkg} for ${key} is not installed. It is an optional dependency of skull-mem: ` +
-        `make sure you did not install with --omit=optional (or --no-optional), and that package-lock.json ` +
-        `was not generated on another platform; then reinstall skull-mem`,
+      `skull-mem: the native package ${pkg} for ${key} is not installed. It is an optional dependency of skull-mem, ` +
+        `left out by --omit=optional (or --no-optional) and by a package-lock.json made on another platform. ` +
+        `Install it: \`npm install --include=optional skull-mem\` or \`npm install ${pkg}@${ownVersion()}\`. ` +
+        `See ${PLATFORM_DOCS}`,
     );
   }
 
   const files = filesIn(packageDir, key);
   if (files.missing.length > 0) {
     throw new Error(
-      `skull-mem: ${files.missing.join(' and ')} missing; in a checkout, run \`npm run build\` ` +
-        `(it needs cargo); otherwise reinstall skull-mem`,
+      `skull-mem: ${files.missing.join(' and ')} missing. In a checkout, build them: \`npm run build\` (it needs cargo); ` +
+        `otherwise reinstall the package: \`npm install ${pkg}@${ownVersion()}\`. See ${PLATFORM_DOCS}`,
     );
   }
   return (located = files);

@@ -60,8 +60,10 @@ impl ThreadTrace {
     /// This thread's id: one system call per thread, the first time tracing records on it.
     fn tid(&self) -> u32 {
         if self.tid.get() == 0 {
-            // SAFETY: gettid has no preconditions.
-            self.tid.set(unsafe { libc::gettid() } as u32);
+            // The system call, not glibc's gettid(), which only glibc 2.30 and later have.
+            // SAFETY: SYS_gettid takes no arguments and cannot fail.
+            self.tid
+                .set(unsafe { libc::syscall(libc::SYS_gettid) } as u32);
         }
         self.tid.get()
     }
