@@ -72,7 +72,7 @@ function installStripped(from, to, strip) {
 
 /** The native build: the addon and the library, in one cargo run through @napi-rs/cli. */
 function buildNative() {
-  // Same key as src/native.ts; only this platform is built today.
+  // Same key as src/platform.ts; only this platform is built today.
   const glibc = process.report?.getReport().header.glibcVersionRuntime;
   const platform = `${process.platform}-${process.arch}${process.platform === 'linux' ? (glibc ? '-gnu' : '-musl') : ''}`;
   if (platform !== PLATFORM) {

@@ -8,6 +8,14 @@
 export declare function bindingVersion(): string
 
 /**
+ * `text` as a value of the number setting or limit `name`.
+ *
+ * Throws `BAD_SETTING` with the table's message when refused, `UNKNOWN_SETTING` when `name`
+ * is no number setting.
+ */
+export declare function checkSetting(name: string, text: string): number
+
+/**
  * The report by stack in the folded format of flame graph tools (`flamegraph.pl`,
  * speedscope, inferno): one line per stack, outermost frame first, then the bytes.
  */
@@ -116,6 +124,12 @@ export interface MemoryTableOptions {
   /** Seconds between `previous` and this reading. */
   interval?: number
 }
+
+/**
+ * Parses a `SKULL_MEM_TRACE` value (`all` or a sample size in bytes, optionally `:<depth>`)
+ * as start-up does. Throws `BAD_SETTING` with start-up's message when refused.
+ */
+export declare function parseTraceSetting(text: string): TraceSetting
 
 /** Reports whether the interposer is loaded in this process. Never throws. */
 export declare function preloadStatus(): PreloadStatus
@@ -381,6 +395,45 @@ export interface SegmentInfo {
   control: number
 }
 
+/** One setting or limit of the table. */
+export interface SettingInfo {
+  /** The stable name to pass to `checkSetting` (`cache`, `trace-depth`). */
+  name: string
+  /** What the value is, as messages name it (`cache size`). */
+  title: string
+  /** The environment variable that sets it, if any (`SKULL_MEM_CACHE`). */
+  env?: string
+  /** What values it takes. */
+  kind: SettingKind
+  /** The default as shown to users (`32768`, `/dev/shm`, `off`); absent for a limit. */
+  defaultValue?: string
+  /** The smallest number accepted (number settings and limits). */
+  min?: number
+  /** The largest number accepted (number settings and limits). */
+  max?: number
+  /** What the number counts: bytes, entries, frames. */
+  unit?: string
+  /** The accepted values as shown to users (`0 to 1048576 bytes`, `any directory`). */
+  bounds: string
+  /** What it does, as the README's Environment table says it. */
+  meaning: string
+}
+
+/** What values a setting takes. */
+export declare const enum SettingKind {
+  /** A whole number from `min` to `max`, with a default. */
+  Number = 'number',
+  /** A fixed bound on what a caller passes: `min` to `max`, nothing to set. */
+  Limit = 'limit',
+  /** A directory. */
+  Directory = 'directory',
+  /** `all` or a sample size in bytes, optionally `:<depth>`. */
+  Trace = 'trace',
+}
+
+/** Every setting and limit, in the table's order. */
+export declare function settings(): Array<SettingInfo>
+
 /** The whole difference between two snapshots. */
 export interface SnapshotDiff {
   /** Seconds between the two snapshots. */
@@ -552,6 +605,14 @@ export declare function traceLeaks(pid: number, dir: string | undefined | null, 
  * since tracing started (freed or not), largest first: where the allocations come from.
  */
 export declare function traceReport(pid: number, dir: string | undefined | null, top: number): StackReport
+
+/** How a `SKULL_MEM_TRACE` value traces. */
+export interface TraceSetting {
+  /** Mean bytes between traced allocations; 0 traces every allocation. */
+  sampleBytes: number
+  /** Frames recorded per stack. */
+  depth: number
+}
 
 /** The tracing state of process `pid`. */
 export declare function traceStatus(pid: number, dir?: string | undefined | null): TraceStatus
