@@ -18,7 +18,8 @@
 //!   `Snapshot` is the library's JSON report.
 //! - [`render`]: [`render::memory::memory_table`] (`--detail`, `--sort`, growth against a
 //!   previous reading), [`render::diff::diff`] and [`render::diff::diff_table`],
-//!   [`render::ps::ps_table`], all on [`render::table::Table`];
+//!   [`render::ps::ps`] (listing, `--json` as is) and [`render::ps::ps_table`], all on
+//!   [`render::table::Table`];
 //!   [`render::table::human_bytes`].
 //! - [`own`]: the report a process makes of itself, byte for byte what an outside reader
 //!   renders right after it returns: [`own::report`], [`own::report_with`].

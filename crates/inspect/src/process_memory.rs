@@ -212,22 +212,43 @@ impl SmapsSums<'_> {
     }
 }
 
-/// The value of field `name` (`VmRSS`, ...) of `/proc/<pid>/status` text, in bytes.
-fn status_field(status: &[u8], name: &[u8]) -> u64 {
-    status
-        .split(|&b| b == b'\n')
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(b":"))
-        .map_or(0, kib)
+/// The fields of `/proc/<pid>/status` the figures take, each from its first line.
+#[derive(Default)]
+struct StatusFields {
+    rss: Option<u64>,
+    anon: Option<u64>,
+    file: Option<u64>,
+    shmem: Option<u64>,
+}
+
+impl StatusFields {
+    fn line(&mut self, line: &[u8]) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return;
+        };
+        let field = match &line[..colon] {
+            b"VmRSS" => &mut self.rss,
+            b"RssAnon" => &mut self.anon,
+            b"RssFile" => &mut self.file,
+            b"RssShmem" => &mut self.shmem,
+            _ => return,
+        };
+        field.get_or_insert_with(|| kib(&line[colon + 1..]));
+    }
 }
 
 /// The resident figures from `status` text and `smaps` text; `segment` is the process's
 /// skull-mem segment file as `smaps` names it.
 pub fn process_memory(status: &[u8], smaps: &[u8], segment: &Path) -> ProcessMemory {
+    let mut fields = StatusFields::default();
+    status
+        .split(|&b| b == b'\n')
+        .for_each(|line| fields.line(line));
     let mut sums = sums(segment);
     smaps
         .split(|&b| b == b'\n')
         .for_each(|line| sums.line(line));
-    figures(status, sums)
+    figures(fields, sums)
 }
 
 fn sums(segment: &Path) -> SmapsSums<'_> {
@@ -239,13 +260,13 @@ fn sums(segment: &Path) -> SmapsSums<'_> {
     }
 }
 
-fn figures(status: &[u8], mut sums: SmapsSums) -> ProcessMemory {
+fn figures(status: StatusFields, mut sums: SmapsSums) -> ProcessMemory {
     sums.settle(None);
     ProcessMemory {
-        rss_bytes: status_field(status, b"VmRSS"),
-        anon_bytes: status_field(status, b"RssAnon"),
-        file_bytes: status_field(status, b"RssFile"),
-        shmem_bytes: status_field(status, b"RssShmem"),
+        rss_bytes: status.rss.unwrap_or(0),
+        anon_bytes: status.anon.unwrap_or(0),
+        file_bytes: status.file.unwrap_or(0),
+        shmem_bytes: status.shmem.unwrap_or(0),
         malloc_heap_bytes: sums.heap,
         segment_bytes: sums.segment_bytes,
     }
@@ -283,24 +304,20 @@ fn for_each_line(mut file: File, buf: &mut [u8], mut line: impl FnMut(&[u8])) ->
 /// nothing but the paths: the lines go through buffers on the stack, so that a process
 /// reading its own figures does not change them by reading.
 pub fn read_process_memory(pid: u32, segment: &Path) -> io::Result<ProcessMemory> {
-    let mut status = [0u8; 4096];
-    let mut status_len = 0;
-    let mut file = File::open(format!("/proc/{pid}/status"))?;
-    loop {
-        let n = file.read(&mut status[status_len..])?;
-        status_len += n;
-        if n == 0 || status_len == status.len() {
-            break;
-        }
-    }
-    let mut sums = sums(segment);
     let mut buf = [0u8; 8192];
+    let mut status = StatusFields::default();
+    for_each_line(
+        File::open(format!("/proc/{pid}/status"))?,
+        &mut buf,
+        |line| status.line(line),
+    )?;
+    let mut sums = sums(segment);
     for_each_line(
         File::open(format!("/proc/{pid}/smaps"))?,
         &mut buf,
         |line| sums.line(line),
     )?;
-    Ok(figures(&status[..status_len], sums))
+    Ok(figures(status, sums))
 }
 
 #[cfg(test)]
@@ -357,15 +374,16 @@ Rss:                   4 kB
         for_each_line(File::open(&path).unwrap(), &mut buf, |line| sums.line(line)).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(
-            figures(b"", sums),
+            figures(StatusFields::default(), sums),
             process_memory(b"", SMAPS.as_bytes(), segment)
         );
     }
 
     #[test]
     fn a_missing_field_reads_as_zero() {
-        assert_eq!(status_field(b"VmRSS:\tnone\n", b"VmRSS"), 0);
-        assert_eq!(status_field(b"", b"RssAnon"), 0);
+        let memory = process_memory(b"VmRSS:\tnone\nVmRSS:\t8 kB\n", b"", Path::new(""));
+        // The first line of a field counts, as the TypeScript's first match did.
+        assert_eq!((memory.rss_bytes, memory.anon_bytes), (0, 0));
         assert_eq!(kib(b"Rss:  12 kB"), 12 * 1024);
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use napi_derive::napi;
 use skull_mem_inspect::reader::{self, ReadError};
-use skull_mem_inspect::render::ps::{ps_table, PsRow};
+use skull_mem_inspect::render::ps::{ps, PsRow};
 use skull_mem_inspect::report as model;
 
 use crate::error::{unreadable, Result};
@@ -184,14 +184,20 @@ pub struct ProcessList {
 pub fn list_processes(dir: Option<String>) -> Result<ProcessList> {
     let dir = dir_or_default(dir);
     as_tool(|| {
-        let scan = reader::scan(&dir, true).map_err(|error| unreadable(&error))?;
-        let rows: Vec<PsRow> = scan.live.iter().map(PsRow::of).collect();
+        let listing = ps(&dir).map_err(|error| unreadable(&error))?;
         Ok(ProcessList {
-            dir: dir.to_string_lossy().into_owned(),
-            processes: rows.iter().map(ProcessRow::from).collect(),
-            removed: paths(&scan.removed),
-            unreadable: scan.unreadable.iter().map(Unreadable::from).collect(),
-            table: ps_table(&rows, &dir),
+            table: listing.table(),
+            dir: listing.dir,
+            processes: listing.processes.iter().map(ProcessRow::from).collect(),
+            removed: listing.removed,
+            unreadable: listing
+                .unreadable
+                .into_iter()
+                .map(|failure| Unreadable {
+                    code: failure.code.to_owned(),
+                    message: failure.message,
+                })
+                .collect(),
         })
     })
 }

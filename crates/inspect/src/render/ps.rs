@@ -6,7 +6,7 @@ use serde::Serialize;
 use skull_mem_core::snapshot::{live_blocks, used_bytes};
 
 use super::table::{human_bytes, Column, Table};
-use crate::reader::Reading;
+use crate::reader::{self, ReadError, Reading};
 
 /// One process of `skull-mem ps` (field names stable in `--json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -47,6 +47,58 @@ impl PsRow {
             segment: reading.info.path.to_string_lossy().into_owned(),
         }
     }
+}
+
+/// A segment `ps` could not read, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    /// `ReadError::code`.
+    pub code: &'static str,
+    /// `ReadError`'s one-line message.
+    pub message: String,
+}
+
+/// What `skull-mem ps` lists (`--json` prints it as is).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PsListing {
+    /// The segment directory.
+    pub dir: String,
+    /// Live measured processes the caller may read, by pid.
+    pub processes: Vec<PsRow>,
+    /// Segments of ended processes removed.
+    pub removed: Vec<String>,
+    /// Segments that could not be read.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl PsListing {
+    /// The table, or a line saying how to start a process with skull-mem when there is none.
+    pub fn table(&self) -> String {
+        ps_table(&self.processes, Path::new(&self.dir))
+    }
+}
+
+/// Lists the measured processes in `dir`, removing the segments of processes that have
+/// ended (see `reader::scan`).
+pub fn ps(dir: &Path) -> Result<PsListing, ReadError> {
+    let scan = reader::scan(dir, true)?;
+    Ok(PsListing {
+        dir: dir.to_string_lossy().into_owned(),
+        processes: scan.live.iter().map(PsRow::of).collect(),
+        removed: scan
+            .removed
+            .iter()
+            .map(|path| path.to_string_lossy().into_owned())
+            .collect(),
+        unreadable: scan
+            .unreadable
+            .iter()
+            .map(|error| Unreadable {
+                code: error.code(),
+                message: error.to_string(),
+            })
+            .collect(),
+    })
 }
 
 /// The table of `rows`, or a line saying how to start a process with skull-mem when there
