@@ -106,11 +106,12 @@ describe('scope.run', () => {
   });
 
   it('a_buffer_freed_by_gc_while_another_scope_runs_is_credited_back_to_its_scope', () => {
-    // Allocated right after a gc(), the buffer usually comes with one more 128-byte block:
-    // V8 bookkeeping made by the first ArrayBuffer after a full GC (measured on most runs, not
-    // all; it is freed by the next GC with the buffer, so it is part of what B's gc() credits
-    // back). The test accepts the buffer with or without it, and requires that everything A
-    // allocated is credited back to A, as cross-scope frees.
+    // Allocated right after a gc(), the buffer comes with 0 to 2 more 128-byte blocks: V8's
+    // remembered-set bookkeeping (`Heap::InsertIntoRememberedSetFromCode`, named by tracing),
+    // whose count follows the heap's layout; even the size of the environment moves it (5 blocks
+    // from a shell, 6 under vitest, measured). They are freed by the next GC with the buffer, so
+    // they are part of what B's gc() credits back. The test accepts that many, and requires
+    // that everything A allocated is credited back to A, exactly, as cross-scope frees.
     const out = evaluate(`${PRELUDE}
       const a = sm.defineScope('api-gc-a'), b = sm.defineScope('api-gc-b');
       let buf;
@@ -124,7 +125,7 @@ describe('scope.run', () => {
       b.run(() => { buf = null; gc(); });
       out.released = grown(a0, scopeOf('api-gc-a'));`);
     const extra = out.allocated.live - PER_BUFFER_BLOCKS;
-    expect([0, 1]).toContain(extra);
+    expect([0, 1, 2]).toContain(extra);
     const bytes = (1 << 20) + PER_BUFFER_BYTES + 128 * extra;
     const blocks = PER_BUFFER_BLOCKS + extra;
     expect(out).toEqual({

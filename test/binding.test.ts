@@ -102,6 +102,10 @@ describe('the typed binding', () => {
            eventLine: () => { const keep = Buffer.alloc(100); b.traceEvents(pid, undefined, 0, 1, 5); Buffer.alloc(200); const e = b.traceEvents(pid, undefined, 0, 1, 0).events; return e.length > 0 ? b.eventLine(e[0]) : keep; },
            describeTracing: () => b.describeTracing(b.traceStatus(pid)),
            statusText: () => b.statusText(pid, b.traceStatus(pid)),
+           settings: () => b.settings(),
+           SettingKind: () => b.SettingKind,
+           checkSetting: () => b.checkSetting('cache', '4096'),
+           parseTraceSetting: () => b.parseTraceSetting('all:8'),
          };
          const kind = (value) => {
            if (value instanceof Promise) return 'promise';
@@ -127,6 +131,10 @@ describe('the typed binding', () => {
       expect(Object.values(result.kinds)).not.toContain('json text');
       expect(result.kinds).toMatchObject({
         preloadStatus: 'object',
+        settings: 'array',
+        SettingKind: 'object',
+        checkSetting: 'number',
+        parseTraceSetting: 'object',
         report: 'object',
         snapshotScopes: 'array',
         scopeCurrent: 'number',
