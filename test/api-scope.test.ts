@@ -106,12 +106,13 @@ describe('scope.run', () => {
   });
 
   it('a_buffer_freed_by_gc_while_another_scope_runs_is_credited_back_to_its_scope', () => {
-    // Allocated right after a gc(), the buffer comes with 0 to 2 more 128-byte blocks: V8's
+    // Allocated right after a gc(), the buffer comes with up to two more small blocks: V8's
     // remembered-set bookkeeping (`Heap::InsertIntoRememberedSetFromCode`, named by tracing),
-    // whose count follows the heap's layout; even the size of the environment moves it (5 blocks
-    // from a shell, 6 under vitest, measured). They are freed by the next GC with the buffer, so
-    // they are part of what B's gc() credits back. The test accepts that many, and requires
-    // that everything A allocated is credited back to A, exactly, as cross-scope frees.
+    // 128 or 256 bytes each, whose number and size follow the heap's layout; even the size of
+    // the environment moves them (measured: none, one or two, under a shell and under vitest).
+    // They are freed by the next GC with the buffer, so they are part of what B's gc() credits
+    // back. The test bounds them, and requires that everything A allocated, whatever it was, is
+    // credited back to A exactly, as cross-scope frees.
     const out = evaluate(`${PRELUDE}
       const a = sm.defineScope('api-gc-a'), b = sm.defineScope('api-gc-b');
       let buf;
@@ -124,10 +125,12 @@ describe('scope.run', () => {
       out.allocated = grown(a0, scopeOf('api-gc-a'));
       b.run(() => { buf = null; gc(); });
       out.released = grown(a0, scopeOf('api-gc-a'));`);
-    const extra = out.allocated.live - PER_BUFFER_BLOCKS;
-    expect([0, 1, 2]).toContain(extra);
-    const bytes = (1 << 20) + PER_BUFFER_BYTES + 128 * extra;
-    const blocks = PER_BUFFER_BLOCKS + extra;
+    const extraBlocks = out.allocated.live - PER_BUFFER_BLOCKS;
+    const extraBytes = out.allocated.used - (1 << 20) - PER_BUFFER_BYTES;
+    expect([0, 1, 2]).toContain(extraBlocks);
+    expect(extraBytes).toBeGreaterThanOrEqual(128 * extraBlocks);
+    expect(extraBytes).toBeLessThanOrEqual(256 * extraBlocks);
+    const { used: bytes, live: blocks } = out.allocated;
     expect(out).toEqual({
       allocated: { used: bytes, live: blocks, allocs: blocks, crossFreedBytes: 0, crossFreedBlocks: 0 },
       released: { used: 0, live: 0, allocs: blocks, crossFreedBytes: bytes, crossFreedBlocks: blocks },
