@@ -8,12 +8,13 @@
 //! are those it read. The header line comes from the segment header, as the reader takes
 //! it, and the resident figures from `/proc/<pid>`, as the reader reads them.
 //!
-//! Rendering may touch pages for the first time (code, stack, heap) and so raise the RSS it
-//! prints: the report reads `/proc` again after rendering and renders again until the
-//! figures stand still (the `/proc` reader itself allocates nothing). The first report of a
-//! process still moves its figures after it has read them, as it frees and empties the cache
-//! for the first time (measured: two more pages of heap in the demo), so it renders once
-//! unseen first (`SETTLED`); from then on every report agrees with the outside reader. The
+//! Rendering, and handing the text over (a copy the caller keeps), may touch pages for the
+//! first time and so raise the RSS it prints: the report reads `/proc` again after the
+//! hand-over and renders and hands over again until the figures stand still (the `/proc`
+//! reader itself allocates nothing). The first report of a process still moves its figures
+//! after it has read them, as it frees and empties the cache for the first time (measured:
+//! two more pages of heap in the demo), so it renders once unseen first (`SETTLED`); from
+//! then on every report agrees with the outside reader. The
 //! calling thread's block cache is emptied before the counters are read and again before
 //! the report returns, so the blocks the report's own frees would leave there (counted in
 //! skull-mem's scope) are not in the figures. Only the call counters of skull-mem's scope
@@ -45,7 +46,16 @@ pub enum Format {
 /// Where the counters are read before anything is allocated; one report at a time.
 static COUNTS: Mutex<Counts> = Mutex::new(Counts::EMPTY);
 
-fn render(region: &Region, format: Format, options: &TableOptions) -> String {
+/// Renders the report and hands it to `out`. The text report hands it over again, rendered
+/// anew, until reading `/proc` after the hand-over changes nothing: rendering and the
+/// hand-over itself (a copy the caller keeps) may touch pages for the first time, and the
+/// figures must be those after them. `out` may run more than once; the last result counts.
+fn render<T>(
+    region: &Region,
+    format: Format,
+    options: &TableOptions,
+    mut out: impl FnMut(&str) -> T,
+) -> T {
     let snapshot = {
         let mut counts = COUNTS
             .lock()
@@ -54,7 +64,7 @@ fn render(region: &Region, format: Format, options: &TableOptions) -> String {
         counts.snapshot(region, region.header.pid)
     };
     match format {
-        Format::Json => Report::of(&snapshot).to_json(),
+        Format::Json => out(&Report::of(&snapshot).to_json()),
         Format::Text => {
             let path = segment_path(&segment_dir(), region.header.uid, region.header.pid);
             let segment = SegmentInfo::of(&path, &region.header);
@@ -68,13 +78,13 @@ fn render(region: &Region, format: Format, options: &TableOptions) -> String {
                     &process_snapshot(&snapshot, segment.clone(), memory),
                     options,
                 );
-                // Rendering may touch pages for the first time; the figures must be those
-                // after it, so render again until reading them again changes nothing.
+                let result = out(&table);
+                drop(table);
                 let after = read();
                 if after == memory || attempts == MAX_RENDERINGS {
-                    return table;
+                    return result;
                 }
-                drop(table);
+                drop(result);
                 memory = after;
                 attempts += 1;
             }
@@ -88,23 +98,21 @@ static SETTLED: AtomicBool = AtomicBool::new(false);
 /// Renderings of the text report before it settles for the figures of the last one.
 const MAX_RENDERINGS: u32 = 4;
 
-/// Renders this process's report and hands it to `out`, all in skull-mem's own scope;
-/// `None` when counting is not running.
+/// Renders this process's report and hands it to `out` (perhaps more than once: the last
+/// result counts), all in skull-mem's own scope; `None` when counting is not running.
 pub fn report_with<T>(
     format: Format,
     options: &TableOptions,
-    out: impl FnOnce(&str) -> T,
+    mut out: impl FnMut(&str) -> T,
 ) -> Option<T> {
     let region = region::get()?;
     let previous = thread::enter(SCOPE_SELF);
     thread::drain_cache();
     if !SETTLED.swap(true, Ordering::Relaxed) {
-        drop(render(region, format, options));
+        render(region, format, options, |_| ());
         thread::drain_cache();
     }
-    let text = render(region, format, options);
-    let result = out(&text);
-    drop(text);
+    let result = render(region, format, options, &mut out);
     thread::drain_cache();
     thread::leave(previous);
     Some(result)
