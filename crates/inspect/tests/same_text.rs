@@ -41,7 +41,7 @@ fn the_report_of_a_process_is_the_table_read_from_outside() {
     let inside = fs::read_to_string(&file).expect("the program wrote its report");
     let snapshot = process::take(dir.path(), pid).expect("read the paused process");
     let outside = memory_table(&snapshot, &TableOptions::default());
-    assert_eq!(inside, outside, "inside:\n{inside}\noutside:\n{outside}");
+    skull_mem_test_support::assert_same_memory_table(&inside, &outside);
     assert!(inside.contains(" session-cache "), "{inside}");
 
     // SAFETY: signalling our own child.
