@@ -123,8 +123,11 @@ pub fn assert_same_memory_table(inside: &str, outside: &str) {
             bytes(a).abs_diff(bytes(b)) <= RESIDENT_SLACK,
             "{a:?} and {b:?} are more than {RESIDENT_SLACK} bytes apart\ninside:\n{inside}\noutside:\n{outside}"
         );
-        let prefix =
-            |line: &str| line[..line.find(|c: char| c.is_ascii_digit()).unwrap_or(0)].to_owned();
+        let prefix = |line: &str| {
+            line[..line.find(|c: char| c.is_ascii_digit()).unwrap_or(0)]
+                .trim_end()
+                .to_owned()
+        };
         assert_eq!(
             prefix(a),
             prefix(b),
