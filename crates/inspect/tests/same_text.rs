@@ -5,7 +5,6 @@
 mod support;
 
 use std::fs;
-use std::time::{Duration, Instant};
 
 use skull_mem_inspect::clock;
 use skull_mem_inspect::process;
@@ -14,29 +13,13 @@ use skull_mem_inspect::render::memory::{memory_table, SortKey, TableOptions};
 use skull_mem_inspect::report::ProcessSnapshot;
 use support::*;
 
-/// Waits until process `pid` is stopped by a signal (state `T`).
-fn wait_stopped(pid: u32) {
-    let deadline = Instant::now() + LINE_TIMEOUT;
-    loop {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("the program runs");
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim().chars().next());
-        if state == Some('T') {
-            return;
-        }
-        assert!(Instant::now() < deadline, "process {pid} never stopped");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn the_report_of_a_process_is_the_table_read_from_outside() {
     let dir = TestDir::new("same-text");
     let file = dir.path().join("report.txt");
     let program = Measured::start("report_self", &[file.to_str().unwrap()], dir.path());
     let pid = program.pid();
-    wait_stopped(pid);
+    skull_mem_test_support::wait_stopped(pid);
 
     let inside = fs::read_to_string(&file).expect("the program wrote its report");
     let snapshot = process::take(dir.path(), pid).expect("read the paused process");

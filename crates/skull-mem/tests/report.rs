@@ -4,7 +4,6 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use skull_mem_inspect::process;
 use skull_mem_inspect::render::memory::{memory_table, TableOptions};
@@ -13,22 +12,6 @@ fn release_dir() -> PathBuf {
     // Test binaries live in target/<profile>/deps.
     let exe = std::env::current_exe().unwrap();
     exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-/// Waits until process `pid` is stopped by a signal (state `T`).
-fn wait_stopped(pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("it runs");
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim().chars().next());
-        if state == Some('T') {
-            return;
-        }
-        assert!(Instant::now() < deadline, "process {pid} never stopped");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]
@@ -47,7 +30,7 @@ fn the_rust_report_is_the_table_read_from_outside() {
         .spawn()
         .expect("the example runs");
     let pid = child.id();
-    wait_stopped(pid);
+    skull_mem_test_support::wait_stopped(pid);
     let outside = memory_table(
         &process::take(dir.path(), pid).expect("read the paused program"),
         &TableOptions::default(),

@@ -136,3 +136,23 @@ pub fn assert_same_memory_table(inside: &str, outside: &str) {
     }
     assert_eq!(inside.ends_with('\n'), outside.ends_with('\n'));
 }
+
+/// Waits until process `pid` is stopped by a signal (state `T` in `/proc/<pid>/stat`), for
+/// at most a minute.
+pub fn wait_stopped(pid: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("the program runs");
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim().chars().next());
+        if state == Some('T') {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} never stopped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
