@@ -67,6 +67,14 @@ export declare function diffTable(diff: SnapshotDiff): string
 /** One event as a line (`skull-trace tail`). */
 export declare function eventLine(event: TraceEvent): string
 
+/** A response body and its content type. */
+export interface Exposition {
+  /** The `Content-Type` header. */
+  contentType: string
+  /** The metrics text. */
+  text: string
+}
+
 /** `1536` → `"1.5 KiB"`, as the tables write sizes. */
 export declare function humanBytes(bytes: number): string
 
@@ -124,6 +132,9 @@ export interface MemoryTableOptions {
   /** Seconds between `previous` and this reading. */
   interval?: number
 }
+
+/** This process's per-scope families, read now (the collectors call it on each scrape). */
+export declare function ownScopeMetrics(): Array<ScopeMetric>
 
 /**
  * Parses a `SKULL_MEM_TRACE` value (`all` or a sample size in bytes, optionally `:<depth>`)
@@ -249,6 +260,12 @@ export declare function readProcess(pid: number, dir?: string | undefined | null
 export declare function readSegmentFile(path: string): Reading
 
 /**
+ * `/metrics`: every live measured process in `dir` (default `$SKULL_MEM_DIR` or /dev/shm)
+ * the caller may read, as Prometheus text, or OpenMetrics with `openMetrics`.
+ */
+export declare function renderMetrics(dir: string | undefined | null, openMetrics: boolean): Exposition
+
+/**
  * This process's figures, as the preloaded library reports them (through the C ABI, so it
  * works whether or not the process has a segment file).
  */
@@ -334,6 +351,20 @@ export interface ScopeGrowth {
 /** Restores the scope returned by the matching `scopeEnter`. */
 export declare function scopeLeave(previous: number): void
 
+/** A per-scope metric family of this process. */
+export interface ScopeMetric {
+  /** The Prometheus sample name (a counter's ends in `_total`). */
+  name: string
+  /** The help text. */
+  help: string
+  /** `gauge` or `counter`. */
+  metricType: 'gauge' | 'counter'
+  /** `bytes`, or absent for counts. */
+  unit?: string
+  /** One value per scope. */
+  samples: Array<ScopeSample>
+}
+
 /** Registers a scope (or finds the one with the same name and kind) and returns its id. */
 export declare function scopeRegister(name: string, kind: string): number
 
@@ -355,6 +386,16 @@ export interface ScopeReport {
   overhead_bytes: number
   /** Every counter of the scope by name. */
   counters: Record<string, number>
+}
+
+/** One scope's value in a family. */
+export interface ScopeSample {
+  /** The scope's name. */
+  scope: string
+  /** The scope's kind. */
+  kind: string
+  /** The value (exact below 2^53). */
+  value: number
 }
 
 /** One scope's figures, as `skull_snapshot` returns them. */

@@ -33,15 +33,18 @@ pub fn process_snapshot(
 /// Reads process `pid` now, through its segment in `dir`: counters and resident figures.
 pub fn take(dir: &Path, pid: u32) -> Result<ProcessSnapshot, ReadError> {
     let reading = reader::read_pid(dir, pid)?;
-    let memory = read_process_memory(pid, &reading.info.path).map_err(|error| {
-        match error.kind() {
-            // It ended between the two reads.
-            io::ErrorKind::NotFound => ReadError::NoProcess { pid },
-            _ => ReadError::Io {
-                path: format!("/proc/{pid}").into(),
-                error,
-            },
-        }
-    })?;
+    let memory = resident(pid, &reading.info.path)?;
     Ok(process_snapshot(&reading.snapshot, reading.info, memory))
+}
+
+/// The resident figures of process `pid`, whose segment is `segment`, read just after it.
+pub(crate) fn resident(pid: u32, segment: &Path) -> Result<ProcessMemory, ReadError> {
+    read_process_memory(pid, segment).map_err(|error| match error.kind() {
+        // It ended between the two reads.
+        io::ErrorKind::NotFound => ReadError::NoProcess { pid },
+        _ => ReadError::Io {
+            path: format!("/proc/{pid}").into(),
+            error,
+        },
+    })
 }

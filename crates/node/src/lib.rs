@@ -18,6 +18,7 @@
 
 pub mod diff;
 pub mod error;
+pub mod metrics;
 pub mod options;
 pub mod reader;
 pub mod report;
@@ -129,6 +130,11 @@ pub fn preload_status() -> PreloadStatus {
 /// works whether or not the process has a segment file).
 #[napi]
 pub fn report() -> Result<Report> {
+    own_report().map(|report| Report::from(&report))
+}
+
+/// This process's report through the C ABI, as the inspect crate models it.
+pub(crate) fn own_report() -> Result<skull_mem_inspect::report::Report> {
     let abi = loaded()?;
     let _self = SelfScope::enter(abi);
     let mut buf: Vec<u8> = Vec::new();
@@ -145,7 +151,7 @@ pub fn report() -> Result<Report> {
                         format!("the library's report is not the documented JSON: {e}"),
                     )
                 })?;
-            return Ok(Report::from(&report));
+            return Ok(report);
         }
         // The figures can grow wider between two calls: retry with room to spare.
         buf.resize(len + 1 + len / 8, 0);

@@ -1,0 +1,3 @@
+//! Exports to the tools people already use: Prometheus and OpenMetrics text (`metrics`).
+
+pub mod metrics;
