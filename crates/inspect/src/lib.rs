@@ -29,9 +29,12 @@
 //!   their text in [`trace::render`] (`leaks_text`, `stacks_text`, `collapsed`,
 //!   `event_line`, `status_text`). Errors: [`trace::TraceError`] with a stable `code()`.
 //!   The caller owns the `Symbolizer` (and so its caches).
-//! - [`export`]: [`export::metrics`], Prometheus text and OpenMetrics of every measured
-//!   process (`skull-mem serve`'s `/metrics`), and the per-scope families the in-process
-//!   collectors share.
+//! - [`export`]: pprof heap profiles: [`export::pprof::heap_profile`] of a
+//!   [`export::heap::HeapTrace`] ([`export::heap::read_heap_trace`]), or
+//!   [`export::pprof::heap_profile_of`] a pid; [`export::pprof::scope_profile`] of a
+//!   snapshot (tracing off); [`export::metrics`], Prometheus text and OpenMetrics of every
+//!   measured process (`skull-mem serve`'s `/metrics`), and the per-scope families the
+//!   in-process collectors share.
 //! - [`clock`]: ISO-8601 times as JavaScript writes them.
 
 pub mod clock;

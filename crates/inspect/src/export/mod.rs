@@ -1,3 +1,9 @@
-//! Exports to the tools people already use: Prometheus and OpenMetrics text (`metrics`).
+//! What skull-mem measured, in the formats other tools read: pprof heap profiles
+//! ([`pprof`], on the messages of [`profile`]) from the traced stacks ([`heap`]) or from the
+//! per-scope counters, and Prometheus text and OpenMetrics of every measured process
+//! ([`metrics`]).
 
+pub mod heap;
 pub mod metrics;
+pub mod pprof;
+pub mod profile;
