@@ -17,6 +17,7 @@ import { diffCommand } from './cli/diff-command';
 import { newProgram, runCli } from './cli/run-cli';
 import { checkNumber, checkTrace, settingEnv, settingOption, withSettingsHelp } from './cli/settings';
 import { memoryCommand, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
+import { DEFAULT_LISTEN, parseListen, serveCommand, type Listen } from './cli/serve';
 
 /** The library path, checked to be expressible in LD_PRELOAD (which splits on spaces and colons). */
 function libraryForPreload(): string {
@@ -242,6 +243,13 @@ function program(exit: (code: number) => void): Command {
     .action((before: string, after: string, options: { json?: boolean }) =>
       exit(diffCommand(before, after, { json: options.json === true })),
     );
+
+  cli
+    .command('serve')
+    .description('serve /metrics (Prometheus, OpenMetrics) and /debug/pprof/heap?pid=N for every measured process')
+    .option('--listen <ip:port>', 'where to listen; loopback by default', parseListen, parseListen(DEFAULT_LISTEN))
+    .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
+    .action(async (options: { listen: Listen; dir?: string }) => exit(await serveCommand(options)));
 
   cli
     .command('demo')

@@ -36,6 +36,7 @@ export {
 } from './snapshot';
 export { diff, renderDiff, type ScopeGrowth, type SnapshotDiff } from './diff';
 export { OTHER_ROUTES, defaultRoute, instrumentHttp, type HttpScopeOptions } from './http';
+export { metrics, type OpenTelemetryMeter, type PrometheusRegistry } from './metrics';
 
 export { humanBytes, renderMemoryTable, type SortKey, type TableOptions } from './memory-table';
 export { takeProcessSnapshot, type ProcessFigures, type ProcessSnapshot } from './process-snapshot';

@@ -133,8 +133,23 @@ export interface MemoryTableOptions {
   interval?: number
 }
 
-/** This process's per-scope families, read now (the collectors call it on each scrape). */
-export declare function ownScopeMetrics(): Array<ScopeMetric>
+/** A per-scope metric family: what the collectors register before any scrape. */
+export interface MetricFamily {
+  /** The Prometheus sample name (a counter's ends in `_total`). */
+  name: string
+  /** The help text. */
+  help: string
+  /** `gauge` or `counter`. */
+  metricType: 'gauge' | 'counter'
+  /** `bytes`, or absent for counts. */
+  unit?: string
+}
+
+/**
+ * This process's per-scope values, read now: one list per family of
+ * `scopeMetricFamilies()`, in its order (the collectors call it on each scrape).
+ */
+export declare function ownScopeMetrics(): Array<Array<ScopeSample>>
 
 /**
  * Parses a `SKULL_MEM_TRACE` value (`all` or a sample size in bytes, optionally `:<depth>`)
@@ -351,19 +366,8 @@ export interface ScopeGrowth {
 /** Restores the scope returned by the matching `scopeEnter`. */
 export declare function scopeLeave(previous: number): void
 
-/** A per-scope metric family of this process. */
-export interface ScopeMetric {
-  /** The Prometheus sample name (a counter's ends in `_total`). */
-  name: string
-  /** The help text. */
-  help: string
-  /** `gauge` or `counter`. */
-  metricType: 'gauge' | 'counter'
-  /** `bytes`, or absent for counts. */
-  unit?: string
-  /** One value per scope. */
-  samples: Array<ScopeSample>
-}
+/** The per-scope families, in the order `ownScopeMetrics` gives their samples. Reads nothing. */
+export declare function scopeMetricFamilies(): Array<MetricFamily>
 
 /** Registers a scope (or finds the one with the same name and kind) and returns its id. */
 export declare function scopeRegister(name: string, kind: string): number
@@ -415,6 +419,12 @@ export interface ScopeSnapshot {
   /** Every counter, indexed by `enum skull_counter` of `skull_mem.h`. */
   counters: Array<number>
 }
+
+/**
+ * `/debug/pprof/heap?pid=N`: the gzipped pprof profile of process `pid` (traced stacks, or
+ * per scope when tracing recorded nothing).
+ */
+export declare function scrapeHeapProfile(pid: number, dir?: string | undefined | null): Buffer
 
 /** What the segment header says about its process. */
 export interface SegmentInfo {

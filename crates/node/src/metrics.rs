@@ -1,12 +1,15 @@
 //! Metrics: the Prometheus/OpenMetrics text of every measured process (`skull-mem serve`),
 //! and this process's per-scope families for the prom-client and OpenTelemetry collectors
-//! (src/metrics.ts). Names, help texts and values come from `skull_mem_inspect::export::metrics`.
+//! (src/metrics.ts), and the profile `/debug/pprof/heap` serves. Names, help texts and values come from `skull_mem_inspect::export::metrics`.
 
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use skull_mem_inspect::export::metrics::{self, Format, SCOPE_FAMILIES};
+use skull_mem_inspect::export::scrape::heap_or_scope_profile;
 
 use crate::error::{unreadable, Result};
 use crate::reader::{as_tool, dir_or_default};
+use crate::trace::{traced, with_symbolizer};
 
 /// A response body and its content type.
 #[napi(object, object_from_js = false)]
@@ -36,6 +39,18 @@ pub fn render_metrics(dir: Option<String>, open_metrics: bool) -> Result<Exposit
     })
 }
 
+/// `/debug/pprof/heap?pid=N`: the gzipped pprof profile of process `pid` (traced stacks, or
+/// per scope when tracing recorded nothing).
+#[napi]
+pub fn scrape_heap_profile(pid: u32, dir: Option<String>) -> Result<Buffer> {
+    let dir = dir_or_default(dir);
+    as_tool(|| {
+        with_symbolizer(|symbolizer| heap_or_scope_profile(&dir, pid, symbolizer))
+            .map(Buffer::from)
+            .map_err(traced)
+    })
+}
+
 /// One scope's value in a family.
 #[napi(object, object_from_js = false)]
 pub struct ScopeSample {
@@ -47,9 +62,9 @@ pub struct ScopeSample {
     pub value: f64,
 }
 
-/// A per-scope metric family of this process.
+/// A per-scope metric family: what the collectors register before any scrape.
 #[napi(object, object_from_js = false)]
-pub struct ScopeMetric {
+pub struct MetricFamily {
     /// The Prometheus sample name (a counter's ends in `_total`).
     pub name: String,
     /// The help text.
@@ -59,22 +74,31 @@ pub struct ScopeMetric {
     pub metric_type: String,
     /// `bytes`, or absent for counts.
     pub unit: Option<String>,
-    /// One value per scope.
-    pub samples: Vec<ScopeSample>,
 }
 
-/// This process's per-scope families, read now (the collectors call it on each scrape).
+/// The per-scope families, in the order `ownScopeMetrics` gives their samples. Reads nothing.
 #[napi]
-pub fn own_scope_metrics() -> Result<Vec<ScopeMetric>> {
-    let report = crate::own_report()?;
-    Ok(SCOPE_FAMILIES
+pub fn scope_metric_families() -> Vec<MetricFamily> {
+    SCOPE_FAMILIES
         .iter()
-        .map(|scope_family| ScopeMetric {
+        .map(|scope_family| MetricFamily {
             name: scope_family.family.name.to_owned(),
             help: scope_family.family.help.to_owned(),
             metric_type: scope_family.family.metric_type.name().to_owned(),
             unit: scope_family.family.unit.map(str::to_owned),
-            samples: report
+        })
+        .collect()
+}
+
+/// This process's per-scope values, read now: one list per family of
+/// `scopeMetricFamilies()`, in its order (the collectors call it on each scrape).
+#[napi]
+pub fn own_scope_metrics() -> Result<Vec<Vec<ScopeSample>>> {
+    let report = crate::own_report()?;
+    Ok(SCOPE_FAMILIES
+        .iter()
+        .map(|scope_family| {
+            report
                 .scopes
                 .iter()
                 .map(|scope| ScopeSample {
@@ -82,7 +106,7 @@ pub fn own_scope_metrics() -> Result<Vec<ScopeMetric>> {
                     kind: scope.kind.clone(),
                     value: (scope_family.value)(scope) as f64,
                 })
-                .collect(),
+                .collect()
         })
         .collect())
 }
