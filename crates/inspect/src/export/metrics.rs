@@ -13,13 +13,13 @@
 use std::fmt::Write;
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use skull_mem_core::counters::Counter;
 
 use crate::process::{process_snapshot, resident};
 use crate::reader::{self, parse_file_name, ReadError};
 use crate::report::{ProcessSnapshot, ScopeReport};
-use crate::trace::status::{TraceCounts, TraceStatus};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,7 +169,8 @@ const RETAINED: Family = Family {
 
 const TRACE_DROPPED: Family = Family {
     name: "skull_mem_trace_dropped_total",
-    help: "Traced allocations not recorded because a trace table was full (table=stacks or blocks).",
+    help:
+        "Traced allocations not recorded because a trace table was full (table=stacks or blocks).",
     metric_type: MetricType::Counter,
     unit: None,
 };
@@ -186,18 +187,26 @@ const UNREADABLE: Family = Family {
 pub struct ProcessMetrics {
     /// Counters and resident figures, as `skull-mem memory --json` prints them.
     pub snapshot: ProcessSnapshot,
-    /// What tracing recorded and dropped.
-    pub trace: TraceCounts,
+    /// Traced allocations whose stack (`.0`) or block (`.1`) was not recorded: a table was full.
+    pub trace_dropped: (u64, u64),
 }
 
 /// Reads process `pid` through its segment in `dir`: one mapping for counters and tracing
 /// counts, then its resident figures.
 pub fn read_process(dir: &Path, pid: u32) -> Result<ProcessMetrics, ReadError> {
-    let (reading, status) = reader::read_pid_with(dir, pid, TraceStatus::of_view)?;
+    // Two counters only: `TraceStatus` also counts the live table, which touches every page
+    // of it (a hundred processes: most of a scrape's time).
+    let (reading, trace_dropped) = reader::read_pid_with(dir, pid, |view| {
+        let trace = &view.region.trace;
+        (
+            trace.dropped_stacks.load(Ordering::Relaxed),
+            trace.dropped_blocks.load(Ordering::Relaxed),
+        )
+    })?;
     let memory = resident(pid, &reading.info.path)?;
     Ok(ProcessMetrics {
         snapshot: process_snapshot(&reading.snapshot, reading.info, memory),
-        trace: status.counts,
+        trace_dropped,
     })
 }
 
@@ -232,7 +241,10 @@ pub fn read_all(dir: &Path) -> Result<(Vec<ProcessMetrics>, usize), ReadError> {
 
 /// `/metrics`: every process's series in `format`, families in a fixed order.
 pub fn render(processes: &[ProcessMetrics], unreadable: usize, format: Format) -> String {
-    let scopes: usize = processes.iter().map(|p| p.snapshot.report.scopes.len()).sum();
+    let scopes: usize = processes
+        .iter()
+        .map(|p| p.snapshot.report.scopes.len())
+        .sum();
     let mut out = String::with_capacity(4096 + scopes * 5 * 160);
     let labels: Vec<String> = processes.iter().map(process_labels).collect();
     for scope_family in &SCOPE_FAMILIES {
@@ -263,8 +275,8 @@ pub fn render(processes: &[ProcessMetrics], unreadable: usize, format: Format) -
     header(&mut out, &TRACE_DROPPED, format);
     for (process, labels) in processes.iter().zip(&labels) {
         for (table, dropped) in [
-            ("stacks", process.trace.dropped_stacks),
-            ("blocks", process.trace.dropped_blocks),
+            ("stacks", process.trace_dropped.0),
+            ("blocks", process.trace_dropped.1),
         ] {
             let name = TRACE_DROPPED.name;
             let _ = writeln!(out, "{name}{{{labels},table=\"{table}\"}} {dropped}");
@@ -329,7 +341,10 @@ mod tests {
             SCOPE_FAMILIES[2].family.open_metrics_name(),
             "skull_mem_allocated_bytes"
         );
-        assert_eq!(SCOPE_FAMILIES[0].family.open_metrics_name(), "skull_mem_used_bytes");
+        assert_eq!(
+            SCOPE_FAMILIES[0].family.open_metrics_name(),
+            "skull_mem_used_bytes"
+        );
     }
 
     #[test]
