@@ -182,6 +182,9 @@ const UNREADABLE: Family = Family {
     unit: None,
 };
 
+/// How a per-process family's value is read.
+type ProcessValue = fn(&ProcessMetrics) -> u64;
+
 /// What the exporter shows of one process.
 #[derive(Clone, Debug)]
 pub struct ProcessMetrics {
@@ -262,7 +265,7 @@ pub fn render(processes: &[ProcessMetrics], unreadable: usize, format: Format) -
             }
         }
     }
-    let per_process: [(&Family, fn(&ProcessMetrics) -> u64); 2] = [
+    let per_process: [(&Family, ProcessValue); 2] = [
         (&RSS, |p| p.snapshot.process.rss_bytes),
         (&RETAINED, |p| p.snapshot.process.malloc_retained_bytes),
     ];
