@@ -23,7 +23,7 @@ use crate::trace_types::{LeakReport, StackReport, TraceEvent, TraceEvents, Trace
 /// One symbolizer for the process: modules and frames stay cached between reports.
 static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
 
-fn with_symbolizer<T>(use_it: impl FnOnce(&mut Symbolizer) -> T) -> T {
+pub(crate) fn with_symbolizer<T>(use_it: impl FnOnce(&mut Symbolizer) -> T) -> T {
     let mut guard = SYMBOLIZER
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -31,7 +31,7 @@ fn with_symbolizer<T>(use_it: impl FnOnce(&mut Symbolizer) -> T) -> T {
 }
 
 /// A tracing failure, with its stable code and message.
-fn traced(error: TraceError) -> napi::Error<&'static str> {
+pub(crate) fn traced(error: TraceError) -> napi::Error<&'static str> {
     fail(error.code(), error)
 }
 
