@@ -126,11 +126,11 @@ function program(exit: (code: number) => void): Command {
     .action((pid: number, options: { format: Format; top?: number; output?: string; dir?: string }) => {
       const what = `${options.format} report of process ${pid}`;
       if (options.format === 'pprof') {
-        writeOutput(options.output, tracePprof(pid, options.dir), what);
+        writeOutput('skull-trace', options.output, tracePprof(pid, options.dir), what);
         return exit(0);
       }
       if (options.format === 'html') {
-        writeOutput(options.output, traceHtml(pid, options.dir), what);
+        writeOutput('skull-trace', options.output, traceHtml(pid, options.dir), what);
         return exit(0);
       }
       const report = stackReport(pid, options.top ?? 0, options.dir);
@@ -139,7 +139,7 @@ function program(exit: (code: number) => void): Command {
         json: () => `${JSON.stringify(report, null, 2)}\n`,
         collapsed: () => renderCollapsed(report),
       };
-      writeOutput(options.output, render[options.format](), what);
+      writeOutput('skull-trace', options.output, render[options.format](), what);
       exit(0);
     });
 

@@ -89,7 +89,7 @@ async function watch(pid: number, options: MemoryOptions, interval: number): Pro
 /** `skull-mem snapshot <pid> [-o file]`: the JSON snapshot to a file or stdout. */
 export function snapshotCommand(pid: number, options: { output?: string; dir?: string; format: 'json' | 'pprof' }): number {
   const data = options.format === 'pprof' ? scopeProfile(pid, options.dir) : `${JSON.stringify(takeProcessSnapshot(pid, options.dir), null, 2)}\n`;
-  writeOutput(options.output, data, options.format === 'pprof' ? `per-scope pprof profile of process ${pid}` : `snapshot of process ${pid}`);
+  writeOutput('skull-mem', options.output, data, options.format === 'pprof' ? `per-scope pprof profile of process ${pid}` : `snapshot of process ${pid}`);
   return 0;
 }
 

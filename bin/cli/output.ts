@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import { CliError } from './cli-error';
 
 /** Writes `data` to stdout (no `output`, or `-`) or to the file `output`, then says on stderr
- * what was written where. A file that cannot be written is one line and exit 1. */
-export function writeOutput(output: string | undefined, data: string | Uint8Array, what: string): void {
+ * (as `tool: `) what was written where. A file that cannot be written is one line and exit 1. */
+export function writeOutput(tool: string, output: string | undefined, data: string | Uint8Array, what: string): void {
   if (output === undefined || output === '-') {
     process.stdout.write(data);
     return;
@@ -16,5 +16,5 @@ export function writeOutput(output: string | undefined, data: string | Uint8Arra
   } catch (err) {
     throw new CliError(`cannot write ${output}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  process.stderr.write(`skull-mem: ${what} written to ${output}\n`);
+  process.stderr.write(`${tool}: ${what} written to ${output}\n`);
 }

@@ -5,7 +5,7 @@
  * Prints "ready <pid>", then on the first line on stdin: in scope "parser" (kind "module"),
  * parse_leak() keeps PARSER_BLOCKS blocks of PARSER_SIZE bytes; in scope "cache" (kind
  * "service"), cache_leak() keeps CACHE_BLOCKS blocks of CACHE_SIZE bytes; churn() allocates
- * and frees CHURN blocks of 64 bytes; then prints "done" and waits for stdin to close. The
+ * and frees CHURN blocks of 64 bytes (traced, but none of them live); then prints "done" and waits for stdin to close. The
  * kept pointers live in static arrays, so nothing else is allocated after "ready".
  */
 #include <stdio.h>
@@ -25,14 +25,20 @@ static void *parsed[PARSER_BLOCKS];
 static void *cached[CACHE_BLOCKS];
 
 __attribute__((noinline)) void parse_leak(int i) {
-    parsed[i] = malloc(PARSER_SIZE);
+    parsed[i] = malloc(PARSER_SIZE); /* PARSER_LINE */
     memset(parsed[i], 1, PARSER_SIZE);
     __asm__ volatile("" ::: "memory");
 }
 
+/* Inlined into cache_leak at -O2: the profile's location has two lines, this one first. */
+static inline void *cache_block(void) {
+    void *block = malloc(CACHE_SIZE); /* CACHE_LINE */
+    memset(block, 2, CACHE_SIZE);
+    return block;
+}
+
 __attribute__((noinline)) void cache_leak(int i) {
-    cached[i] = malloc(CACHE_SIZE);
-    memset(cached[i], 2, CACHE_SIZE);
+    cached[i] = cache_block(); /* CACHE_CALLER_LINE */
     __asm__ volatile("" ::: "memory");
 }
 
