@@ -16,7 +16,7 @@ import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { diffCommand } from './cli/diff-command';
 import { newProgram, runCli } from './cli/run-cli';
 import { checkNumber, checkTrace, settingEnv, settingOption, withSettingsHelp } from './cli/settings';
-import { memoryCommand, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
+import { memoryCommand, parseSnapshotFormat, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
 import { DEFAULT_LISTEN, parseListen, serveCommand, type Listen } from './cli/serve';
 
 /** The library path, checked to be expressible in LD_PRELOAD (which splits on spaces and colons). */
@@ -226,12 +226,13 @@ function program(exit: (code: number) => void): Command {
 
   cli
     .command('snapshot')
-    .description('save a JSON snapshot of a process (compare two with `skull-mem diff`)')
+    .description('save a JSON snapshot of a process (compare two with `skull-mem diff`), or a per-scope pprof profile')
     .argument('<pid>', 'a process started with `skull-mem run` (or LD_PRELOAD)', parsePid)
+    .option('--format <format>', 'json, or pprof (gzipped, one sample per scope; no tracing needed)', parseSnapshotFormat, 'json')
     .option('-o, --output <file>', 'write to this file instead of stdout')
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
-    .action((pid: number, options: { output?: string; dir?: string }) =>
-      exit(snapshotCommand(pid, { output: options.output, dir: options.dir })),
+    .action((pid: number, options: { format: 'json' | 'pprof'; output?: string; dir?: string }) =>
+      exit(snapshotCommand(pid, { output: options.output, dir: options.dir, format: options.format })),
     );
 
   cli

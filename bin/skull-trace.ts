@@ -17,10 +17,13 @@ import {
   startTracing,
   stopTracing,
   traceEvents,
+  traceHtml,
+  tracePprof,
   tracingStatus,
 } from '../src/trace';
 import { SkullMemError } from '../src/status';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
+import { writeOutput } from './cli/output';
 import { newProgram, runCli } from './cli/run-cli';
 import { checkNumber, settingMax, settingOption, withSettingsHelp } from './cli/settings';
 
@@ -111,19 +114,32 @@ function program(exit: (code: number) => void): Command {
 
   cli
     .command('report')
-    .description('every traced allocation since tracing started, by stack (text, json, or collapsed for flame graphs)')
+    .description(
+      'every traced allocation since tracing started, by stack: text, json, collapsed (flame graph tools), ' +
+        'pprof (gzipped heap profile for go tool pprof, Pyroscope, Parca) or html (one self-contained page)',
+    )
     .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
-    .option('--format <format>', 'text, json or collapsed', parseFormat, 'text')
-    .option('--top <n>', 'at most this many stacks', (v) => parseWhole(v, '--top', 1_000_000))
+    .option('--format <format>', FORMATS.join(', '), parseFormat, 'text')
+    .option('--top <n>', 'at most this many stacks (text, json, collapsed)', (v) => parseWhole(v, '--top', 1_000_000))
+    .option('-o, --output <file>', 'write to this file instead of stdout')
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
-    .action((pid: number, options: { format: Format; top?: number; dir?: string }) => {
+    .action((pid: number, options: { format: Format; top?: number; output?: string; dir?: string }) => {
+      const what = `${options.format} report of process ${pid}`;
+      if (options.format === 'pprof') {
+        writeOutput('skull-trace', options.output, tracePprof(pid, options.dir), what);
+        return exit(0);
+      }
+      if (options.format === 'html') {
+        writeOutput('skull-trace', options.output, traceHtml(pid, options.dir), what);
+        return exit(0);
+      }
       const report = stackReport(pid, options.top ?? 0, options.dir);
-      const render: Record<Format, () => string> = {
+      const render: Record<'text' | 'json' | 'collapsed', () => string> = {
         text: () => renderStackReport(report),
         json: () => `${JSON.stringify(report, null, 2)}\n`,
         collapsed: () => renderCollapsed(report),
       };
-      process.stdout.write(render[options.format]());
+      writeOutput('skull-trace', options.output, render[options.format](), what);
       exit(0);
     });
 
@@ -173,13 +189,14 @@ async function tail(
   return 0;
 }
 
-type Format = 'text' | 'json' | 'collapsed';
+const FORMATS = ['text', 'json', 'collapsed', 'pprof', 'html'] as const;
+type Format = (typeof FORMATS)[number];
 
 function parseFormat(text: string): Format {
-  if (text !== 'text' && text !== 'json' && text !== 'collapsed') {
-    throw new CliError(`--format must be text, json or collapsed (got "${text}")`, 2);
+  if (!(FORMATS as readonly string[]).includes(text)) {
+    throw new CliError(`--format must be one of ${FORMATS.join(', ')} (got "${text}")`, 2);
   }
-  return text;
+  return text as Format;
 }
 
 runCli('skull-trace', program);

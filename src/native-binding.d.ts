@@ -497,6 +497,12 @@ export interface SnapshotDiff {
   rss_bytes: number
 }
 
+/**
+ * The per-scope pprof profile of process `pid` from its counters (no tracing needed): one
+ * sample per scope, its stack one frame named after the scope.
+ */
+export declare function snapshotPprof(pid: number, dir?: string | undefined | null): Buffer
+
 /** Every scope's figures at this instant. */
 export declare function snapshotScopes(): Array<ScopeSnapshot>
 
@@ -645,11 +651,23 @@ export interface TraceFrame {
 }
 
 /**
+ * One self-contained HTML page of process `pid`: flame graphs of its live and allocated
+ * traced bytes, its per-scope table and what makes up its RSS.
+ */
+export declare function traceHtml(pid: number, dir?: string | undefined | null): string
+
+/**
  * Traced blocks of process `pid` still live, grouped by stack, largest first: the leak
  * candidates. `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope;
  * `top` 0 lists every stack.
  */
 export declare function traceLeaks(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number): LeakReport
+
+/**
+ * The pprof heap profile (gzipped `perftools.profiles.Profile`) of the stacks traced in
+ * process `pid`: allocations and live blocks by stack and scope.
+ */
+export declare function tracePprof(pid: number, dir?: string | undefined | null): Buffer
 
 /**
  * Every stack tracing has recorded in process `pid`, with its traced allocations and bytes

@@ -46,3 +46,12 @@ export interface ProcessSnapshot extends Snapshot {
 export function takeProcessSnapshot(pid: number, dir?: string): ProcessSnapshot {
   return callAddon(() => nativeBinding().takeProcessSnapshot(pid, dir));
 }
+
+/**
+ * The per-scope pprof profile of process `pid` from its counters (tracing need not be on):
+ * one sample per scope, its stack one frame named after the scope, gzipped.
+ * @throws {SkullMemError} `UNREADABLE` with the reader's `reason` when it cannot be read.
+ */
+export function scopeProfile(pid: number, dir?: string): Buffer {
+  return callAddon(() => nativeBinding().snapshotPprof(pid, dir));
+}

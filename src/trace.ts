@@ -135,6 +135,21 @@ export function stackReport(pid: number, top = 0, dir?: string): StackReport {
   return callAddon(() => nativeBinding().traceReport(pid, dir, top));
 }
 
+/** The pprof heap profile (gzipped `perftools.profiles.Profile`, as Go's heap profiles:
+ * `alloc_objects`, `alloc_space`, `inuse_objects`, `inuse_space`) of the stacks traced in
+ * process `pid`, one sample per stack and scope with labels `scope` and `kind`; for `go tool
+ * pprof`, Pyroscope, Parca. Sampled tracing's values are scaled to estimates. */
+export function tracePprof(pid: number, dir?: string): Buffer {
+  return callAddon(() => nativeBinding().tracePprof(pid, dir));
+}
+
+/** One self-contained HTML page (no network access) of process `pid`: icicle flame graphs
+ * of its live and allocated traced bytes (click to zoom, search), its per-scope table and
+ * what makes up its RSS. */
+export function traceHtml(pid: number, dir?: string): string {
+  return callAddon(() => nativeBinding().traceHtml(pid, dir));
+}
+
 /** The report in the folded-stack format flame graph tools read (`flamegraph.pl`, speedscope,
  * inferno): one line per stack, outermost frame first, `;`-separated, then the bytes. */
 export function renderCollapsed(report: StackReport): string {
@@ -218,5 +233,11 @@ export const trace = {
   leaks(options: LeakOptions = {}): LeakReport {
     requireActive();
     return leakReport(process.pid, options);
+  },
+  /** This process's traced stacks as a pprof heap profile, gzipped (same as `skull-trace
+   * report <pid> --format pprof`). */
+  pprof(): Buffer {
+    requireActive();
+    return tracePprof(process.pid);
   },
 };

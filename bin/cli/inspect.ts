@@ -1,10 +1,10 @@
 /**
  * The commands that read other processes: `ps`, `memory` (with `--watch`) and `snapshot`.
  */
-import * as fs from 'node:fs';
 import { CliError } from './cli-error';
 import { renderMemoryTable, type SortKey } from '../../src/memory-table';
-import { takeProcessSnapshot, type ProcessSnapshot } from '../../src/process-snapshot';
+import { scopeProfile, takeProcessSnapshot, type ProcessSnapshot } from '../../src/process-snapshot';
+import { writeOutput } from './output';
 import { listProcesses } from '../../src/segments';
 
 /** Options of `skull-mem memory`. */
@@ -24,6 +24,12 @@ export function parseSortKey(text: string): SortKey {
     throw new CliError(`--sort must be one of ${SORT_KEYS.join(', ')} (got "${text}")`, 2);
   }
   return text as SortKey;
+}
+
+/** Checks `snapshot --format`; anything else is a usage error. */
+export function parseSnapshotFormat(text: string): 'json' | 'pprof' {
+  if (text !== 'json' && text !== 'pprof') throw new CliError(`--format must be json or pprof (got "${text}")`, 2);
+  return text;
 }
 
 const sleep = (seconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
@@ -81,18 +87,9 @@ async function watch(pid: number, options: MemoryOptions, interval: number): Pro
 }
 
 /** `skull-mem snapshot <pid> [-o file]`: the JSON snapshot to a file or stdout. */
-export function snapshotCommand(pid: number, options: { output?: string; dir?: string }): number {
-  const text = `${JSON.stringify(takeProcessSnapshot(pid, options.dir), null, 2)}\n`;
-  if (options.output === undefined || options.output === '-') {
-    process.stdout.write(text);
-    return 0;
-  }
-  try {
-    fs.writeFileSync(options.output, text);
-  } catch (err) {
-    throw new CliError(`cannot write ${options.output}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  process.stderr.write(`skull-mem: snapshot of process ${pid} written to ${options.output}\n`);
+export function snapshotCommand(pid: number, options: { output?: string; dir?: string; format: 'json' | 'pprof' }): number {
+  const data = options.format === 'pprof' ? scopeProfile(pid, options.dir) : `${JSON.stringify(takeProcessSnapshot(pid, options.dir), null, 2)}\n`;
+  writeOutput('skull-mem', options.output, data, options.format === 'pprof' ? `per-scope pprof profile of process ${pid}` : `snapshot of process ${pid}`);
   return 0;
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use skull_mem_core::trace::tables::LiveBlock;
-use skull_mem_symbolize::Process;
+use skull_mem_symbolize::{Frame, Process};
 
 use crate::reader::{self, SegmentView};
 use crate::trace::status::TraceStatus;
@@ -141,6 +141,14 @@ pub fn read_heap_trace(dir: &Path, pid: u32) -> Result<HeapTrace, TraceError> {
     })
 }
 
+/// A frame's name in a profile or flame graph: its function, or `?? (module+offset)`.
+pub fn function_name(frame: &Frame) -> String {
+    match &frame.function {
+        Some(name) => name.clone(),
+        None => format!("?? ({}+{:#x})", frame.module, frame.module_offset),
+    }
+}
+
 /// How many allocations one sampled allocation of `size` bytes stands for when tracing
 /// samples one allocation every `mean` bytes on average (Poisson sampling): it was sampled
 /// with probability `1 − e^(−size/mean)`, so `1 / (1 − e^(−size/mean))` (as Go's
@@ -228,7 +236,7 @@ pub fn by_stack_and_scope(trace: &HeapTrace) -> Vec<StackScope> {
             figures,
         })
         .collect();
-    out.sort_by(|a, b| (a.stack, a.scope).cmp(&(b.stack, b.scope)));
+    out.sort_by_key(|entry| (entry.stack, entry.scope));
     out
 }
 

@@ -20,7 +20,7 @@ use prost::Message;
 use skull_mem_core::counters::Counter;
 use skull_mem_symbolize::{Backing, Lookup, Process, Symbolizer};
 
-use super::heap::{by_stack_and_scope, read_heap_trace, Figures, HeapTrace};
+use super::heap::{by_stack_and_scope, function_name, read_heap_trace, Figures, HeapTrace};
 use super::profile::{Function, Label, Line, Location, Mapping, Profile, Sample, ValueType};
 use crate::report::ProcessSnapshot;
 use crate::trace::TraceError;
@@ -192,10 +192,7 @@ impl Locations<'_> {
             Some(process) => {
                 location.mapping_id = self.mapping(builder, process, call);
                 for frame in symbolizer.symbolize(process, address, Lookup::ReturnAddress) {
-                    let name = match &frame.function {
-                        Some(name) => name.clone(),
-                        None => format!("?? ({}+{:#x})", frame.module, frame.module_offset),
-                    };
+                    let name = function_name(&frame);
                     let function_id = builder.function(&name, frame.file.as_deref().unwrap_or(""));
                     location.line.push(Line {
                         function_id,
@@ -245,7 +242,10 @@ impl Locations<'_> {
             _ => 0,
         };
         let id = builder.profile.mapping.len() as u64 + 1;
-        let filename = builder.string(mapping.name());
+        let filename = match &mapping.backing {
+            Backing::File { path, .. } => builder.string(path),
+            _ => builder.string(mapping.name()),
+        };
         builder.profile.mapping.push(Mapping {
             id,
             memory_start: mapping.start,
