@@ -1,7 +1,7 @@
 // `skull-mem serve` against real programs: `promtool check metrics` and Python's
 // prometheus_client OpenMetrics parser (the reference parsers) accept `/metrics`, its values
 // equal `skull-mem memory --json` of the same paused program, `/debug/pprof/heap` answers a
-// gzipped profile, and every bad input gets one line and a status while the server stays up.
+// gzipped profile that `go tool pprof` reads, and every bad input gets one line and a status while the server stays up.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -188,6 +188,26 @@ describe('GET /debug/pprof/heap', () => {
     const profile = zlib.gunzipSync(Buffer.from(await response.arrayBuffer()));
     // The string table names every scope (one one-frame stack per scope) and the sample types.
     for (const name of ['parser', 'cache', 'inuse_space', 'alloc_objects']) expect(profile.includes(name)).toBe(true);
+  });
+
+
+  it('gives_the_traced_stacks_of_a_traced_process_to_go_tool_pprof', async () => {
+    const traced = new Started([stepper], dir, { SKULL_MEM_TRACE: 'all' });
+    try {
+      await traced.line(/ready 1/);
+      const tracedPid = Number(fs.readdirSync(dir).find((name) => !name.endsWith(`-${programPid}`))!.split('-').pop());
+      const response = await fetch(`${server.url}/debug/pprof/heap?pid=${tracedPid}`);
+      expect(response.status).toBe(200);
+      const file = path.join(work, 'heap.pb.gz');
+      fs.writeFileSync(file, Buffer.from(await response.arrayBuffer()));
+      const top = spawnSync('go', ['tool', 'pprof', '-top', '-unit=B', '-sample_index=inuse_space', file], { encoding: 'utf8' });
+      expect(top.status).toBe(0);
+      // main made every live block of parser (10 x 1000) and cache (4 x 4096) itself.
+      expect(top.stdout).toMatch(/^\s+26384B\s.*\smain$/m);
+      expect(top.stdout).toContain('skull-mem heap profile of process');
+    } finally {
+      await traced.end();
+    }
   });
 });
 
