@@ -31,6 +31,19 @@ sm.metrics.openTelemetry(provider.getMeter('app'));
 `;
 
 describe('sm.metrics', () => {
+  it('a_scrape_without_the_interposer_rejects_with_NOT_PRELOADED_and_registering_reads_nothing', () => {
+    // Registering works without the library (it reads nothing); the scrape is what fails.
+    const result = node(`
+const sm = require(${JSON.stringify(INDEX)});
+const client = require('prom-client');
+const register = new client.Registry();
+sm.metrics.prometheus(register);
+register.metrics().then(() => console.log('scraped'), (err) => console.log(err.code, err.message));
+`);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^NOT_PRELOADED skull-mem: .*skull-mem run -- node app\.js/);
+  });
+
   it('prom_client_and_opentelemetry_show_the_per_scope_bytes_of_a_node_process', () => {
     const result = node(SCRIPT, { preload: true });
     expect(result.stderr).toBe('');

@@ -260,6 +260,12 @@ describe('bad input', () => {
     expect(result.stderr).toBe(`skull-mem: cannot listen on 127.0.0.1:${port}: the address is in use (is another exporter running?); choose another with --listen\n`);
   });
 
+  it('a_dir_that_is_not_a_directory_is_a_usage_error', () => {
+    const result = cli(['serve', '--listen', '127.0.0.1:0', '--dir', stepper]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(`skull-mem: --dir ${stepper} is not a directory\n`);
+  });
+
   it('a_bad_listen_value_is_a_usage_error', () => {
     for (const bad of ['localhost', '1.2.3:80', '127.0.0.1:65536', '127.0.0.1:-1', '[::1:80', 'example.com:80']) {
       const result = cli(['serve', '--listen', bad]);

@@ -12,6 +12,7 @@
  * Bad requests get a status and one line, and the server stays up; only a listen failure
  * ends it (exit 1; a bad `--listen` is a usage error, exit 2).
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { CliError } from './cli-error';
@@ -110,6 +111,9 @@ function listenError(err: NodeJS.ErrnoException, where: string): CliError {
 /** `skull-mem serve`: serves until SIGINT or SIGTERM, then exits 0. */
 export async function serveCommand(options: { listen: Listen; dir?: string }): Promise<number> {
   const { host, port } = options.listen;
+  if (options.dir !== undefined && !fs.statSync(options.dir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new CliError(`--dir ${options.dir} is not a directory`, 2);
+  }
   const server = http.createServer((req, res) => handle(req, res, options.dir));
   const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   await new Promise<void>((resolve, reject) => {
