@@ -25,24 +25,36 @@ interface ScopeSample {
   value: number;
 }
 
-/** The families, and a reading of every scope for each of them, in the same order. */
+/** The per-scope families (names, help, type, unit), read from the binding; reads no counter. */
 function families(): { name: string; help: string; metricType: 'gauge' | 'counter'; unit?: string | null }[] {
   return nativeBinding().scopeMetricFamilies();
 }
 
+/** Every scope's value of each family, read now, in the order of `families()`. */
 function readSamples(): ScopeSample[][] {
   requireActive();
   return callAddon(() => nativeBinding().ownScopeMetrics());
 }
 
+/** The reading shared by the collectors of one scrape (see `scrapeReading`). */
+let shared: ScopeSample[][] | undefined;
+
+/** One reading for every family of a scrape: prom-client calls each collector's `collect`
+ * in the same synchronous run when it renders a registry, so a reading kept until the next
+ * microtask serves them all, and the families agree with one another. */
+function scrapeReading(): ScopeSample[][] {
+  if (shared === undefined) {
+    shared = readSamples();
+    queueMicrotask(() => {
+      shared = undefined;
+    });
+  }
+  return shared;
+}
+
 /** The part of a prom-client `Registry` the collectors are registered with. */
 export interface PrometheusRegistry {
   registerMetric(metric: never): void;
-}
-
-/** What a collector's `collect()` may do with its own gauge or counter (prom-client). */
-interface PromMetric {
-  reset(): void;
 }
 
 /**
@@ -59,9 +71,9 @@ export function prometheus(register?: PrometheusRegistry): void {
     if (family.metricType === 'counter') {
       new client.Counter({
         ...options,
-        collect(this: import('prom-client').Counter<'scope' | 'kind'> & PromMetric) {
+        collect(this: import('prom-client').Counter<'scope' | 'kind'>) {
           this.reset();
-          for (const sample of readSamples()[index]) this.inc({ scope: sample.scope, kind: sample.kind }, sample.value);
+          for (const sample of scrapeReading()[index]) this.inc({ scope: sample.scope, kind: sample.kind }, sample.value);
         },
       });
     } else {
@@ -69,7 +81,7 @@ export function prometheus(register?: PrometheusRegistry): void {
         ...options,
         collect(this: import('prom-client').Gauge<'scope' | 'kind'>) {
           this.reset();
-          for (const sample of readSamples()[index]) this.set({ scope: sample.scope, kind: sample.kind }, sample.value);
+          for (const sample of scrapeReading()[index]) this.set({ scope: sample.scope, kind: sample.kind }, sample.value);
         },
       });
     }

@@ -4,6 +4,7 @@
 // gzipped profile that `go tool pprof` reads, and every bad input gets one line and a status while the server stays up.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -228,6 +229,18 @@ describe('bad input', () => {
     await expectLine(`${server.url}/debug/pprof/heap`, 400, /needs \?pid=/);
     await expectLine(`${server.url}/nothing`, 404, /^skull-mem: no \/nothing here; /);
     await expectLine(`${server.url}/metrics`, 405, /^skull-mem: POST is not served; use GET$/, { method: 'POST', body: 'x' });
+    // A request target that is no URL at all (fetch cannot send one): raw HTTP.
+    const raw = await new Promise<string>((resolve, reject) => {
+      let answer = '';
+      const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1', () =>
+        socket.write('GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
+      socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(raw).toContain('\r\nskull-mem: the request target is not a URL\n');
     expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
   });
 

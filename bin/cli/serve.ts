@@ -71,7 +71,13 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, dir: string
     reply(res, 405, `skull-mem: ${req.method ?? 'this method'} is not served; use GET`, { Allow: 'GET, HEAD' });
     return;
   }
-  const url = new URL(req.url ?? '/', 'http://exporter');
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://exporter');
+  } catch {
+    reply(res, 400, 'skull-mem: the request target is not a URL');
+    return;
+  }
   try {
     if (url.pathname === '/metrics') {
       const openMetrics = /application\/openmetrics-text/i.test(req.headers.accept ?? '');
