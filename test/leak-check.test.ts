@@ -116,7 +116,8 @@ describe('skull-mem run --leak-check on a C program', () => {
     const child = Number(/child (\d+) status 23\n/.exec(r.stdout)?.[1]);
     const byPid = new Map(checks(json).map((check) => [check.pid, check]));
     expect(byPid.size).toBe(2);
-    // The child: its 10 blocks of 32 bytes; the parent's 100-byte block is reachable in both.
+    // The child: its 10 blocks of 32 bytes (its trace tables start empty at fork, so the
+    // parent's 100-byte block is not its own to check); the parent freed everything.
     expect(byPid.get(child)?.lost).toEqual({ bytes: 320, blocks: 10, sites: 1 });
     expect(where(byPid.get(child)!.lost_sites[0])).toBe(`child_loses leak_fork.c:${lineOf(source, 'CHILD_LOST_LINE')}`);
     const parent = [...byPid.values()].find((check) => check.pid !== child)!;
