@@ -34,11 +34,11 @@
 //! - [`clock`]: ISO-8601 times as JavaScript writes them.
 
 pub mod clock;
+pub mod leak_check;
 pub mod own;
 pub mod process;
 pub mod process_memory;
 pub mod reader;
 pub mod render;
 pub mod report;
-pub mod leak_check;
 pub mod trace;

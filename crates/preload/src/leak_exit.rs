@@ -53,7 +53,9 @@ fn check() {
     let mode = match options::parse_choice(&LEAK_CHECK, mode.as_encoded_bytes()) {
         Ok(mode) => mode,
         Err(error) => {
-            say(&format!("SKULL_MEM_LEAK_CHECK refused: {error}; no leak check"));
+            say(&format!(
+                "SKULL_MEM_LEAK_CHECK refused: {error}; no leak check"
+            ));
             return;
         }
     };

@@ -19,8 +19,8 @@ use crate::trace::tables::{LIVE_CAPACITY, STACK_CAPACITY};
 pub use text::{BoundsText, DefaultText};
 
 pub use parse::{parse_choice, parse_number, parse_trace, SettingError};
-pub(crate) use startup::trace_word;
 pub use startup::number_or_default;
+pub(crate) use startup::trace_word;
 
 /// What values a setting takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

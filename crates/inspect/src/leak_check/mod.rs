@@ -153,9 +153,18 @@ fn check_below(
     let mut pieces: Vec<Range<u64>> = Vec::with_capacity(ranges.len() + blocks.len() + 16);
     let region_start = region as *const Region as u64;
     exclusions.push(region_start..region_start + std::mem::size_of::<Region>() as u64);
-    exclusions.extend(blocks.iter().map(|block| block.addr..block.addr + block.size));
+    exclusions.extend(
+        blocks
+            .iter()
+            .map(|block| block.addr..block.addr + block.size),
+    );
     exclusions.extend(marker.buffers());
-    for vec_span in [span(&blocks), span(&exclusions), span(&pieces), span(&ranges)] {
+    for vec_span in [
+        span(&blocks),
+        span(&exclusions),
+        span(&pieces),
+        span(&ranges),
+    ] {
         exclusions.push(vec_span);
     }
     roots::merge_in_place(&mut exclusions);
@@ -259,11 +268,19 @@ fn report(
 ) -> LeakCheck {
     let lost = grouped(
         region,
-        blocks.iter().zip(reached).filter(|(_, &r)| !r).map(|(b, _)| b),
+        blocks
+            .iter()
+            .zip(reached)
+            .filter(|(_, &r)| !r)
+            .map(|(b, _)| b),
     );
     let reachable = grouped(
         region,
-        blocks.iter().zip(reached).filter(|(_, &r)| r).map(|(b, _)| b),
+        blocks
+            .iter()
+            .zip(reached)
+            .filter(|(_, &r)| r)
+            .map(|(b, _)| b),
     );
     let process = Process::attach(pid).ok();
     let mut symbolizer = Symbolizer::new();

@@ -37,7 +37,11 @@ fn is_arena_heap(mapping: &Mapping) -> bool {
         return false;
     }
     let word = |index: usize| {
-        u64::from_ne_bytes(header[index * 8..index * 8 + 8].try_into().unwrap_or([0; 8]))
+        u64::from_ne_bytes(
+            header[index * 8..index * 8 + 8]
+                .try_into()
+                .unwrap_or([0; 8]),
+        )
     };
     let (arena, size, protected) = (word(0), word(2), word(3));
     matches!(arena % ARENA_HEAP_ALIGN, 32 | 48)

@@ -69,7 +69,10 @@ impl Suppressions {
                             symbol.file.as_deref(),
                             Some(symbol.module.as_str()),
                         ];
-                        names.into_iter().flatten().any(|name| matches(pattern, name))
+                        names
+                            .into_iter()
+                            .flatten()
+                            .any(|name| matches(pattern, name))
                     })
                 })
             })
