@@ -29,7 +29,9 @@ const ARENA_HEAP_ALIGN: u64 = 64 << 20;
 /// `heap_info` of its first heap: 32 bytes on, or 48 with glibc 2.35's `pagesize` field) and
 /// whose size fits the heap.
 fn is_arena_heap(mapping: &Mapping) -> bool {
-    if mapping.start % ARENA_HEAP_ALIGN != 0 || !matches!(mapping.backing, Backing::Anonymous) {
+    if !mapping.start.is_multiple_of(ARENA_HEAP_ALIGN)
+        || !matches!(mapping.backing, Backing::Anonymous)
+    {
         return false;
     }
     let mut header = [0u8; 32];
@@ -47,7 +49,7 @@ fn is_arena_heap(mapping: &Mapping) -> bool {
     matches!(arena % ARENA_HEAP_ALIGN, 32 | 48)
         && size != 0
         && size <= ARENA_HEAP_ALIGN
-        && size % 4096 == 0
+        && size.is_multiple_of(4096)
         && protected >= size
 }
 
