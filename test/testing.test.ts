@@ -35,7 +35,10 @@ describe('expectNoNativeLeaks', () => {
 
 describe('the skull-mem/vitest matcher', () => {
   it('passes a clean function and fails a leaky one in a real vitest run', () => {
-    const r = cli(['run', '--', process.execPath, path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter', 'verbose', '--config', 'test/fixtures/matcher.vitest.config.mjs']);
+    const r = cli(['run', '--', process.execPath, path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter', 'verbose', '--config', 'test/fixtures/matcher.vitest.config.mjs'], {
+      // Plain text: this vitest run passes its colour setting on.
+      env: { NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
     const output = r.stdout + r.stderr;
     expect(r.status, output).toBe(1);
     expect(output).toContain('✓ test/fixtures/matcher.fixture.mjs > passes a function that frees what it allocates');
