@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::memory::read_own;
+use super::memory::{read_own, read_own_many, MAX_RANGES};
 
 /// Bytes read from memory at a time.
 const CHUNK: usize = 1 << 20;
@@ -71,7 +71,11 @@ impl Marker {
     }
 
     fn reach_words(&mut self, bytes: usize) {
-        for word in self.buffer[..bytes].chunks_exact(8) {
+        self.reach_words_in(0..bytes);
+    }
+
+    fn reach_words_in(&mut self, bytes: Range<usize>) {
+        for word in self.buffer[bytes].chunks_exact(8) {
             let value = u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]));
             if let Some(block) = self.index.find(value) {
                 if !self.reached[block] {
@@ -110,10 +114,35 @@ impl Marker {
         for range in roots {
             self.scan_range(range.clone());
         }
-        while let Some(block) = self.pending.pop() {
-            let block = block as usize;
-            let range = self.index.starts[block]..self.index.ends[block];
-            self.scan_range(range);
+        // Small blocks are read up to `MAX_RANGES` at a time, one system call for them all.
+        let mut batch: Vec<(u64, usize)> = Vec::with_capacity(MAX_RANGES);
+        while !self.pending.is_empty() {
+            batch.clear();
+            let mut bytes = 0;
+            while let Some(&block) = self.pending.last() {
+                let block = block as usize;
+                let length = ((self.index.ends[block] - self.index.starts[block]) as usize) & !7;
+                if batch.len() == MAX_RANGES || bytes + length > CHUNK {
+                    break;
+                }
+                self.pending.pop();
+                if length == 0 {
+                    continue;
+                }
+                batch.push((self.index.starts[block], length));
+                bytes += length;
+            }
+            if batch.is_empty() {
+                // One block larger than the buffer: read in chunks.
+                let block = self.pending.pop().unwrap_or_default() as usize;
+                self.scan_range(self.index.starts[block]..self.index.ends[block]);
+            } else if read_own_many(&batch, &mut self.buffer) {
+                self.reach_words_in(0..bytes);
+            } else {
+                for &(address, length) in &batch {
+                    self.scan_range(address..address + length as u64);
+                }
+            }
         }
     }
 

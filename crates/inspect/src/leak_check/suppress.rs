@@ -80,35 +80,42 @@ impl Suppressions {
     }
 }
 
-/// Whether `pattern` (`*` wildcards, `^`/`$` anchors) matches `name`.
+/// Whether `pattern` (`*` wildcards, `^`/`$` anchors) matches `name`: an unanchored end is a
+/// `*` there, then a plain wildcard match.
 pub(crate) fn matches(pattern: &str, name: &str) -> bool {
-    let (anchored_start, pattern) = match pattern.strip_prefix('^') {
-        Some(rest) => (true, rest),
-        None => (false, pattern),
+    let (start, pattern) = match pattern.strip_prefix('^') {
+        Some(rest) => ("", rest),
+        None => ("*", pattern),
     };
-    let (anchored_end, pattern) = match pattern.strip_suffix('$') {
-        Some(rest) => (true, rest),
-        None => (false, pattern),
+    let (pattern, end) = match pattern.strip_suffix('$') {
+        Some(rest) => (rest, ""),
+        None => (pattern, "*"),
     };
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let mut rest = name;
-    for (index, part) in parts.iter().enumerate() {
-        let last = index == parts.len() - 1;
-        if index == 0 && anchored_start {
-            match rest.strip_prefix(part) {
-                Some(after) => rest = after,
-                None => return false,
-            }
-        } else if last && anchored_end {
-            return rest.ends_with(part) && (parts.len() > 1 || rest.len() == part.len());
+    let glob: Vec<u8> = [start, pattern, end].concat().into_bytes();
+    wildcard(&glob, name.as_bytes())
+}
+
+/// `*` matches any bytes, everything else itself; backtracks to the last `*` only, so linear
+/// in practice.
+fn wildcard(glob: &[u8], text: &[u8]) -> bool {
+    let (mut g, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if g < glob.len() && glob[g] == b'*' {
+            star = Some((g, t));
+            g += 1;
+        } else if g < glob.len() && glob[g] == text[t] {
+            g += 1;
+            t += 1;
+        } else if let Some((star_g, star_t)) = star {
+            g = star_g + 1;
+            t = star_t + 1;
+            star = Some((star_g, star_t + 1));
         } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
+            return false;
         }
     }
-    true
+    glob[g..].iter().all(|&byte| byte == b'*')
 }
 
 #[cfg(test)]
