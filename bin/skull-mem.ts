@@ -14,6 +14,7 @@ import { packageRoot, preloadLibraryPath } from '../src/platform';
 import { leakReport, renderLeaks } from '../src/trace';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { diffCommand } from './cli/diff-command';
+import { addLeakCheckOptions, setLeakCheckEnv, type LeakCheckOptions } from './cli/leak-check';
 import { newProgram, runCli } from './cli/run-cli';
 import { checkNumber, checkTrace, settingEnv, settingOption, withSettingsHelp } from './cli/settings';
 import { memoryCommand, parseSnapshotFormat, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
@@ -78,7 +79,7 @@ function runChild(argv: string[], env: NodeJS.ProcessEnv, announce?: (pid: numbe
   });
 }
 
-interface RunOptions {
+interface RunOptions extends LeakCheckOptions {
   dir?: string;
   trace?: string;
   cache?: string;
@@ -90,6 +91,7 @@ async function runCommand(argv: string[], options: RunOptions): Promise<number> 
   const env: NodeJS.ProcessEnv = { ...process.env, LD_PRELOAD: withPreload(library, process.env.LD_PRELOAD) };
   if (options.trace !== undefined) env[settingEnv('trace')] = options.trace;
   if (options.cache !== undefined) env[settingEnv('cache')] = options.cache;
+  setLeakCheckEnv(options, env);
   let where = '';
   if (options.dir !== undefined) {
     const dir = path.resolve(options.dir);
@@ -169,14 +171,14 @@ function parseTicks(text: string): number {
 function program(exit: (code: number) => void): Command {
   const cli = newProgram('skull-mem', 'Exact native memory accounting per scope, for any Linux process (LD_PRELOAD)');
 
-  withSettingsHelp(cli.command('run'))
-    .description('run a command with libskull_mem.so preloaded; exits with its exit code')
+  addLeakCheckOptions(withSettingsHelp(cli.command('run')))
+    .description('run a command with libskull_mem.so preloaded; exits with its exit code (with --leak-check: the leak exit code when it leaks)')
     .addOption(settingOption('--dir <dir>', 'put the segment in this directory', 'dir'))
     .addOption(settingOption('--trace <setting>', 'trace from the start: "all", or a sample size in bytes; optionally ":<depth>"', 'trace', checkTrace))
     .addOption(settingOption('--cache <bytes>', 'freed small blocks each thread keeps for reuse, 0 turns it off', 'cache', (text) => String(checkNumber('cache', text))))
     .argument('<command...>', 'the command and its arguments (put them after --)')
     .passThroughOptions()
-    .usage('[--dir <dir>] [--trace <setting>] [--cache <bytes>] -- <command...>')
+    .usage('[--dir <dir>] [--trace <setting>] [--cache <bytes>] [--leak-check[=summary|full]] [--fail-above <bytes>] [--leak-exit-code <n>] [--suppressions <file>] [--json <file>] -- <command...>')
     .action(async (argv: string[], options: RunOptions) => exit(await runCommand(argv, options)));
 
   cli

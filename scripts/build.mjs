@@ -143,7 +143,7 @@ run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.js
 
 // The ESM entry re-exports the CommonJS build, so both module systems share one native binding.
 // tsc does not copy declaration files, so the binding's generated ones are copied too.
-for (const file of ['index.mjs', 'index.d.mts', path.basename(BINDING_DTS)]) {
+for (const file of ['index.mjs', 'index.d.mts', 'testing.mjs', 'testing.d.mts', 'vitest.mjs', 'vitest.d.mts', path.basename(BINDING_DTS)]) {
   fs.copyFileSync(path.join(root, 'src', file), path.join(root, 'dist', 'src', file));
 }
 for (const bin of ['skull-mem.js', 'skull-trace.js']) fs.chmodSync(path.join(root, 'dist', 'bin', bin), 0o755);

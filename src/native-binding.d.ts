@@ -480,6 +480,10 @@ export declare const enum SettingKind {
   Directory = 'directory',
   /** `all` or a sample size in bytes, optionally `:<depth>`. */
   Trace = 'trace',
+  /** One word of a fixed list (`bounds` lists them). */
+  Choice = 'choice',
+  /** A file. */
+  File = 'file',
 }
 
 /** Every setting and limit, in the table's order. */

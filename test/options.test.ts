@@ -28,6 +28,11 @@ describe('options table', () => {
       '| `SKULL_MEM_TRACE_STACKS`',
       '| `SKULL_MEM_TRACE_LIVE`',
       '| `SKULL_MEM_BINARY_DIR`',
+      '| `SKULL_MEM_LEAK_CHECK`',
+      '| `SKULL_MEM_LEAK_FAIL_ABOVE`',
+      '| `SKULL_MEM_LEAK_EXIT_CODE`',
+      '| `SKULL_MEM_LEAK_SUPPRESSIONS`',
+      '| `SKULL_MEM_LEAK_JSON`',
     ]);
     expect(readmeRows()).toEqual(expected);
   });

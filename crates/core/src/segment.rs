@@ -466,8 +466,10 @@ unsafe fn copy_in_use(from: *const Region, to: *mut Region) {
 }
 
 /// Removes this process's segment file at normal exit. The mapping stays, so allocations
-/// in later exit handlers still count; a forked child removes only its own file.
-extern "C" fn remove_at_exit() {
+/// in later exit handlers still count; a forked child removes only its own file. Public for
+/// an exit handler that ends the process with `_exit` before this one has run (the leak
+/// check); a second call does nothing.
+pub extern "C" fn remove_at_exit() {
     if !OWN_FILE.present.swap(false, Ordering::AcqRel) {
         return;
     }

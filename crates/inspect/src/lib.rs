@@ -23,6 +23,8 @@
 //!   [`render::table::human_bytes`].
 //! - [`own`]: the report a process makes of itself, byte for byte what an outside reader
 //!   renders right after it returns: [`own::report`], [`own::report_with`].
+//! - [`leak_check`]: the leak check a process makes of itself at exit (a conservative scan of
+//!   its roots for pointers to its traced blocks), and its text ([`leak_check::render`]).
 //! - [`trace`]: tracing from outside: [`trace::control::control`] (on/off, scopes),
 //!   [`trace::status::status`], the leak engine [`trace::leaks::leaks`] (live traced blocks
 //!   grouped by stack, symbolized) and [`trace::leaks::stacks`], [`trace::events::events`];
@@ -39,6 +41,7 @@
 
 pub mod clock;
 pub mod export;
+pub mod leak_check;
 pub mod own;
 pub mod process;
 pub mod process_memory;

@@ -38,6 +38,10 @@ pub enum SettingKind {
     Directory,
     /// `all` or a sample size in bytes, optionally `:<depth>`.
     Trace,
+    /// One word of a fixed list (`bounds` lists them).
+    Choice,
+    /// A file.
+    File,
 }
 
 /// One setting or limit of the table.
@@ -72,6 +76,8 @@ impl From<&'static Setting> for SettingInfo {
             Value::Limit { min, max, unit } => (SettingKind::Limit, Some((min, max, unit))),
             Value::Directory { .. } => (SettingKind::Directory, None),
             Value::Trace => (SettingKind::Trace, None),
+            Value::Choice { .. } => (SettingKind::Choice, None),
+            Value::File => (SettingKind::File, None),
         };
         Self {
             name: setting.name.to_owned(),

@@ -5,10 +5,12 @@
 //! - `abi`: the C ABI of `include/skull_mem.h`.
 //! - `start`: the load-time constructor and the `__libc_start_main` hook that tells
 //!   allocations before `main` (scope `init`) from the rest.
+//! - `leak_exit`: the leak check at exit (`SKULL_MEM_LEAK_CHECK`).
 //! - `unload`: the `dlclose` wrapper that keeps stack capture's cache true.
 
 mod abi;
 mod exports;
+mod leak_exit;
 mod libc_alloc;
 mod start;
 mod unload;

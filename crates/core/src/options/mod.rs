@@ -18,8 +18,9 @@ use crate::trace::tables::{LIVE_CAPACITY, STACK_CAPACITY};
 
 pub use text::{BoundsText, DefaultText};
 
-pub use parse::{parse_number, parse_trace, SettingError};
-pub(crate) use startup::{number_or_default, trace_word};
+pub use parse::{parse_choice, parse_number, parse_trace, SettingError};
+pub use startup::number_or_default;
+pub(crate) use startup::trace_word;
 
 /// What values a setting takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,15 @@ pub enum Value {
         /// Where it is when not given, in words or as a path.
         default: &'static str,
     },
+    /// One word of a fixed list; `default` when unset.
+    Choice {
+        /// The value when not given.
+        default: &'static str,
+        /// Every word accepted.
+        choices: &'static [&'static str],
+    },
+    /// A file; none when unset or empty.
+    File,
     /// How tracing starts: `all` or a sample size (`TRACE_SAMPLE_BYTES`), optionally followed
     /// by `:` and a depth (`TRACE_DEPTH`); off when unset.
     Trace,
@@ -209,6 +219,69 @@ pub const BINARY_DIR: Setting = Setting {
               package (read by the JavaScript loader)",
 };
 
+/// `SKULL_MEM_LEAK_CHECK`: the leak check at exit (`skull-mem run --leak-check`).
+pub const LEAK_CHECK: Setting = Setting {
+    name: "leak-check",
+    title: "leak check",
+    env: Some(c"SKULL_MEM_LEAK_CHECK"),
+    value: Value::Choice {
+        default: "off",
+        choices: &["off", "summary", "full"],
+    },
+    meaning: "at exit, report the traced blocks no pointer reaches (lost) and those still \
+              reachable (`full`: with their stacks) (`skull-mem run --leak-check`)",
+};
+
+/// `SKULL_MEM_LEAK_FAIL_ABOVE`: lost bytes the leak check tolerates.
+pub const LEAK_FAIL_ABOVE: Setting = Setting {
+    name: "leak-fail-above",
+    title: "leak threshold",
+    env: Some(c"SKULL_MEM_LEAK_FAIL_ABOVE"),
+    value: Value::Number {
+        default: 0,
+        min: 0,
+        max: (1 << 53) - 1,
+        unit: "bytes",
+    },
+    meaning: "the leak check fails the process when more bytes than this are lost \
+              (`skull-mem run --fail-above`)",
+};
+
+/// `SKULL_MEM_LEAK_EXIT_CODE`: the exit status of a process the leak check fails.
+pub const LEAK_EXIT_CODE: Setting = Setting {
+    name: "leak-exit-code",
+    title: "leak exit code",
+    env: Some(c"SKULL_MEM_LEAK_EXIT_CODE"),
+    value: Value::Number {
+        default: 23,
+        min: 1,
+        max: 255,
+        unit: "(exit status)",
+    },
+    meaning: "exit status of a process the leak check fails, LeakSanitizer's by default \
+              (`skull-mem run --leak-exit-code`)",
+};
+
+/// `SKULL_MEM_LEAK_SUPPRESSIONS`: LeakSanitizer-style suppressions.
+pub const LEAK_SUPPRESSIONS: Setting = Setting {
+    name: "leak-suppressions",
+    title: "leak suppressions file",
+    env: Some(c"SKULL_MEM_LEAK_SUPPRESSIONS"),
+    value: Value::File,
+    meaning: "`leak:<pattern>` lines: lost blocks whose stack has a function, file or library \
+              matching a pattern (`*` any text) are not counted (`skull-mem run --suppressions`)",
+};
+
+/// `SKULL_MEM_LEAK_JSON`: where each process appends its leak check as a JSON line.
+pub const LEAK_JSON: Setting = Setting {
+    name: "leak-json",
+    title: "leak report file",
+    env: Some(c"SKULL_MEM_LEAK_JSON"),
+    value: Value::File,
+    meaning: "each checked process appends its leak report to this file as one JSON line \
+              (`skull-mem run --json`)",
+};
+
 /// Bytes of a scope name (without the NUL the scope table stores).
 pub const SCOPE_NAME_BYTES: Setting = Setting {
     name: "scope-name-bytes",
@@ -236,7 +309,7 @@ pub const SCOPE_KIND_BYTES: Setting = Setting {
 };
 
 /// Every setting and limit; the README lists those with a variable, in this order.
-pub const SETTINGS: [&Setting; 10] = [
+pub const SETTINGS: [&Setting; 15] = [
     &SEGMENT_DIR,
     &TRACE,
     &TRACE_SAMPLE_BYTES,
@@ -245,6 +318,11 @@ pub const SETTINGS: [&Setting; 10] = [
     &TRACE_STACKS,
     &TRACE_LIVE,
     &BINARY_DIR,
+    &LEAK_CHECK,
+    &LEAK_FAIL_ABOVE,
+    &LEAK_EXIT_CODE,
+    &LEAK_SUPPRESSIONS,
+    &LEAK_JSON,
     &SCOPE_NAME_BYTES,
     &SCOPE_KIND_BYTES,
 ];

@@ -33,6 +33,11 @@ impl fmt::Display for SettingError<'_> {
                  \":<depth>\""
             )?,
             Value::Directory { .. } => write!(f, "{title} is a directory, not a number")?,
+            Value::File => write!(f, "{title} is a file, not a number")?,
+            Value::Choice { .. } => {
+                write!(f, "{title} must be one of ")?;
+                text::choices(f, self.setting.value)?;
+            }
         }
         write!(f, " (got \"{}\")", self.got.escape_ascii())
     }
@@ -66,6 +71,22 @@ pub fn parse_number<'a>(
         return Err(refused);
     }
     Ok(value)
+}
+
+/// `text` as a word of the choice setting `setting`.
+pub fn parse_choice<'a>(
+    setting: &'static Setting,
+    text: &'a [u8],
+) -> Result<&'static str, SettingError<'a>> {
+    let refused = SettingError { setting, got: text };
+    let Value::Choice { choices, .. } = setting.value else {
+        return Err(refused);
+    };
+    choices
+        .iter()
+        .copied()
+        .find(|choice| choice.as_bytes() == text)
+        .ok_or(refused)
 }
 
 /// A `SKULL_MEM_TRACE` value: `all` or a sample size in bytes (`TRACE_SAMPLE_BYTES`), then

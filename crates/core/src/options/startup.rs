@@ -8,7 +8,7 @@ use super::{parse_number, parse_trace, Setting, SettingError, TRACE};
 
 /// The value of the number setting `setting` for this process: its variable's value, or the
 /// default when unset or refused.
-pub(crate) fn number_or_default(setting: &'static Setting) -> u64 {
+pub fn number_or_default(setting: &'static Setting) -> u64 {
     let default = setting.value.default_number().unwrap_or(0);
     let Some(text) = setting.env.and_then(crate::sys::env_bytes) else {
         return default;

@@ -18,7 +18,8 @@ impl fmt::Display for DefaultText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.value {
             Value::Number { default, .. } => write!(f, "{default}"),
-            Value::Directory { default } => f.write_str(default),
+            Value::Directory { default } | Value::Choice { default, .. } => f.write_str(default),
+            Value::File => f.write_str("none"),
             Value::Trace | Value::Limit { .. } => f.write_str("off"),
         }
     }
@@ -40,14 +41,29 @@ pub(super) fn range(f: &mut fmt::Formatter<'_>, value: Value) -> fmt::Result {
         Value::Number { min, max, unit, .. } | Value::Limit { min, max, unit } => {
             write!(f, "{min} to {max} {unit}")
         }
-        Value::Directory { .. } | Value::Trace => Ok(()),
+        Value::Directory { .. } | Value::Choice { .. } | Value::File | Value::Trace => Ok(()),
     }
+}
+
+/// The words of a choice setting, comma-separated (without allocating: start-up uses it).
+pub(super) fn choices(f: &mut fmt::Formatter<'_>, value: Value) -> fmt::Result {
+    if let Value::Choice { choices, .. } = value {
+        for (index, choice) in choices.iter().enumerate() {
+            if index > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(choice)?;
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for BoundsText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.value {
             Value::Directory { .. } => return f.write_str("any directory"),
+            Value::File => return f.write_str("any file"),
+            value @ Value::Choice { .. } => return choices(f, value),
             Value::Trace => {}
             value => return range(f, value),
         }
