@@ -19,7 +19,7 @@ use crate::trace::tables::{LIVE_CAPACITY, STACK_CAPACITY};
 pub use text::{BoundsText, DefaultText};
 
 pub use parse::{parse_number, parse_trace, SettingError};
-pub(crate) use startup::{number_or_default, trace_word};
+pub(crate) use startup::{ignored_in_secure_mode, number_or_default, trace_word};
 
 /// What values a setting takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
