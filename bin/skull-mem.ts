@@ -15,6 +15,7 @@ import { leakReport, renderLeaks } from '../src/trace';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { diffCommand } from './cli/diff-command';
 import { newProgram, runCli } from './cli/run-cli';
+import { terminalText } from './cli/terminal';
 import { checkNumber, checkTrace, settingEnv, settingOption, withSettingsHelp } from './cli/settings';
 import { memoryCommand, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
 
@@ -98,7 +99,7 @@ async function runCommand(argv: string[], options: RunOptions): Promise<number> 
     env[settingEnv('dir')] = dir;
     where = ` --dir ${dir}`;
   }
-  return runChild(argv, env, (pid) => `measuring \`${argv.join(' ')}\` (pid ${pid}); read it with \`skull-mem memory ${pid}${where}\``);
+  return runChild(argv, env, (pid) => `measuring \`${terminalText(argv.join(' '))}\` (pid ${pid}); read it with \`skull-mem memory ${pid}${where}\``);
 }
 
 /** Runs the demo, passing its output through; when it holds at the end, prints the leak

@@ -22,6 +22,7 @@ import {
 import { SkullMemError } from '../src/status';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { newProgram, runCli } from './cli/run-cli';
+import { jsonLine } from './cli/terminal';
 import { checkNumber, settingMax, settingOption, withSettingsHelp } from './cli/settings';
 
 function parseWhole(text: string, option: string, max: number): number {
@@ -77,7 +78,7 @@ function program(exit: (code: number) => void): Command {
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
     .action((pid: number, options: { json?: boolean; dir?: string }) => {
       const status = tracingStatus(pid, options.dir);
-      process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : renderTraceStatus(pid, status));
+      process.stdout.write(options.json ? jsonLine(status, 2) : renderTraceStatus(pid, status));
       exit(0);
     });
 
@@ -92,7 +93,7 @@ function program(exit: (code: number) => void): Command {
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
     .action((pid: number, options: { minAge?: number; scope?: string; top?: number; json?: boolean; dir?: string }) => {
       const report = leakReport(pid, { minAge: options.minAge, scope: options.scope, top: options.top }, options.dir);
-      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderLeaks(report));
+      process.stdout.write(options.json ? jsonLine(report, 2) : renderLeaks(report));
       exit(0);
     });
 
@@ -120,7 +121,7 @@ function program(exit: (code: number) => void): Command {
       const report = stackReport(pid, options.top ?? 0, options.dir);
       const render: Record<Format, () => string> = {
         text: () => renderStackReport(report),
-        json: () => `${JSON.stringify(report, null, 2)}\n`,
+        json: () => jsonLine(report, 2),
         collapsed: () => renderCollapsed(report),
       };
       process.stdout.write(render[options.format]());
@@ -163,7 +164,7 @@ async function tail(
       if (batch.lost > 0) process.stderr.write(`skull-trace: ${batch.lost} events lost (the ring was overwritten between reads)\n`);
       for (const event of batch.events) {
         if (options.scope !== undefined && event.scope !== options.scope) continue;
-        process.stdout.write(options.json ? `${JSON.stringify(event)}\n` : `${renderEvent(event)}\n`);
+        process.stdout.write(options.json ? jsonLine(event) : `${renderEvent(event)}\n`);
       }
     }
   } finally {

@@ -106,8 +106,10 @@ describe('text from a measured process is escaped on the terminal', () => {
     expect(out).toContain(SHOWN[0]);
   });
 
-  it('json_keeps_the_exact_names_and_command_line', () => {
-    const snapshot = JSON.parse(cli(['memory', String(pid), '--json', '--dir', dir]).stdout) as {
+  it('json_keeps_the_exact_names_and_command_line_with_unprintable_characters_as_u_escapes', () => {
+    // JSON.stringify escapes only controls below 0x20; DEL, C1 and bidi characters are written
+    // as \u escapes too, which parse to the same text.
+    const snapshot = JSON.parse(safe(cli(['memory', String(pid), '--json', '--dir', dir]))) as {
       scopes: { name: string; kind: string; used_bytes: number }[];
       segment: { command_line: string; executable: string };
     };
@@ -116,7 +118,7 @@ describe('text from a measured process is escaped on the terminal', () => {
       expect(snapshot.scopes.find((s) => s.name === scope.name && s.kind === scope.kind)?.used_bytes).toBe(4000);
     }
     expect(snapshot.segment.command_line).toBe([exe, ...ARGS].join(' '));
-    const ps = JSON.parse(cli(['ps', '--json', '--dir', dir]).stdout) as { processes: { pid: number; command: string }[] };
+    const ps = JSON.parse(safe(cli(['ps', '--json', '--dir', dir]))) as { processes: { pid: number; command: string }[] };
     expect(ps.processes.find((p) => p.pid === pid)?.command).toBe([exe, ...ARGS].join(' '));
   });
 
@@ -138,7 +140,7 @@ describe('text from a measured process is escaped on the terminal', () => {
     expect(report).toContain('hostile\\e]0;FILE\\x07.c:');
     safe(trace(['report', String(pid), '--format', 'collapsed', '--dir', dir]));
     safe(trace(['status', String(pid), '--dir', dir]));
-    const json = JSON.parse(trace(['leaks', String(pid), '--json', '--dir', dir]).stdout) as { groups: { scopes: string[]; frames: { file?: string | null }[] }[] };
+    const json = JSON.parse(safe(trace(['leaks', String(pid), '--json', '--dir', dir]))) as { groups: { scopes: string[]; frames: { file?: string | null }[] }[] };
     const scopes = new Set(json.groups.flatMap((group) => group.scopes));
     for (const scope of SCOPES) expect(scopes.has(scope.name)).toBe(true);
     expect(json.groups.some((group) => group.frames.some((frame) => frame.file?.endsWith('hostile\x1b]0;FILE\x07.c')))).toBe(true);
@@ -174,10 +176,23 @@ describe('text from a measured process is escaped on the terminal', () => {
       // One round: 4 kept blocks of 1000 bytes more in each scope.
       expect(table.some((line) => line.includes(shown) && /\+4000 +\+4 +/.test(line)), `scope ${index}`).toBe(true);
     }
-    const json = JSON.parse(cli(['diff', before, after, '--json']).stdout) as { scopes: { name: string; kind: string; used_bytes: number }[] };
+    const json = JSON.parse(safe(cli(['diff', before, after, '--json']))) as { scopes: { name: string; kind: string; used_bytes: number }[] };
     for (const scope of SCOPES) {
       expect(json.scopes.find((s) => s.name === scope.name && s.kind === scope.kind)?.used_bytes).toBe(4000);
     }
+  });
+
+  it('the_cli_escapes_its_own_messages_quoting_a_file_name_and_its_contents', () => {
+    const snapshot = JSON.parse(safe(cli(['snapshot', String(pid), '--dir', dir]))) as { scopes: { counters: Record<string, unknown> }[] };
+    snapshot.scopes[0].counters['\x1b]0;KEY\x07\u202e'] = 'many';
+    const file = path.join(work, 'bad\x1b[2J\u202e.json');
+    fs.writeFileSync(file, JSON.stringify(snapshot));
+    const result = cli(['diff', file, file]);
+    expect(result.status).toBe(1);
+    expect(rawCharacters(result.stderr)).toEqual([]);
+    expect(result.stderr).toBe(
+      `skull-mem: ${work}/bad\\e[2J\\u{202e}.json: not a skull-mem snapshot v1: scopes[0].counters.\\e]0;KEY\\x07\\u{202e} is not a non-negative integer\n`,
+    );
   });
 
   it('errors_quote_a_command_line_escaped', () => {

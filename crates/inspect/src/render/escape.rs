@@ -48,6 +48,28 @@ pub fn escape_path(path: &Path) -> String {
     escape(&path.to_string_lossy()).into_owned()
 }
 
+/// JSON text with every non-ASCII character `escape` would escape, and DEL, written as a `\u`
+/// escape: safe on a terminal, and it parses to exactly the same values. `json` is what a
+/// serializer wrote, so its control characters below 0x20 are escaped already or are the
+/// line breaks of its layout.
+pub fn escape_json(json: &str) -> Cow<'_, str> {
+    let kept = |c: char| (c.is_ascii() && c != '\x7f') || shown_as_is(c);
+    if json.chars().all(kept) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if kept(c) {
+            out.push(c);
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Whether `c` is printed as it is.
 fn shown_as_is(c: char) -> bool {
     match c {
@@ -114,6 +136,22 @@ mod tests {
         ] {
             assert_eq!(escape(&c.to_string()), format!("\\u{{{:x}}}", c as u32));
         }
+    }
+
+    #[test]
+    fn json_escapes_parse_back_to_the_same_text() {
+        let name = "\u{1b}[2J\u{7f}\u{9b}evil\u{202e}txt\u{e0041}é\\";
+        let json = serde_json::to_string(&name).unwrap();
+        let escaped = escape_json(&json);
+        assert_eq!(
+            escaped,
+            r#""\u001b[2J\u007f\u009bevil\u202etxt\udb40\udc41é\\""#
+        );
+        assert_eq!(serde_json::from_str::<String>(&escaped).unwrap(), name);
+        assert!(matches!(
+            escape_json("{\n  \"a\": \"b\"\n}"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
