@@ -16,6 +16,7 @@ import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { diffCommand } from './cli/diff-command';
 import { addLeakCheckOptions, setLeakCheckEnv, type LeakCheckOptions } from './cli/leak-check';
 import { newProgram, runCli } from './cli/run-cli';
+import { terminalText } from './cli/terminal';
 import { checkNumber, checkTrace, settingEnv, settingOption, withSettingsHelp } from './cli/settings';
 import { memoryCommand, parseSnapshotFormat, parseSortKey, psCommand, snapshotCommand, type MemoryOptions } from './cli/inspect';
 import { DEFAULT_LISTEN, parseListen, serveCommand, type Listen } from './cli/serve';
@@ -101,7 +102,7 @@ async function runCommand(argv: string[], options: RunOptions): Promise<number> 
     env[settingEnv('dir')] = dir;
     where = ` --dir ${dir}`;
   }
-  return runChild(argv, env, (pid) => `measuring \`${argv.join(' ')}\` (pid ${pid}); read it with \`skull-mem memory ${pid}${where}\``);
+  return runChild(argv, env, (pid) => `measuring \`${terminalText(argv.join(' '))}\` (pid ${pid}); read it with \`skull-mem memory ${pid}${where}\``);
 }
 
 /** Runs the demo, passing its output through; when it holds at the end, prints the leak

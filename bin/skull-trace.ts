@@ -25,6 +25,7 @@ import { SkullMemError } from '../src/status';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { writeOutput } from './cli/output';
 import { newProgram, runCli } from './cli/run-cli';
+import { jsonLine } from './cli/terminal';
 import { checkNumber, settingMax, settingOption, withSettingsHelp } from './cli/settings';
 
 function parseWhole(text: string, option: string, max: number): number {
@@ -80,7 +81,7 @@ function program(exit: (code: number) => void): Command {
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
     .action((pid: number, options: { json?: boolean; dir?: string }) => {
       const status = tracingStatus(pid, options.dir);
-      process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : renderTraceStatus(pid, status));
+      process.stdout.write(options.json ? jsonLine(status, 2) : renderTraceStatus(pid, status));
       exit(0);
     });
 
@@ -95,7 +96,7 @@ function program(exit: (code: number) => void): Command {
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
     .action((pid: number, options: { minAge?: number; scope?: string; top?: number; json?: boolean; dir?: string }) => {
       const report = leakReport(pid, { minAge: options.minAge, scope: options.scope, top: options.top }, options.dir);
-      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderLeaks(report));
+      process.stdout.write(options.json ? jsonLine(report, 2) : renderLeaks(report));
       exit(0);
     });
 
@@ -136,7 +137,7 @@ function program(exit: (code: number) => void): Command {
       const report = stackReport(pid, options.top ?? 0, options.dir);
       const render: Record<'text' | 'json' | 'collapsed', () => string> = {
         text: () => renderStackReport(report),
-        json: () => `${JSON.stringify(report, null, 2)}\n`,
+        json: () => jsonLine(report, 2),
         collapsed: () => renderCollapsed(report),
       };
       writeOutput('skull-trace', options.output, render[options.format](), what);
@@ -179,7 +180,7 @@ async function tail(
       if (batch.lost > 0) process.stderr.write(`skull-trace: ${batch.lost} events lost (the ring was overwritten between reads)\n`);
       for (const event of batch.events) {
         if (options.scope !== undefined && event.scope !== options.scope) continue;
-        process.stdout.write(options.json ? `${JSON.stringify(event)}\n` : `${renderEvent(event)}\n`);
+        process.stdout.write(options.json ? jsonLine(event) : `${renderEvent(event)}\n`);
       }
     }
   } finally {

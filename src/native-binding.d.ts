@@ -64,6 +64,18 @@ export interface DiffSnapshot {
  */
 export declare function diffTable(diff: SnapshotDiff): string
 
+/**
+ * JSON text with the characters a terminal could act on written as `\u` escapes: it parses
+ * to exactly the same values.
+ */
+export declare function escapeJson(json: string): string
+
+/**
+ * `text` with every character a terminal could act on shown visibly (an escape as `\e`, a
+ * bidi override as `\u{202e}`, ...), as every table and message of skull-mem shows names.
+ */
+export declare function escapeText(text: string): string
+
 /** One event as a line (`skull-trace tail`). */
 export declare function eventLine(event: TraceEvent): string
 

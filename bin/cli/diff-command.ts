@@ -7,6 +7,7 @@ import { diff, renderDiff } from '../../src/diff';
 import { parseSnapshot, type Snapshot } from '../../src/snapshot';
 import { SkullMemError } from '../../src/status';
 import { CliError } from './cli-error';
+import { jsonLine } from './terminal';
 
 function load(file: string): Snapshot {
   let text: string;
@@ -33,6 +34,6 @@ function load(file: string): Snapshot {
 /** Prints the diff as a table, or as JSON with `json`. */
 export function diffCommand(before: string, after: string, options: { json: boolean }): number {
   const result = diff(load(before), load(after));
-  process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : renderDiff(result));
+  process.stdout.write(options.json ? jsonLine(result, 2) : renderDiff(result));
   return 0;
 }

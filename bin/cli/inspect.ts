@@ -6,6 +6,7 @@ import { renderMemoryTable, type SortKey } from '../../src/memory-table';
 import { scopeProfile, takeProcessSnapshot, type ProcessSnapshot } from '../../src/process-snapshot';
 import { writeOutput } from './output';
 import { listProcesses } from '../../src/segments';
+import { jsonLine } from './terminal';
 
 /** Options of `skull-mem memory`. */
 export interface MemoryOptions {
@@ -48,7 +49,7 @@ export async function memoryCommand(pid: number, options: MemoryOptions): Promis
     const snapshot = takeProcessSnapshot(pid, options.dir);
     process.stdout.write(
       options.json
-        ? `${JSON.stringify(snapshot, null, 2)}\n`
+        ? jsonLine(snapshot, 2)
         : renderMemoryTable(snapshot, { ...options, previous, interval: previous && GROWTH_SAMPLE_SECONDS }),
     );
     return 0;
@@ -70,7 +71,7 @@ async function watch(pid: number, options: MemoryOptions, interval: number): Pro
     while (!stopped) {
       const snapshot = takeProcessSnapshot(pid, options.dir);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(snapshot)}\n`);
+        process.stdout.write(jsonLine(snapshot));
       } else {
         const clear = process.stdout.isTTY ? '\x1b[H\x1b[2J' : '';
         const table = renderMemoryTable(snapshot, { ...options, previous, interval });
@@ -88,7 +89,7 @@ async function watch(pid: number, options: MemoryOptions, interval: number): Pro
 
 /** `skull-mem snapshot <pid> [-o file]`: the JSON snapshot to a file or stdout. */
 export function snapshotCommand(pid: number, options: { output?: string; dir?: string; format: 'json' | 'pprof' }): number {
-  const data = options.format === 'pprof' ? scopeProfile(pid, options.dir) : `${JSON.stringify(takeProcessSnapshot(pid, options.dir), null, 2)}\n`;
+  const data = options.format === 'pprof' ? scopeProfile(pid, options.dir) : jsonLine(takeProcessSnapshot(pid, options.dir), 2);
   writeOutput('skull-mem', options.output, data, options.format === 'pprof' ? `per-scope pprof profile of process ${pid}` : `snapshot of process ${pid}`);
   return 0;
 }
@@ -97,7 +98,7 @@ export function snapshotCommand(pid: number, options: { output?: string; dir?: s
 export function psCommand(options: { json: boolean; dir?: string }): number {
   const { table, ...list } = listProcesses(options.dir);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    process.stdout.write(jsonLine(list, 2));
     return 0;
   }
   process.stdout.write(table);

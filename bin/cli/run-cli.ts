@@ -8,10 +8,21 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../../src/platform';
 import { CliError } from './cli-error';
+import { terminalText } from './terminal';
 
 function packageVersion(): string {
   const manifest = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
   return manifest.version;
+}
+
+/** A message of the CLI itself, escaped; as it is when the addon cannot load (the message is
+ * then about the installation, with no text from elsewhere in it). */
+function ownMessage(message: string): string {
+  try {
+    return terminalText(message);
+  } catch {
+    return message;
+  }
 }
 
 /** A command tree named `name` whose errors print as `name: <message>`. */
@@ -45,8 +56,10 @@ export function runCli(name: string, build: (exit: (code: number) => void) => Co
           process.exitCode = err.exitCode === 0 ? 0 : 2;
           return;
         }
-        const message = err instanceof Error ? err.message : String(err);
-        process.stderr.write(`${name}: ${message.replace(/^skull-mem: /, '')}\n`);
+        const message = (err instanceof Error ? err.message : String(err)).replace(/^skull-mem: /, '');
+        // The addon's messages are escaped where they are made; the CLI's own quote file
+        // names, paths and snapshot contents.
+        process.stderr.write(`${name}: ${err instanceof CliError ? ownMessage(message) : message}\n`);
         process.exitCode = err instanceof CliError ? err.exitCode : 1;
       },
     );

@@ -18,6 +18,7 @@
 
 pub mod diff;
 pub mod error;
+pub mod escape;
 pub mod export;
 pub mod metrics;
 pub mod options;

@@ -20,7 +20,7 @@ pub use text::{BoundsText, DefaultText};
 
 pub use parse::{parse_choice, parse_number, parse_trace, SettingError};
 pub use startup::number_or_default;
-pub(crate) use startup::trace_word;
+pub(crate) use startup::{ignored_in_secure_mode, trace_word};
 
 /// What values a setting takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,10 @@
 //! Settings read from the environment at start-up, inside the first malloc: no allocation, no
 //! lock, no panic. A value the table refuses is said once on stderr and not used: the
-//! default is kept, and tracing stays off.
+//! default is kept, and tracing stays off. In a secure-mode process every variable is
+//! ignored (`ignored_in_secure_mode`).
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::{parse_number, parse_trace, Setting, SettingError, TRACE};
 
@@ -74,4 +76,27 @@ impl Write for Line {
         self.len += take;
         Ok(())
     }
+}
+
+/// Set once the secure-mode line has been written.
+static SECURE_MODE_SAID: AtomicBool = AtomicBool::new(false);
+
+/// Whether the `SKULL_MEM_*` variables must be ignored: in a secure-mode process (set-user-ID,
+/// set-group-ID, or gaining file capabilities: the kernel's `AT_SECURE`, which is also when
+/// glibc ignores `LD_LIBRARY_PATH`) the environment is the caller's, and must not choose
+/// where a privileged process creates files or what it records. The first call that returns
+/// true writes one line on stderr; glibc makes sure fds 0 to 2 are open in such a process,
+/// so fd 2 is the caller's stderr, and the line tells the caller nothing it does not know.
+pub(crate) fn ignored_in_secure_mode() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel passed at exec; it neither
+    // allocates nor fails (0 for a missing entry).
+    let secure = unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
+    if secure && !SECURE_MODE_SAID.swap(true, Ordering::Relaxed) {
+        const LINE: &[u8] = b"skull-mem: SKULL_MEM_* settings ignored: this program runs \
+set-user-ID, set-group-ID or with added capabilities (AT_SECURE); the defaults apply\n";
+        // SAFETY: LINE is a static byte string; a failed write to stderr is not worth
+        // reporting anywhere else.
+        unsafe { libc::write(libc::STDERR_FILENO, LINE.as_ptr().cast(), LINE.len()) };
+    }
+    secure
 }

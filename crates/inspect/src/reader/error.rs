@@ -5,6 +5,8 @@ use std::io;
 use std::path::PathBuf;
 
 use skull_mem_core::region::Region;
+
+use crate::render::escape::escape;
 use skull_mem_core::segment::LAYOUT_VERSION;
 
 /// Why a segment could not be read. `code()` is stable; `Display` is one line for a user.
@@ -63,9 +65,20 @@ impl ReadError {
     }
 }
 
+/// The message as written, before escaping.
+struct Raw<'a>(&'a ReadError);
+
 impl fmt::Display for ReadError {
+    /// One line, escaped as a whole (`render::escape`): paths and command lines come from
+    /// elsewhere.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        f.write_str(&escape(&Raw(self).to_string()))
+    }
+}
+
+impl fmt::Display for Raw<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             ReadError::NoProcess { pid } => write!(f, "no process with pid {pid}"),
             ReadError::NotMeasured { pid, command } => write!(
                 f,

@@ -27,8 +27,8 @@ mod process;
 mod scan;
 
 pub use error::ReadError;
+pub(crate) use process::maps_segment;
 pub use process::process_start_time;
-pub(crate) use process::{maps_segment, one_line};
 use process::{process_command, process_uid, segment_of_other_user};
 pub use scan::{scan, Scan};
 
@@ -327,7 +327,7 @@ fn check_header(path: &Path, header: &SegmentHeader, size: u64) -> Result<(), Re
         return Err(ReadError::Version {
             path: path.to_owned(),
             found: header.layout_version,
-            library: one_line(header.library_version()),
+            library: header.library_version().to_owned(),
         });
     }
     if size < header.segment_size || size < Region::mapped_bytes() as u64 {

@@ -35,25 +35,11 @@ pub(super) fn process_command(pid: u32) -> String {
         .collect();
     if words.is_empty() {
         fs::read_to_string(format!("/proc/{pid}/comm"))
-            .map(|comm| one_line(comm.trim()))
+            .map(|comm| comm.trim().to_owned())
             .unwrap_or_else(|_| "?".to_owned())
     } else {
-        one_line(&words.join(" "))
+        words.join(" ")
     }
-}
-
-/// `text` with control characters escaped (`\n`, `\u{1b}`), so that text from another
-/// process or from a segment file keeps an error message on one line and the terminal safe.
-pub(crate) fn one_line(text: &str) -> String {
-    let mut line = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            line.extend(c.escape_default());
-        } else {
-            line.push(c);
-        }
-    }
-    line
 }
 
 /// Whether process `pid` maps the segment file at `path`: `Some(false)` when the process

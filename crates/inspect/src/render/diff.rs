@@ -7,6 +7,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use skull_mem_core::counters::{Counter, COUNTER_COUNT};
 
+use super::escape::escape;
 use super::memory::locale_compare;
 use super::table::{fixed, signed, Column, Table};
 use crate::report::{Counters, Report, ScopeReport};
@@ -184,8 +185,8 @@ pub fn diff_table(diff: &SnapshotDiff) -> String {
         s.used_bytes != 0 || s.live_blocks != 0 || s.counters.get(Counter::AllocBlocks) != 0
     }) {
         table.row(vec![
-            s.kind.clone(),
-            s.name.clone(),
+            escape(&s.kind).into_owned(),
+            escape(&s.name).into_owned(),
             s.used_bytes_before.to_string(),
             s.used_bytes_after.to_string(),
             signed(s.used_bytes),

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use skull_mem_core::counters::Counter;
 
+use super::escape::escape;
 use super::table::{human_bytes, pad, signed, Align, Column, Table};
 use crate::report::{ProcessSnapshot, ScopeReport};
 
@@ -170,8 +171,8 @@ fn columns(options: &TableOptions) -> Vec<Column> {
 fn cells(scope: &ScopeReport, options: &TableOptions, growth: i64) -> Vec<String> {
     let count = |counters: &[Counter]| scope.counters.sum(counters).to_string();
     let mut cells = vec![
-        display_kind(&scope.kind).to_owned(),
-        scope.name.clone(),
+        escape(display_kind(&scope.kind)).into_owned(),
+        escape(&scope.name).into_owned(),
         scope.used_bytes.to_string(),
         scope.peak_used_bytes.to_string(),
         scope.live_blocks.to_string(),
@@ -222,7 +223,8 @@ pub fn memory_table(snapshot: &ProcessSnapshot, options: &TableOptions) -> Strin
     }
     let mut out = vec![format!(
         "======== Skull Memory Measurement ======== pid {}: {}",
-        report.pid, snapshot.segment.command_line
+        report.pid,
+        escape(&snapshot.segment.command_line)
     )];
     out.extend(table.lines(false));
     let totals = &report.totals;
@@ -296,7 +298,7 @@ pub fn memory_table(snapshot: &ProcessSnapshot, options: &TableOptions) -> Strin
     out.push(format!(
         "Scopes: {}  Threads: {threads}  Tracing: {tracing}  Library: {}",
         report.scopes.len(),
-        report.version
+        escape(&report.version)
     ));
     let mut text = out.join("\n");
     text.push('\n');

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 use skull_mem_core::snapshot::{live_blocks, used_bytes};
 
+use super::escape::{escape, escape_path};
 use super::table::{human_bytes, Column, Table};
 use crate::reader::{self, ReadError, Reading};
 
@@ -117,14 +118,14 @@ pub fn ps_table(rows: &[PsRow], dir: &Path) -> String {
             human_bytes(row.used_bytes as i64),
             row.scopes.to_string(),
             if row.tracing { "on" } else { "off" }.to_owned(),
-            row.command.clone(),
+            escape(&row.command).into_owned(),
         ]);
     }
     let mut lines = table.lines(false);
     if rows.is_empty() {
         lines.push(format!(
             "(no process runs with skull-mem in {}; start one with `skull-mem run -- <command>`)",
-            dir.display()
+            escape_path(dir)
         ));
     }
     let mut text = lines.join("\n");

@@ -18,6 +18,7 @@ pub mod status;
 use std::fmt;
 
 use crate::reader::ReadError;
+use crate::render::escape::escape;
 
 /// Why a tracing request failed. `code()` is stable; `Display` is one line for a user.
 #[derive(Debug)]
@@ -51,9 +52,23 @@ impl TraceError {
     }
 }
 
+/// The message as written, before escaping.
+struct Raw<'a>(&'a TraceError);
+
 impl fmt::Display for TraceError {
+    /// One line, escaped as a whole (`render::escape`): scope names come from the process.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            TraceError::Read(error) => error.fmt(f),
+            _ => f.write_str(&escape(&Raw(self).to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Raw<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            // Escaped by its own `Display`; `TraceError`'s writes it directly.
             TraceError::Read(error) => error.fmt(f),
             TraceError::NotWritable { what } => {
                 write!(f, "cannot {what}: its segment is not writable by this user")

@@ -6,6 +6,7 @@ use super::events::TraceEvent;
 use super::frames::Frame;
 use super::leaks::{LeakReport, StackReport};
 use super::status::TraceStatus;
+use crate::render::escape::escape;
 use crate::render::table::fixed;
 
 /// `off`, or `on: every allocation, stacks of up to 32 frames` and the like.
@@ -49,7 +50,7 @@ pub fn status_text(pid: u32, status: &TraceStatus) -> String {
 fn push_frames(out: &mut Vec<String>, frames: &[Frame]) {
     for frame in frames {
         let inlined = if frame.inlined() { "(inlined) " } else { "" };
-        out.push(format!("    {inlined}{}", frame.text));
+        out.push(format!("    {inlined}{}", escape(&frame.text)));
     }
 }
 
@@ -94,7 +95,7 @@ pub fn leaks_text(report: &LeakReport) -> String {
             rank + 1,
             group.bytes,
             group.blocks,
-            group.scopes.join(", "),
+            escape(&group.scopes.join(", ")),
             fixed(group.newest_seconds, 1),
             fixed(group.oldest_seconds, 1)
         ));
@@ -133,14 +134,14 @@ pub fn stacks_text(report: &StackReport) -> String {
 }
 
 /// A frame's name for the folded format: its function (or the text of an unknown frame),
-/// without the characters that format uses as separators.
+/// without the characters that format uses as separators, escaped as on a terminal.
 fn folded_name(frame: &Frame) -> String {
     let name = frame
         .symbol
         .as_ref()
         .and_then(|symbol| symbol.function.as_deref())
         .unwrap_or(&frame.text);
-    name.replace([';', '\n', ' '], "_")
+    escape(&name.replace([';', '\n', ' '], "_")).into_owned()
 }
 
 /// The report in the folded-stack format flame graph tools read (`flamegraph.pl`,
@@ -160,17 +161,17 @@ pub fn collapsed(report: &StackReport) -> String {
 /// One event as a line (no newline): `+` allocation or `-` free, size, address, scope,
 /// thread, frames.
 pub fn event_line(event: &TraceEvent) -> String {
-    let where_: Vec<&str> = event
+    let where_: Vec<std::borrow::Cow<str>> = event
         .frames
         .iter()
-        .map(|frame| frame.text.as_str())
+        .map(|frame| escape(&frame.text))
         .collect();
     format!(
         "{} {} B {} scope {} thread {}  {}",
         if event.op == "alloc" { '+' } else { '-' },
         event.size,
         event.addr,
-        event.scope,
+        escape(&event.scope),
         event.thread,
         where_.join(" < ")
     )
