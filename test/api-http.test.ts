@@ -1,6 +1,7 @@
 // instrumentHttp: each request of a node:http server runs in the scope of its route.
 import { describe, expect, it } from 'vitest';
 import { PRELUDE, evaluate } from './fixtures/api-run';
+import { PER_BUFFER_BYTES } from './fixtures/v8-buffers';
 
 describe('instrumentHttp', () => {
   it('requests_are_charged_to_the_scope_of_their_route_across_awaits_and_timers', () => {
@@ -42,7 +43,7 @@ describe('instrumentHttp', () => {
       [out.big, 65536],
       [out.small, 4096],
     ] as const) {
-      expect(Math.abs(growth.used - 12 * (size + 128))).toBeLessThanOrEqual(4096);
+      expect(Math.abs(growth.used - 12 * (size + PER_BUFFER_BYTES))).toBeLessThanOrEqual(4096);
     }
   });
 
