@@ -7,7 +7,11 @@ import { AsyncLocalStorage, createHook, executionAsyncResource } from 'node:asyn
 import { promiseHooks } from 'node:v8';
 
 /** The propagation mechanisms; `none` when nothing is measured (no-op mode). */
-export type Propagation = 'context-frame' | 'async-hooks' | 'none';
+export type Propagation = 'promise-hooks' | 'context-frame' | 'async-hooks' | 'none';
+
+/** Names a mechanism to use instead of the default, where the runtime has it (benchmarks, and
+ * tests that run every mechanism); an unknown or unavailable one is ignored. */
+export const PROPAGATION_ENV = 'SKULL_MEM_PROPAGATION';
 
 /** The state the context hooks and `Scope.run` share. */
 export interface ContextState {
@@ -54,9 +58,20 @@ function canSkipPromises(): boolean {
   return promises === 0;
 }
 
-/** The mechanism this runtime allows. */
+/** The mechanisms this runtime has, the default first. */
+export function availableMechanisms(): ContextState['mechanism'][] {
+  const skip = canSkipPromises();
+  const mechanisms: ContextState['mechanism'][] = skip ? ['promise-hooks'] : [];
+  if (skip && hasContextFrame()) mechanisms.push('context-frame');
+  mechanisms.push('async-hooks');
+  return mechanisms;
+}
+
+/** The default mechanism of this runtime, or the one named by SKULL_MEM_PROPAGATION if it has it. */
 function choose(): ContextState['mechanism'] {
-  return hasContextFrame() && canSkipPromises() ? 'context-frame' : 'async-hooks';
+  const available = availableMechanisms();
+  const wanted = process.env[PROPAGATION_ENV];
+  return available.find((m) => m === wanted) ?? available[0]!;
 }
 
 /** Makes `id` current in JavaScript and in the thread-local. */
@@ -88,7 +103,25 @@ export function installPropagation(current: number, switchTo: (id: number) => nu
     mechanism,
   };
   const after = (): void => enter(state, state.saved.pop() ?? 0);
-  if (state.store) {
+  // The tag of a resource (promise, timer, I/O request) created inside a scope: its scope.
+  const init = (resource: Tagged): void => {
+    if (state.current !== 0) resource[SCOPE_TAG] = state.current;
+  };
+  const beforeTagged = (resource: Tagged): void => {
+    state.saved.push(state.current);
+    enter(state, resource[SCOPE_TAG] ?? 0);
+  };
+  if (mechanism === 'promise-hooks') {
+    // Promises through V8's own hooks (no async ids, no resource stack); everything else
+    // through async_hooks, which then leaves promises alone.
+    promiseHooks.createHook({ init: (promise) => init(promise as Tagged), before: (promise) => beforeTagged(promise as Tagged), after });
+    createHook({
+      init: (_id, _type, _trigger, resource: Tagged) => init(resource),
+      before: () => beforeTagged(executionAsyncResource() as Tagged),
+      after,
+      trackPromises: false,
+    } as Parameters<typeof createHook>[0]).enable();
+  } else if (state.store) {
     const store = state.store;
     // V8 has restored the continuation's frame (and so the store) when these run.
     const before = (): void => {
@@ -99,13 +132,8 @@ export function installPropagation(current: number, switchTo: (id: number) => nu
     createHook({ before, after, trackPromises: false } as Parameters<typeof createHook>[0]).enable();
   } else {
     createHook({
-      init(_asyncId, _type, _trigger, resource: Tagged) {
-        if (state.current !== 0) resource[SCOPE_TAG] = state.current;
-      },
-      before() {
-        state.saved.push(state.current);
-        enter(state, (executionAsyncResource() as Tagged)[SCOPE_TAG] ?? 0);
-      },
+      init: (_id, _type, _trigger, resource: Tagged) => init(resource),
+      before: () => beforeTagged(executionAsyncResource() as Tagged),
       after,
     }).enable();
   }

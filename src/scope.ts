@@ -11,17 +11,24 @@
  * run. A switch is one call of the addon's raw `scopeSwitch` (~25 ns), made only when the
  * scope actually changes.
  *
- * How the scope of a callback is known depends on the runtime, chosen once at load time by
- * feature detection (src/propagation.ts), the cheapest exact mechanism each runtime allows:
+ * How the scope of a callback is known depends on the runtime; the default is the cheapest
+ * exact mechanism the runtime has, found by feature detection at load time (src/propagation.ts);
+ * SKULL_MEM_PROPAGATION forces another one the runtime has:
+ * - `promise-hooks` (default on Node 24, which has `createHook({ trackPromises: false })`):
+ *   `v8.promiseHooks` tag each promise created inside a scope with its id and switch around
+ *   its continuations, without async ids or a resource stack; an async_hooks hook that leaves
+ *   promises alone does the same for every other resource (timer, nextTick, I/O request).
  * - `context-frame` (Node 24; Node 22 has AsyncContextFrame only behind a flag and lacks
- *   `trackPromises`): an AsyncLocalStorage holds the scope id and V8 carries it along with
- *   every continuation at no cost of ours; `v8.promiseHooks` before/after switch around
- *   promise continuations, and an async_hooks hook with `trackPromises: false` around every
- *   other callback. No init hook: nothing runs when a promise is created.
- * - `async-hooks` (Node 20, 22): an async_hooks `init` hook tags each async resource created
- *   inside a scope with that scope's id, the way AsyncLocalStorage does on Node 20, and
+ *   `trackPromises`): an AsyncLocalStorage holds the scope id and V8 carries it along every
+ *   continuation; the same two hooks switch, with no init hook. Cheaper per promise, but each
+ *   `run` builds two context frames (about 1 µs on Node 24), so it loses wherever scopes are
+ *   entered often.
+ * - `async-hooks` (Node 20 and 22, the only exact one they have): an async_hooks hook tags each
+ *   async resource created inside a scope, the way AsyncLocalStorage does on Node 20, and
  *   `before`/`after` switch to the tag of the resource whose callback runs.
- * Measured costs are in benches/README.md (benches/node_scope.mjs, "Node scopes").
+ * Measured, benches/node_scope.mjs, await fn() with three awaits wrapped in `run`, against plain
+ * node (busy 2-core machine): Node 24 promise-hooks 1.9x, context-frame 2.8x, async-hooks 4.4x;
+ * Node 20 async-hooks 4-6x. benches/README.md has the full table.
  *
  * Without the preload (or without the native files) nothing is measured and scopes are
  * pass-throughs: `run(fn)` is `fn()`, every scope has the id of `core`, nothing throws.

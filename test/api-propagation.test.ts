@@ -25,13 +25,22 @@ const KINDS = [
 ] as const;
 const ROUNDS = 5;
 
+/** The mechanisms of the running node, its default first: Node 24 has `trackPromises` and
+ * AsyncContextFrame, Node 20 and 22 (without flags) neither; see src/propagation.ts. */
+const MECHANISMS = NODE_MAJOR >= 24 ? ['promise-hooks', 'context-frame', 'async-hooks'] : ['async-hooks'];
+
 describe('scope propagation', () => {
-  it('the_mechanism_is_the_cheapest_exact_one_of_this_runtime', () => {
-    // Node 24 runs AsyncLocalStorage on AsyncContextFrame and has `trackPromises`; Node 20 and
-    // 22 (without flags) have neither, see src/propagation.ts.
-    const out = evaluate(`out.mechanism = sm.scopePropagation();`);
-    expect(out.mechanism).toBe(NODE_MAJOR >= 24 ? 'context-frame' : 'async-hooks');
+  it('the_default_is_the_cheapest_exact_mechanism_of_this_runtime_and_each_can_be_forced', () => {
+    const chosen = (env: NodeJS.ProcessEnv) => evaluate(`out.mechanism = sm.scopePropagation();`, { env }).mechanism as string;
+    expect(chosen({})).toBe(MECHANISMS[0]);
+    for (const mechanism of MECHANISMS) expect(chosen({ SKULL_MEM_PROPAGATION: mechanism })).toBe(mechanism);
+    // One this runtime lacks (or no such name) is ignored.
+    expect(chosen({ SKULL_MEM_PROPAGATION: NODE_MAJOR >= 24 ? 'none' : 'context-frame' })).toBe(MECHANISMS[0]);
   });
+});
+
+describe.each(MECHANISMS)('scope propagation with %s', (mechanism) => {
+  const env = { SKULL_MEM_PROPAGATION: mechanism };
 
   it('interleaved_tasks_keep_their_scope_in_every_kind_of_continuation', () => {
     // Two tasks run at once, A keeping 256 KiB buffers and B 64 KiB ones, one in every kind of
@@ -106,11 +115,13 @@ describe('scope propagation', () => {
       out.counts = counts;
       out.mismatches = mismatches;
       out.after = [sm.currentScopeId(), native.scopeCurrent()];
-      echo.close();`);
+      out.mechanism = sm.scopePropagation();
+      echo.close();`, { env });
     const buffers = KINDS.length * ROUNDS;
     expect(out.mismatches).toEqual([]);
     expect(out.counts).toEqual({ 'prop-a': buffers, 'prop-b': buffers });
     expect(out.after).toEqual([0, 0]);
+    expect(out.mechanism).toBe(mechanism);
     for (const [growth, size] of [
       [out.a, 262144],
       [out.b, 65536],
@@ -137,7 +148,8 @@ describe('scope propagation', () => {
       await task;
       out.wrong = seen.filter((s) => s === 'x').length;
       out.a = seen.filter((s) => s === 'a').length;
-      out.core = seen.filter((s) => s === 'core').length;`);
-    expect(out).toEqual({ wrong: 0, a: 20, core: 60 });
+      out.core = seen.filter((s) => s === 'core').length;
+      out.mechanism = sm.scopePropagation();`, { env });
+    expect(out).toEqual({ wrong: 0, a: 20, core: 60, mechanism });
   });
 });
