@@ -86,6 +86,24 @@ export interface LeakGroup {
   frames: Array<TraceFrame>
 }
 
+/**
+ * A leak report or why there is none. The report travels as JSON (the `--json` output of
+ * `skull-trace leaks`, the same fields as `traceLeaks`' object): made on the worker thread,
+ * it costs the event loop one `JSON.parse`, where building the objects through Node-API
+ * costs it 20-30 ms for a report of 80 stacks (measured on a busy 2-core machine). The
+ * failure travels as data, not as a rejection, because a task's rejection cannot carry the
+ * stable string codes the TypeScript layer maps (`error.rs`); src/trace.ts throws the
+ * `SkullMemError`.
+ */
+export interface LeakOutcome {
+  /** The report as JSON, when it could be made. */
+  json?: string
+  /** The stable code of the failure (`NO_PROCESS`, `NOT_MEASURED`, ...). */
+  code?: string
+  /** The failure's one-line message. */
+  message?: string
+}
+
 /** The leak candidates of a process, largest first. */
 export interface LeakReport {
   /** The process id. */
@@ -247,6 +265,12 @@ export declare function readProcess(pid: number, dir?: string | undefined | null
  * for inspecting a file left behind).
  */
 export declare function readSegmentFile(path: string): Reading
+
+/**
+ * Drops the symbolizer and everything it cached (modules' debug info, symbolized frames);
+ * the next report builds a new one. Returns whether there was one to drop.
+ */
+export declare function releaseSymbols(): boolean
 
 /**
  * This process's figures, as the preloaded library reports them (through the C ABI, so it
@@ -599,6 +623,12 @@ export interface TraceFrame {
  * `top` 0 lists every stack.
  */
 export declare function traceLeaks(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number): LeakReport
+
+/**
+ * `traceLeaks` on a threadpool thread: resolves with the report of process `pid`, or the
+ * code and message of why it could not be made.
+ */
+export declare function traceLeaksAsync(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number): Promise<LeakOutcome>
 
 /**
  * Every stack tracing has recorded in process `pid`, with its traced allocations and bytes

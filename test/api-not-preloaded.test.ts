@@ -82,10 +82,11 @@ describe('without the preload', () => {
          'trace.stop': () => sm.trace.stop(),
          'trace.status': () => sm.trace.status(),
          'trace.leaks': () => sm.trace.leaks(),
+         'trace.releaseSymbols': () => sm.trace.releaseSymbols(),
        };
        out.errors = {};
        for (const [name, call] of Object.entries(calls)) {
-         try { call(); out.errors[name] = 'returned'; } catch (e) { out.errors[name] = [e instanceof sm.SkullMemError, e.code, e.message]; }
+         try { await call(); out.errors[name] = 'returned'; } catch (e) { out.errors[name] = [e instanceof sm.SkullMemError, e.code, e.message]; }
        }
        const snap = { format: 'skull-mem-snapshot', format_version: 1, time: new Date(0).toISOString(), pid: 1, version: '0.1.0',
          threads: null, region_bytes: null, trace_enabled: false, scopes: [],
@@ -108,6 +109,7 @@ describe('without the preload', () => {
         'trace.stop': error,
         'trace.status': error,
         'trace.leaks': error,
+        'trace.releaseSymbols': error,
       },
       diff: 0,
     });
