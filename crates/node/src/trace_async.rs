@@ -13,9 +13,9 @@ use napi::{Env, Result as NapiResult, Task};
 use napi_derive::napi;
 use skull_mem_inspect::trace::leaks::{leaks, LeakOptions};
 
+use crate::error::CORRUPT;
 use crate::reader::{as_tool, dir_or_default};
 use crate::trace::{release_symbolizer, with_symbolizer};
-use crate::error::CORRUPT;
 
 /// A leak report or why there is none. The report travels as JSON (the `--json` output of
 /// `skull-trace leaks`, the same fields as `traceLeaks`' object): made on the worker thread,
