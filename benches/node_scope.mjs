@@ -7,6 +7,8 @@
 //   plain    no preload, no skull-mem                       (the baseline)
 //   preload  libskull_mem.so preloaded, no scope used        (what the interposer alone costs)
 //   scoped   preloaded, each call wrapped in `scope.run`     (what the scope API adds)
+//   scoped-acf, scoped-ah  the same with the `context-frame` or `async-hooks` mechanism forced
+//                (src/propagation.ts), to compare them where the runtime has several
 // and, to show why the scopes cost what they cost on await-heavy code, the floors of the
 // context-propagation mechanisms that were measured (preloaded, no scope, code not wrapped):
 //   ah-empty     an async_hooks hook with empty init/before/after (what skull-mem builds on)
@@ -29,7 +31,10 @@ const repo = path.resolve(here, '..');
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
 const SYNC_CALLS = Number(process.env.SYNC_CALLS ?? 2_000_000);
 const ASYNC_CALLS = Number(process.env.ASYNC_CALLS ?? 200_000);
-const CONFIGS = ['plain', 'preload', 'scoped', 'ah-empty', 'als', 'v8-promise'];
+const CONFIGS = ['plain', 'preload', 'scoped', 'scoped-acf', 'scoped-ah', 'ah-empty', 'als', 'v8-promise'];
+/** The scoped configurations that force a propagation mechanism (SKULL_MEM_PROPAGATION); where
+ * the runtime lacks it, the default one runs and the child says so. */
+const FORCED = { 'scoped-acf': 'context-frame', 'scoped-ah': 'async-hooks' };
 
 // ---- child: runs one round of both workloads on request ----
 
@@ -47,11 +52,12 @@ async function child(config) {
   };
   let wrapSync = trivial;
   let wrapAsync = work;
-  if (config === 'scoped') {
+  if (config.startsWith('scoped')) {
     const { createRequire } = await import('node:module');
     const sm = createRequire(import.meta.url)(path.join(repo, 'dist', 'src', 'index.js'));
     if (!sm.status().active) throw new Error(`the ${config} child is not preloaded: ${sm.status().reason}`);
     const scope = sm.defineScope('bench', { kind: 'module' });
+    console.log(`${config}: propagation ${sm.scopePropagation()}`);
     await sm.threadpoolAttribution();
     wrapSync = () => scope.run(trivial);
     wrapAsync = () => scope.run(work);
@@ -91,6 +97,7 @@ function start(config, library) {
   const env = { ...process.env };
   delete env.LD_PRELOAD;
   if (config !== 'plain') env.LD_PRELOAD = library;
+  if (FORCED[config]) env.SKULL_MEM_PROPAGATION = FORCED[config];
   const proc = fork(fileURLToPath(import.meta.url), ['--child', config], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = () => new Promise((resolve, reject) => {
     proc.once('message', resolve);
@@ -133,14 +140,22 @@ async function parent() {
   console.log(row('async3: await fn()              plain', 'async3', 'plain'));
   console.log(row('async3: await fn()              preload', 'async3', 'preload'));
   console.log(row('async3: await scope.run(fn)     scoped', 'async3', 'scoped'));
+  console.log(row('sync: scope.run(fn)      scoped-acf', 'sync', 'scoped-acf'));
+  console.log(row('async3: await scope.run(fn)  scoped-acf', 'async3', 'scoped-acf'));
+  console.log(row('sync: scope.run(fn)       scoped-ah', 'sync', 'scoped-ah'));
+  console.log(row('async3: await scope.run(fn)   scoped-ah', 'async3', 'scoped-ah'));
   console.log('floors of the mechanisms (await fn(), nothing wrapped):');
   console.log(row('async3: async_hooks, empty hooks  ah-empty', 'async3', 'ah-empty'));
   console.log(row('async3: AsyncLocalStorage         als', 'async3', 'als'));
   console.log(row('async3: v8.promiseHooks, empty    v8-promise', 'async3', 'v8-promise'));
   const addedSync = m('scoped', 'sync') - m('preload', 'sync');
-  const ratioAsync = m('scoped', 'async3') / m('preload', 'async3');
+  const ratioAsync = m('scoped', 'async3') / m('plain', 'async3');
+  const major = Number(process.versions.node.split('.')[0]);
   console.log(`added per sync run: ${addedSync.toFixed(1)} ns (target < 150 ns) ${addedSync < 150 ? 'ok' : 'MISSED'}`);
-  console.log(`async3 with scopes / without: ${ratioAsync.toFixed(2)}x (target < 1.5x) ${ratioAsync < 1.5 ? 'ok' : 'MISSED'}`);
+  // The await target holds where the runtime allows it: Node 24 (see src/scope.ts); on Node 20
+  // and 22 every exact mechanism costs more than 2x by itself (the `ah-empty` row).
+  const verdict = major >= 24 ? (ratioAsync <= 2 ? 'ok' : 'MISSED') : 'no target below Node 24';
+  console.log(`async3 with scopes / plain: ${ratioAsync.toFixed(2)}x (target <= 2x on Node 24) ${verdict}`);
 }
 
 if (process.argv[2] === '--child') await child(process.argv[3]);

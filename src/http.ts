@@ -13,7 +13,7 @@
 import * as diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage, Server } from 'node:http';
 import { defineScope, enterForCurrentCallback, type Scope } from './scope';
-import { requireActive } from './status';
+import { measuring } from './status';
 
 /** Options of `instrumentHttp`. */
 export interface HttpScopeOptions {
@@ -64,13 +64,14 @@ interface RequestStart {
 
 /**
  * Runs every request of `server` in the scope of its route. Returns a function that stops it.
- * @throws {SkullMemError} `NOT_PRELOADED` when the interposer is not preloaded.
+ * When nothing is measured (no preload) it does nothing and returns a function that does
+ * nothing: requests are served exactly as without it.
+ * @throws {SkullMemError} `VERSION_MISMATCH` when the preloaded library is another version's.
  */
 export function instrumentHttp(server: Server, options: HttpScopeOptions = {}): () => void {
   const route = options.route ?? defaultRoute;
   const scopes = new Map<string, Scope>();
-  // Fails now, not on the first request, when the library is absent.
-  requireActive();
+  if (!measuring()) return () => undefined;
   const onStart = (message: unknown): void => {
     const { request, server: from } = message as RequestStart;
     if (from !== server) return;

@@ -19,11 +19,13 @@ export {
   THREADPOOL_SCOPE,
   currentScopeId,
   defineScope,
+  scopePropagation,
   threadpoolAttribution,
   withScope,
   type ScopeKind,
   type ScopeOptions,
 } from './scope';
+export type { Propagation } from './propagation';
 export {
   SNAPSHOT_FORMAT,
   SNAPSHOT_FORMAT_VERSION,

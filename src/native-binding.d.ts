@@ -64,28 +64,8 @@ export interface DiffSnapshot {
  */
 export declare function diffTable(diff: SnapshotDiff): string
 
-/**
- * JSON text with the characters a terminal could act on written as `\u` escapes: it parses
- * to exactly the same values.
- */
-export declare function escapeJson(json: string): string
-
-/**
- * `text` with every character a terminal could act on shown visibly (an escape as `\e`, a
- * bidi override as `\u{202e}`, ...), as every table and message of skull-mem shows names.
- */
-export declare function escapeText(text: string): string
-
 /** One event as a line (`skull-trace tail`). */
 export declare function eventLine(event: TraceEvent): string
-
-/** A response body and its content type. */
-export interface Exposition {
-  /** The `Content-Type` header. */
-  contentType: string
-  /** The metrics text. */
-  text: string
-}
 
 /** `1536` → `"1.5 KiB"`, as the tables write sizes. */
 export declare function humanBytes(bytes: number): string
@@ -104,6 +84,24 @@ export interface LeakGroup {
   newest_seconds: number
   /** The symbolized stack, innermost first. */
   frames: Array<TraceFrame>
+}
+
+/**
+ * A leak report or why there is none. The report travels as JSON (the `--json` output of
+ * `skull-trace leaks`, the same fields as `traceLeaks`' object): made on the worker thread,
+ * it costs the event loop one `JSON.parse`, where building the objects through Node-API
+ * costs it 20-30 ms for a report of 80 stacks (measured on a busy 2-core machine). The
+ * failure travels as data, not as a rejection, because a task's rejection cannot carry the
+ * stable string codes the TypeScript layer maps (`error.rs`); src/trace.ts throws the
+ * `SkullMemError`.
+ */
+export interface LeakOutcome {
+  /** The report as JSON, when it could be made. */
+  json?: string
+  /** The stable code of the failure (`NO_PROCESS`, `NOT_MEASURED`, ...). */
+  code?: string
+  /** The failure's one-line message. */
+  message?: string
 }
 
 /** The leak candidates of a process, largest first. */
@@ -144,24 +142,6 @@ export interface MemoryTableOptions {
   /** Seconds between `previous` and this reading. */
   interval?: number
 }
-
-/** A per-scope metric family: what the collectors register before any scrape. */
-export interface MetricFamily {
-  /** The Prometheus sample name (a counter's ends in `_total`). */
-  name: string
-  /** The help text. */
-  help: string
-  /** `gauge` or `counter`. */
-  metricType: 'gauge' | 'counter'
-  /** `bytes`, or absent for counts. */
-  unit?: string
-}
-
-/**
- * This process's per-scope values, read now: one list per family of
- * `scopeMetricFamilies()`, in its order (the collectors call it on each scrape).
- */
-export declare function ownScopeMetrics(): Array<Array<ScopeSample>>
 
 /**
  * Parses a `SKULL_MEM_TRACE` value (`all` or a sample size in bytes, optionally `:<depth>`)
@@ -287,10 +267,10 @@ export declare function readProcess(pid: number, dir?: string | undefined | null
 export declare function readSegmentFile(path: string): Reading
 
 /**
- * `/metrics`: every live measured process in `dir` (default `$SKULL_MEM_DIR` or /dev/shm)
- * the caller may read, as Prometheus text, or OpenMetrics with `openMetrics`.
+ * Drops the symbolizer and everything it cached (modules' debug info, symbolized frames);
+ * the next report builds a new one. Returns whether there was one to drop.
  */
-export declare function renderMetrics(dir: string | undefined | null, openMetrics: boolean): Exposition
+export declare function releaseSymbols(): boolean
 
 /**
  * This process's figures, as the preloaded library reports them (through the C ABI, so it
@@ -378,9 +358,6 @@ export interface ScopeGrowth {
 /** Restores the scope returned by the matching `scopeEnter`. */
 export declare function scopeLeave(previous: number): void
 
-/** The per-scope families, in the order `ownScopeMetrics` gives their samples. Reads nothing. */
-export declare function scopeMetricFamilies(): Array<MetricFamily>
-
 /** Registers a scope (or finds the one with the same name and kind) and returns its id. */
 export declare function scopeRegister(name: string, kind: string): number
 
@@ -404,16 +381,6 @@ export interface ScopeReport {
   counters: Record<string, number>
 }
 
-/** One scope's value in a family. */
-export interface ScopeSample {
-  /** The scope's name. */
-  scope: string
-  /** The scope's kind. */
-  kind: string
-  /** The value (exact below 2^53). */
-  value: number
-}
-
 /** One scope's figures, as `skull_snapshot` returns them. */
 export interface ScopeSnapshot {
   /** The scope id (0 = core, 1 = init, 2 = self, user scopes after). */
@@ -431,12 +398,6 @@ export interface ScopeSnapshot {
   /** Every counter, indexed by `enum skull_counter` of `skull_mem.h`. */
   counters: Array<number>
 }
-
-/**
- * `/debug/pprof/heap?pid=N`: the gzipped pprof profile of process `pid` (traced stacks, or
- * per scope when tracing recorded nothing).
- */
-export declare function scrapeHeapProfile(pid: number, dir?: string | undefined | null): Buffer
 
 /** What the segment header says about its process. */
 export interface SegmentInfo {
@@ -492,10 +453,6 @@ export declare const enum SettingKind {
   Directory = 'directory',
   /** `all` or a sample size in bytes, optionally `:<depth>`. */
   Trace = 'trace',
-  /** One word of a fixed list (`bounds` lists them). */
-  Choice = 'choice',
-  /** A file. */
-  File = 'file',
 }
 
 /** Every setting and limit, in the table's order. */
@@ -512,12 +469,6 @@ export interface SnapshotDiff {
   /** Growth of the resident set size. */
   rss_bytes: number
 }
-
-/**
- * The per-scope pprof profile of process `pid` from its counters (no tracing needed): one
- * sample per scope, its stack one frame named after the scope.
- */
-export declare function snapshotPprof(pid: number, dir?: string | undefined | null): Buffer
 
 /** Every scope's figures at this instant. */
 export declare function snapshotScopes(): Array<ScopeSnapshot>
@@ -667,12 +618,6 @@ export interface TraceFrame {
 }
 
 /**
- * One self-contained HTML page of process `pid`: flame graphs of its live and allocated
- * traced bytes, its per-scope table and what makes up its RSS.
- */
-export declare function traceHtml(pid: number, dir?: string | undefined | null): string
-
-/**
  * Traced blocks of process `pid` still live, grouped by stack, largest first: the leak
  * candidates. `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope;
  * `top` 0 lists every stack.
@@ -680,10 +625,10 @@ export declare function traceHtml(pid: number, dir?: string | undefined | null):
 export declare function traceLeaks(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number): LeakReport
 
 /**
- * The pprof heap profile (gzipped `perftools.profiles.Profile`) of the stacks traced in
- * process `pid`: allocations and live blocks by stack and scope.
+ * `traceLeaks` on a threadpool thread: resolves with the report of process `pid`, or the
+ * code and message of why it could not be made.
  */
-export declare function tracePprof(pid: number, dir?: string | undefined | null): Buffer
+export declare function traceLeaksAsync(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number): Promise<LeakOutcome>
 
 /**
  * Every stack tracing has recorded in process `pid`, with its traced allocations and bytes

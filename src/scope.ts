@@ -4,31 +4,42 @@
  *
  * The preloaded library keeps the current scope in a thread-local; the allocations of a thread
  * go to whatever scope it holds. JavaScript's "current scope" lives in the async context
- * instead, so the two are kept equal whenever JavaScript runs:
- * - an async_hooks `init` hook tags each async resource (promise, timer, I/O request) created
- *   inside a scope with that scope's id, the way AsyncLocalStorage does on Node 20;
- * - `before` switches the thread-local to the tag of the resource whose callback is about to
- *   run (untagged: `core`), `after` switches it back, so native work between callbacks (the
- *   event loop, Node's C++) is never charged to the last scope that happened to run.
- * A switch is one call of the addon's raw `scopeSwitch` (~25 ns), made only when the scope
- * actually changes.
+ * instead, so the two are kept equal whenever JavaScript runs: before each callback (promise
+ * continuation, timer, nextTick, I/O callback) the thread-local is switched to the scope the
+ * callback was created in (none: `core`), and after it switched back, so native work between
+ * callbacks (the event loop, Node's C++) is never charged to the last scope that happened to
+ * run. A switch is one call of the addon's raw `scopeSwitch` (~25 ns), made only when the
+ * scope actually changes.
  *
- * Cost, measured on Node 20 with benches/node_scope.mjs (medians of interleaved rounds on a
- * shared 2-core machine): a sync `run` adds one switch in and one out, 67-150 ns depending on
- * load. On await-heavy code the hook dominates: enabling any async_hooks hook makes V8 call
- * into JavaScript for every promise of the process; empty hooks alone cost 2.6-3.6x on an
- * async function with three awaits, and `run` around it costs 4-6x. Measured alternatives:
- * AsyncLocalStorage (2.9-3.7x with nothing else; on Node 20 it is the same hook, and the
- * native switch would still need before/after); `v8.promiseHooks` (1.5-1.8x empty) sees
- * promises only, so scopes would be lost across timers, nextTick and I/O callbacks.
+ * How the scope of a callback is known depends on the runtime; the default is the cheapest
+ * exact mechanism the runtime has, found by feature detection at load time (src/propagation.ts);
+ * SKULL_MEM_PROPAGATION forces another one the runtime has:
+ * - `promise-hooks` (default on Node 24, which has `createHook({ trackPromises: false })`):
+ *   `v8.promiseHooks` tag each promise created inside a scope with its id and switch around
+ *   its continuations, without async ids or a resource stack; an async_hooks hook that leaves
+ *   promises alone does the same for every other resource (timer, nextTick, I/O request).
+ * - `context-frame` (Node 24; Node 22 has AsyncContextFrame only behind a flag and lacks
+ *   `trackPromises`): an AsyncLocalStorage holds the scope id and V8 carries it along every
+ *   continuation; the same two hooks switch, with no init hook. Cheaper per promise, but each
+ *   `run` builds two context frames (about 1 µs on Node 24), so it loses wherever scopes are
+ *   entered often.
+ * - `async-hooks` (Node 20 and 22, the only exact one they have): an async_hooks hook tags each
+ *   async resource created inside a scope, the way AsyncLocalStorage does on Node 20, and
+ *   `before`/`after` switch to the tag of the resource whose callback runs.
+ * Measured, benches/node_scope.mjs, await fn() with three awaits wrapped in `run`, against plain
+ * node (busy 2-core machine): Node 24 promise-hooks 1.9x, context-frame 2.8x, async-hooks 4.4x;
+ * Node 20 async-hooks 4-6x. benches/README.md has the full table.
+ *
+ * Without the preload (or without the native files) nothing is measured and scopes are
+ * pass-throughs: `run(fn)` is `fn()`, every scope has the id of `core`, nothing throws.
  *
  * Work Node queues to the libuv threadpool runs on threads without JavaScript: see
  * crates/node/src/threadpool.rs. Those bytes are charged to the `threadpool` scope.
  */
-import { createHook, executionAsyncResource } from 'node:async_hooks';
 import { callAddon } from './errors';
 import { nativeBinding, type Binding } from './native';
-import { requireActive } from './status';
+import { enter, installPropagation, type ContextState, type Propagation } from './propagation';
+import { measuring } from './status';
 
 /** The scope every thread charges outside any user scope. */
 export const CORE_SCOPE_ID = 0;
@@ -45,66 +56,27 @@ export interface ScopeOptions {
   kind?: ScopeKind;
 }
 
-/** Where the tag of a resource's scope is kept (a property, as AsyncLocalStorage does). */
-const SCOPE_TAG = Symbol('skull-mem.scope');
+const STATE_KEY = Symbol.for('skull-mem.context-state.v2');
 
-type Tagged = { [SCOPE_TAG]?: number };
+/** This module's handle on the shared state (null: no-op mode, nothing is measured), so that
+ * `run` does not look it up on `globalThis`. */
+let shared: ContextState | null | undefined;
 
 /**
  * The process-wide context state, kept on `globalThis` so that two copies of this module
- * (say, two installed versions) share one hook and one idea of the current scope instead of
- * fighting over the thread-local.
+ * (say, two installed versions) share one mechanism and one idea of the current scope instead
+ * of fighting over the thread-local. Installs the propagation and marks the threadpool on
+ * first use; null when this process is not measured.
+ * @throws {SkullMemError} `VERSION_MISMATCH` when the preloaded library is another version's.
  */
-interface ContextState {
-  /** The scope of the JavaScript now running; the thread-local holds the same id. */
-  current: number;
-  /** The scopes to restore, one per callback being run. */
-  saved: number[];
-  /** The native switch. */
-  switchTo: (id: number) => number;
-  /** Resolves when the threadpool threads charge `threadpool`. */
-  threadpool: Promise<number>;
-}
-
-const STATE_KEY = Symbol.for('skull-mem.context-state.v1');
-
-/** Makes `id` current in JavaScript and in the thread-local. */
-function enter(state: ContextState, id: number): void {
-  if (id !== state.current) {
-    state.switchTo(id);
-    state.current = id;
-  }
-}
-
-/** This module's handle on the shared state, so `run` does not look it up on `globalThis`. */
-let shared: ContextState | undefined;
-
-/** The shared context state, installing the hook and marking the threadpool on first use. */
-function contextState(): ContextState {
-  if (shared) return shared;
+function contextState(): ContextState | null {
+  if (shared !== undefined) return shared;
   const holder = globalThis as { [STATE_KEY]?: ContextState };
   const existing = holder[STATE_KEY];
   if (existing) return (shared = existing);
-  requireActive();
+  if (!measuring()) return (shared = null);
   const native = nativeBinding();
-  const state: ContextState = {
-    current: callAddon(() => native.scopeCurrent()),
-    saved: [],
-    switchTo: native.scopeSwitch,
-    threadpool: Promise.resolve(0),
-  };
-  createHook({
-    init(_asyncId, _type, _trigger, resource: Tagged) {
-      if (state.current !== CORE_SCOPE_ID) resource[SCOPE_TAG] = state.current;
-    },
-    before() {
-      state.saved.push(state.current);
-      enter(state, (executionAsyncResource() as Tagged)[SCOPE_TAG] ?? CORE_SCOPE_ID);
-    },
-    after() {
-      enter(state, state.saved.pop() ?? CORE_SCOPE_ID);
-    },
-  }).enable();
+  const state = installPropagation(callAddon(() => native.scopeCurrent()), native.scopeSwitch);
   holder[STATE_KEY] = shared = state;
   state.threadpool = markThreadpool(native);
   return state;
@@ -127,11 +99,10 @@ function markThreadpool(native: Binding): Promise<number> {
 
 /**
  * Resolves, once scopes are in use, with the number of libuv threadpool threads that charge
- * the `threadpool` scope (the pool size when all of them do).
- * @throws {SkullMemError} `NOT_PRELOADED` when the interposer is not preloaded.
+ * the `threadpool` scope (the pool size when all of them do; 0 when nothing is measured).
  */
 export function threadpoolAttribution(): Promise<number> {
-  return contextState().threadpool;
+  return contextState()?.threadpool ?? Promise.resolve(0);
 }
 
 /** A named component that native allocations are charged to. */
@@ -156,14 +127,20 @@ export class Scope {
    * the caller's scope is current again when `run` returns.
    */
   run<T>(fn: () => T): T {
-    const state = shared ?? contextState();
-    const outer = state.current;
-    enter(state, this.id);
-    try {
-      return fn();
-    } finally {
-      enter(state, outer);
-    }
+    const state = shared === undefined ? contextState() : shared;
+    if (state === null) return fn();
+    return state.store ? state.store.run(this.id, runIn, state, this.id, fn) : runIn(state, this.id, fn);
+  }
+}
+
+/** Runs `fn` with `id` current in the thread-local, restoring the caller's scope after. */
+function runIn<T>(state: ContextState, id: number, fn: () => T): T {
+  const outer = state.current;
+  enter(state, id);
+  try {
+    return fn();
+  } finally {
+    enter(state, outer);
   }
 }
 
@@ -172,17 +149,18 @@ const defined = new Map<string, Scope>();
 
 /**
  * Defines (or finds) the scope `name` of kind `options.kind` (default `module`).
- * Names are 1 to 47 bytes of UTF-8, kinds 1 to 15.
- * @throws {SkullMemError} `NOT_PRELOADED` when the interposer is not preloaded,
- *   `BAD_ARGUMENT` when the name or kind does not fit or the scope table is full.
+ * Names are 1 to 47 bytes of UTF-8, kinds 1 to 15. When nothing is measured (no preload) it
+ * returns a pass-through scope with the id of `core` and never throws.
+ * @throws {SkullMemError} `BAD_ARGUMENT` when the name or kind does not fit or the scope table
+ *   is full, `VERSION_MISMATCH` when the preloaded library is another version's.
  */
 export function defineScope(name: string, options: ScopeOptions = {}): Scope {
   const kind = options.kind ?? 'module';
   const key = `${kind}\0${name}`;
   let scope = defined.get(key);
   if (!scope) {
-    contextState();
-    scope = new Scope(callAddon(() => nativeBinding().scopeRegister(name, kind)), name, kind);
+    const id = contextState() === null ? CORE_SCOPE_ID : callAddon(() => nativeBinding().scopeRegister(name, kind));
+    scope = new Scope(id, name, kind);
     defined.set(key, scope);
   }
   return scope;
@@ -199,10 +177,23 @@ export function withScope<T>(name: string, fn: () => T, options: ScopeOptions = 
  * diagnostics_channel subscriber).
  */
 export function enterForCurrentCallback(scope: Scope): void {
-  enter(contextState(), scope.id);
+  const state = contextState();
+  if (state === null) return;
+  state.store?.enterWith(scope.id);
+  enter(state, scope.id);
 }
 
-/** The id of the scope the running JavaScript is charged to (0 = core). */
+/** The id of the scope the running JavaScript is charged to (0 = core, and always 0 when
+ * nothing is measured). */
 export function currentScopeId(): number {
-  return contextState().current;
+  return contextState()?.current ?? CORE_SCOPE_ID;
+}
+
+/**
+ * How scopes follow async continuations in this process: `context-frame` (Node 24),
+ * `async-hooks` (Node 20 and 22), or `none` when nothing is measured; see the top of this
+ * module. Installs the mechanism if scopes were not used yet.
+ */
+export function scopePropagation(): Propagation {
+  return contextState()?.mechanism ?? 'none';
 }

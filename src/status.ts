@@ -21,12 +21,13 @@ export interface Status {
   version?: string;
   /** The preloaded library's C ABI version; absent when it is not loaded. */
   abiVersion?: number;
-  /** The Node addon's version. */
-  bindingVersion: string;
+  /** The Node addon's version; absent when the addon cannot be loaded. */
+  bindingVersion?: string;
   /** This JavaScript package's version. */
   packageVersion: string;
-  /** The library to preload (LD_PRELOAD) to measure a process. */
-  preloadPath: string;
+  /** The library to preload (LD_PRELOAD) to measure a process; absent when this platform's
+   * native files cannot be found. */
+  preloadPath?: string;
   /** Set when `report()` would throw: why measuring is not possible. */
   reason?: string;
   /** Set with `reason`: what to do about it. */
@@ -42,18 +43,35 @@ function packageVersion(): string {
   return packageVersionCache;
 }
 
+/** What to do when the native files cannot be found or loaded. */
+const REINSTALL = 'npm install --include=optional skull-mem';
+
 /**
- * Reports whether the interposer is measuring this process. Never throws because the library
- * is absent; throws only when the native files of the installation itself are missing.
+ * Reports whether the interposer is measuring this process, and if not, why (`reason`) and
+ * what to do (`fix`). Never throws, for any reason: a missing platform package or an addon
+ * that does not load is a `reason` too.
  */
 export function status(): Status {
-  const native = nativeBinding();
+  let version: string;
+  try {
+    version = packageVersion();
+  } catch (err) {
+    return { active: false, packageVersion: 'unknown', reason: message(err), fix: REINSTALL };
+  }
+  let native: ReturnType<typeof nativeBinding>;
+  let preloadPath: string;
+  try {
+    preloadPath = preloadLibraryPath();
+    native = nativeBinding();
+  } catch (err) {
+    return { active: false, packageVersion: version, reason: message(err), fix: REINSTALL };
+  }
   const preload = native.preloadStatus();
   const result: Status = {
     active: preload.active,
     bindingVersion: native.bindingVersion(),
-    packageVersion: packageVersion(),
-    preloadPath: preloadLibraryPath(),
+    packageVersion: version,
+    preloadPath,
   };
   if (preload.version !== undefined) result.version = preload.version;
   if (preload.abiVersion !== undefined) result.abiVersion = preload.abiVersion;
@@ -67,27 +85,40 @@ export function status(): Status {
     result.reason =
       `versions differ: package ${result.packageVersion}, addon ${result.bindingVersion}, ` +
       `preloaded library ${preload.version}`;
-    result.fix = `preload the library of this package (${result.preloadPath}): ${PRELOAD_COMMAND}`;
+    result.fix = `preload the library of this package (${preloadPath}): ${PRELOAD_COMMAND}`;
   }
   return result;
+}
+
+/** An error's message without the `skull-mem: ` every message of the package starts with. */
+function message(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/^skull-mem: /, '');
 }
 
 /** Set once `requireActive` has passed: a library preloaded at exec time cannot go away. */
 let activeConfirmed = false;
 
+/**
+ * Whether this process is measured: true when it is, false when nothing is measured (the
+ * interposer is not preloaded, or the native files cannot be loaded), which puts scopes and
+ * `instrumentHttp` in no-op mode. Throws `VERSION_MISMATCH` when the interposer is preloaded
+ * but belongs to another version: that is a broken deployment, not an unmeasured one.
+ */
+export function measuring(): boolean {
+  if (activeConfirmed) return true;
+  const s = status();
+  if (s.reason === undefined) return (activeConfirmed = true);
+  if (!s.active) return false;
+  throw new SkullMemError('VERSION_MISMATCH', `skull-mem: ${s.reason}; ${s.fix}`);
+}
+
 /** Throws the documented error unless the interposer is measuring this process. */
 export function requireActive(): void {
-  if (activeConfirmed) return;
+  if (measuring()) return;
   const s = status();
-  if (s.reason === undefined) {
-    activeConfirmed = true;
-    return;
-  }
-  if (!s.active) {
-    throw new SkullMemError(
-      'NOT_PRELOADED',
-      `skull-mem: the interposer is not loaded in this process; start it with \`${PRELOAD_COMMAND}\``,
-    );
-  }
-  throw new SkullMemError('VERSION_MISMATCH', `skull-mem: ${s.reason}; ${s.fix}`);
+  const why =
+    s.bindingVersion === undefined
+      ? `${s.reason}; ${s.fix}`
+      : `the interposer is not loaded in this process; start it with \`${PRELOAD_COMMAND}\``;
+  throw new SkullMemError('NOT_PRELOADED', `skull-mem: ${why}`);
 }

@@ -110,13 +110,20 @@ export function tracingStatus(pid: number, dir?: string): TraceStatus {
   return callAddon(() => nativeBinding().traceStatus(pid, dir));
 }
 
-/** The leak candidates of process `pid`. */
-export function leakReport(pid: number, options: LeakOptions = {}, dir?: string): LeakReport {
+/** `options`' age and count, checked. */
+function leakSettings(options: LeakOptions): { minAge: number; top: number } {
   const minAge = options.minAge ?? 0;
   const top = options.top ?? 0;
   if (!(minAge >= 0) || !Number.isInteger(top) || top < 0) {
     throw new RangeError('skull-mem: minAge must be a number of seconds >= 0 and top a whole number >= 0');
   }
+  return { minAge, top };
+}
+
+/** The leak candidates of process `pid`, read on the calling thread (the CLI's way; inside a
+ * service use `trace.leaks()`, which does not block the event loop). */
+export function leakReport(pid: number, options: LeakOptions = {}, dir?: string): LeakReport {
+  const { minAge, top } = leakSettings(options);
   return callAddon(() => nativeBinding().traceLeaks(pid, dir, minAge, options.scope, top));
 }
 
@@ -229,10 +236,26 @@ export const trace = {
     requireActive();
     return tracingStatus(process.pid);
   },
-  /** This process's leak candidates (same as `skull-trace leaks <pid> --json`). */
-  leaks(options: LeakOptions = {}): LeakReport {
+  /**
+   * This process's leak candidates (same as `skull-trace leaks <pid> --json`). The report is
+   * read, grouped and symbolized on a libuv threadpool thread, so the event loop goes on
+   * meanwhile; the symbolizer's memory is charged to the `skull-mem` scope and kept for the
+   * next report until `releaseSymbols()`.
+   */
+  async leaks(options: LeakOptions = {}): Promise<LeakReport> {
     requireActive();
-    return leakReport(process.pid, options);
+    const { minAge, top } = leakSettings(options);
+    const outcome = await nativeBinding().traceLeaksAsync(process.pid, undefined, minAge, options.scope, top);
+    if (outcome.json !== undefined && outcome.json !== null) return JSON.parse(outcome.json) as LeakReport;
+    return callAddon(() => {
+      throw Object.assign(new Error(outcome.message), { code: outcome.code });
+    });
+  },
+  /** Frees what the symbolizer keeps between reports (debug info of the modules it read);
+   * the next report reads them again. Returns whether anything was kept. */
+  releaseSymbols(): boolean {
+    requireActive();
+    return nativeBinding().releaseSymbols();
   },
   /** This process's traced stacks as a pprof heap profile, gzipped (same as `skull-trace
    * report <pid> --format pprof`). */

@@ -101,7 +101,10 @@ describe('scope.run', () => {
       [out.b, 16384],
     ] as const) {
       expect(Math.abs(growth.used - 20 * (size + PER_BUFFER_BYTES))).toBeLessThanOrEqual(4096);
-      expect(Math.abs(growth.live - 20 * PER_BUFFER_BLOCKS)).toBeLessThanOrEqual(8);
+      // Blocks: 32 either way; Node 22 keeps 13 to 22 more small blocks of its own per task
+      // (measured, about two per round), and a misplaced buffer moves the bytes by 16 KiB or
+      // more anyway.
+      expect(Math.abs(growth.live - 20 * PER_BUFFER_BLOCKS)).toBeLessThanOrEqual(32);
     }
   });
 

@@ -14,7 +14,7 @@ describe('trace API', () => {
       const keep = [];
       out.started = sm.trace.start({ depth: 16 });
       scope.run(() => { for (let i = 0; i < 20; i++) keep.push(Buffer.allocUnsafeSlow(100000)); });
-      const report = sm.trace.leaks({ scope: 'api-trace' });
+      const report = await sm.trace.leaks({ scope: 'api-trace' });
       out.top = report.groups[0] && { bytes: report.groups[0].bytes, blocks: report.groups[0].blocks, scopes: report.groups[0].scopes };
       out.total = report.groups.reduce((sum, g) => sum + g.bytes, 0);
       out.frames = report.groups[0].frames.map((f) => f.function ?? '');
@@ -49,8 +49,8 @@ describe('trace API', () => {
         'keepBuffers(1); keepBuffers(1);',
         'sm.trace.start();',
         'keepBuffers(20);',
-        'const top = sm.trace.leaks({ top: 1 }).groups[0];',
-        'process.stdout.write(JSON.stringify({ pid: process.pid, bytes: top.bytes, frames: top.frames.map((f) => f.text) }));',
+        'sm.trace.leaks({ top: 1 }).then(({ groups: [top] }) =>',
+        '  process.stdout.write(JSON.stringify({ pid: process.pid, bytes: top.bytes, frames: top.frames.map((f) => f.text) })));',
       ].join('\n'),
     );
     // --interpreted-frames-native-stack: a function still interpreted gets a frame of its own

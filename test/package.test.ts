@@ -178,18 +178,27 @@ describe('the installed tarballs', () => {
     sh(app, process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--typeRoots', types, '--types', 'node', 'usage.mts']);
   });
 
-  it('without_the_platform_package_the_error_gives_the_command_and_the_docs', () => {
+  it('without_the_platform_package_status_gives_the_command_and_the_docs_and_scopes_pass_through', () => {
     const bare = path.join(work, 'bare');
     fs.mkdirSync(bare);
     fs.writeFileSync(path.join(bare, 'package.json'), JSON.stringify({ name: 'bare', private: true }));
     sh(bare, 'npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', packs.root.tarball]);
-    const result = spawnSync(process.execPath, ['-e', `require('skull-mem').status()`], { cwd: bare, env: userEnv(), encoding: 'utf8' });
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain(
-      `Error: skull-mem: the native package ${PLATFORM_PACKAGE} for linux-x64-gnu is not installed. ` +
-        'It is an optional dependency of skull-mem, left out by --omit=optional (or --no-optional) and by a ' +
-        'package-lock.json made on another platform. Install it: `npm install --include=optional skull-mem` or ' +
-        `\`npm install ${PLATFORM_PACKAGE}@${VERSION}\`. See ${DOCS}\n`,
-    );
+    const script = `const sm = require('skull-mem');
+      let code; try { sm.snapshot(); } catch (e) { code = e.code; }
+      console.log(JSON.stringify({ status: sm.status(), ran: sm.withScope('a', () => 1), code }));`;
+    expect(JSON.parse(sh(bare, process.execPath, ['-e', script]))).toEqual({
+      status: {
+        active: false,
+        packageVersion: VERSION,
+        reason:
+          `the native package ${PLATFORM_PACKAGE} for linux-x64-gnu is not installed. ` +
+          'It is an optional dependency of skull-mem, left out by --omit=optional (or --no-optional) and by a ' +
+          'package-lock.json made on another platform. Install it: `npm install --include=optional skull-mem` or ' +
+          `\`npm install ${PLATFORM_PACKAGE}@${VERSION}\`. See ${DOCS}`,
+        fix: 'npm install --include=optional skull-mem',
+      },
+      ran: 1,
+      code: 'NOT_PRELOADED',
+    });
   });
 });

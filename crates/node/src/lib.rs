@@ -28,6 +28,7 @@ pub mod snapshot;
 pub mod switch;
 pub mod threadpool;
 pub mod trace;
+pub mod trace_async;
 pub mod trace_types;
 
 use std::ffi::{CStr, CString};

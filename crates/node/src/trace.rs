@@ -23,11 +23,21 @@ use crate::trace_types::{LeakReport, StackReport, TraceEvent, TraceEvents, Trace
 /// One symbolizer for the process: modules and frames stay cached between reports.
 static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
 
+/// Runs `use_it` with the process's symbolizer, made on first use.
 pub(crate) fn with_symbolizer<T>(use_it: impl FnOnce(&mut Symbolizer) -> T) -> T {
     let mut guard = SYMBOLIZER
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     use_it(guard.get_or_insert_with(Symbolizer::new))
+}
+
+/// Drops the process's symbolizer and its caches; whether there was one.
+pub(crate) fn release_symbolizer() -> bool {
+    let dropped = SYMBOLIZER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    dropped.is_some()
 }
 
 /// A tracing failure, with its stable code and message.

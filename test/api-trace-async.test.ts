@@ -1,0 +1,63 @@
+// The in-process leak report off the event loop, with its memory in skull-mem's own scope.
+import { describe, expect, it } from 'vitest';
+import { evaluate } from './fixtures/api-run';
+
+describe('trace.leaks in a service', () => {
+  it('does_not_block_the_event_loop_and_charges_the_symbolizer_to_skull_mem_not_core', () => {
+    // 25,000 Buffers of 128 bytes made in a traced scope: 100,000 allocations (4 blocks each,
+    // see fixtures/v8-buffers.ts; 64 bytes or less would be kept in V8's heap), all live. The live table holds at most
+    // `capacity.live_blocks` of them; the rest are counted as dropped, so the two add up to
+    // at least 100,000 (more when a GC adds bookkeeping blocks in the scope meanwhile).
+    // While `await trace.leaks()` reads, groups and symbolizes (node's own debug symbols: tens
+    // of MB, hundreds of ms), the event loop's longest delay, sampled every millisecond by
+    // perf_hooks.monitorEventLoopDelay, stays at most 20 ms. Core grows by at most 64 KiB
+    // (what Node's own timers and the report's conversion to JavaScript may keep; the
+    // symbolizer alone is megabytes), skull-mem's scope holds the symbolizer until
+    // releaseSymbols() gives it back.
+    const out = evaluate(`
+      const { monitorEventLoopDelay } = require('node:perf_hooks');
+      const used = (name) => sm.snapshot().scopes.find((s) => s.name === name).used_bytes;
+      const leaky = sm.defineScope('api-leaky');
+      const keep = [];
+      sm.trace.start({ scopes: ['api-leaky'] });
+      leaky.run(() => { for (let i = 0; i < 25000; i++) keep.push(Buffer.allocUnsafeSlow(128)); });
+      const status = sm.trace.status();
+      // The histogram first (its counts are a few hundred KiB of core), and a GC, so that
+      // neither is measured.
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const core0 = used('core'), self0 = used('skull-mem');
+      delay.reset();
+      const report = await sm.trace.leaks({ scope: 'api-leaky' });
+      await new Promise((resolve) => setTimeout(resolve, 5)); // one more sample after it
+      delay.disable();
+      out.maxDelayMs = delay.max / 1e6;
+      out.coreGrowth = used('core') - core0;
+      out.selfGrowth = used('skull-mem') - self0;
+      out.traced = report.groups.reduce((n, g) => n + g.blocks, 0);
+      out.capacity = status.capacity.live_blocks;
+      out.dropped = status.counts.dropped_blocks;
+      // The same fields as the synchronous reader's report (the CLI's), and the same largest
+      // group (GC frees small blocks between the two, so the rest may differ).
+      const shape = (r) => JSON.stringify([Object.keys(r), Object.keys(r.status), Object.keys(r.groups[0]), Object.keys(r.groups[0].frames[0]),
+        r.groups[0].bytes, r.groups[0].blocks, r.groups[0].frames.map((f) => f.text)]);
+      out.sameAsSync = shape(report) === shape(sm.leakReport(process.pid, { scope: 'api-leaky' }));
+      out.released = sm.trace.releaseSymbols();
+      out.selfAfterRelease = used('skull-mem') - self0;
+      out.releasedAgain = sm.trace.releaseSymbols();
+      sm.trace.stop();
+      out.kept = keep.length;`);
+    expect(out.kept).toBe(25_000);
+    expect(out.traced).toBe(Math.min(out.traced, out.capacity));
+    expect(out.traced + out.dropped).toBeGreaterThanOrEqual(100_000);
+    expect(out.maxDelayMs).toBeLessThanOrEqual(20);
+    expect(out.coreGrowth).toBeLessThanOrEqual(64 * 1024);
+    expect(out.selfGrowth).toBeGreaterThan(1 << 20);
+    expect(out.sameAsSync).toBe(true);
+    expect(out.released).toBe(true);
+    expect(out.selfAfterRelease).toBeLessThan(out.selfGrowth / 2);
+    expect(out.releasedAgain).toBe(false);
+  });
+});
