@@ -39,6 +39,7 @@ interface Site {
 interface Check {
   format: string;
   pid: number;
+  executable: string;
   lost: { bytes: number; blocks: number; sites: number };
   reachable: { bytes: number; blocks: number; sites: number };
   suppressed: { pattern: string; tally: { bytes: number; blocks: number; sites: number } }[];
@@ -105,6 +106,21 @@ describe('skull-mem run --leak-check on a C program', () => {
     const all = path.join(work, 'unsuppressed.jsonl');
     cli(['run', '--leak-check', '--json', all, '--', exe, 'second']);
     expect(checks(all)[0].lost).toEqual({ bytes: 4968, blocks: 107, sites: 2 });
+  });
+
+  it('checks a program a shell started (fork and exec) on its own, naming its pid', () => {
+    const exe = compile(source, 'leak_check_exec');
+    const json = path.join(work, 'exec.jsonl');
+    const r = cli(['run', '--leak-check', '--json', json, '--', 'sh', '-c', `${exe}; echo "status $?"; exit 0`]);
+    // The shell's own status is 0; the program's, which the shell saw, the leak exit code.
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('status 23\n');
+    const shell = Number(/\(pid (\d+)\)/.exec(r.stderr)?.[1]);
+    const program = checks(json).filter((check) => check.executable === exe);
+    expect(program).toHaveLength(1);
+    expect(program[0].pid).not.toBe(shell);
+    expect(program[0].lost).toEqual({ bytes: 4800, blocks: 100, sites: 1 });
+    expect(r.stderr).toContain(`======== skull-mem leak check: pid ${program[0].pid} (${exe}) ========`);
   });
 
   it('checks a forked child on its own: the child fails with its pid, the parent passes', () => {

@@ -59,7 +59,7 @@ fn check() {
             return;
         }
     };
-    if mode == "off" || !crate::start::interposing() {
+    if mode == "off" || !crate::start::interposing() || skull_mem_core::region::get().is_none() {
         return;
     }
     let options = CheckOptions {
@@ -67,6 +67,7 @@ fn check() {
         suppressions: suppressions(),
     };
     let Some(check) = leak_check::check_self(&options) else {
+        say("no leak check: this process cannot read its own memory (process_vm_readv refused)");
         return;
     };
     let _ = std::io::stderr().write_all(check_text(&check).as_bytes());

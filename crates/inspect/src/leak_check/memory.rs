@@ -20,6 +20,14 @@ pub(crate) fn read_own(address: u64, buffer: &mut [u8]) -> usize {
     usize::try_from(read).unwrap_or(0)
 }
 
+/// Whether `process_vm_readv` works in this process at all (a seccomp filter may refuse it):
+/// without it nothing could be read, and every block would look lost.
+pub(crate) fn can_read_own() -> bool {
+    let probe = [0x5au8; 16];
+    let mut copy = [0u8; 16];
+    read_own(probe.as_ptr() as u64, &mut copy) == copy.len() && copy == probe
+}
+
 /// Most ranges one `read_own_many` call reads (the kernel's `IOV_MAX`).
 pub(crate) const MAX_RANGES: usize = 1024;
 

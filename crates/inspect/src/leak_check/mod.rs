@@ -114,13 +114,17 @@ fn registers() -> (u64, [u64; 6]) {
     (sp, saved)
 }
 
-/// Checks this process for leaks; `None` when skull-mem is not counting in it. Call it at
-/// exit: it switches tracing off for good.
+/// Checks this process for leaks; `None` when skull-mem is not counting in it, or when the
+/// process cannot read its own memory (`process_vm_readv` refused by a seccomp filter). Call it
+/// at exit: it switches tracing off for good.
 #[inline(never)]
 pub fn check_self(options: &CheckOptions) -> Option<LeakCheck> {
     // Taken here so that the check's own frames, all below, are not read as roots.
     let (stack_pointer, saved) = registers();
     let region = region::get()?;
+    if !memory::can_read_own() {
+        return None;
+    }
     let previous = thread::enter(SCOPE_SELF);
     region.header.control.store(0, Ordering::Release);
     let check = check_below(region, stack_pointer, &saved, options);
