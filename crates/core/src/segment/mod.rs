@@ -17,6 +17,8 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use crate::counters::{CounterSet, COUNTER_COUNT};
 use crate::region::{Region, MAX_SCOPES, MAX_THREADS};
 
+pub mod area;
+
 /// `SKULLMEM` in little-endian: the first word of every segment, written last.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SKULLMEM");
 /// The segment layout this build writes and reads; bumped on any layout change.
