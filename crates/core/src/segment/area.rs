@@ -56,6 +56,9 @@ pub struct Area {
     committed: AtomicUsize,
     /// The segment file, or -1 for anonymous memory.
     fd: AtomicI32,
+    /// The file's device and inode (`file_identity`) when bound: a program may close the
+    /// descriptor and open another file under its number, which must never be grown.
+    identity: AtomicU64,
     /// Where the area starts in the segment file.
     file_offset: AtomicU64,
     /// The header's record of this area, or null (anonymous).
@@ -80,6 +83,7 @@ impl Area {
             base: AtomicPtr::new(ptr::null_mut()),
             committed: AtomicUsize::new(0),
             fd: AtomicI32::new(-1),
+            identity: AtomicU64::new(0),
             file_offset: AtomicU64::new(0),
             record: AtomicPtr::new(ptr::null_mut()),
         }
@@ -183,7 +187,8 @@ impl Area {
             unsafe { libc::mprotect(at.cast(), len, libc::PROT_READ | libc::PROT_WRITE) == 0 }
         } else {
             let offset = self.file_offset.load(Ordering::Relaxed) + from as u64;
-            reserve_in_file(fd, offset, len)
+            file_identity(fd) == Some(self.identity.load(Ordering::Relaxed))
+                && reserve_in_file(fd, offset, len)
                 // SAFETY: replaces part of our own reservation with the file range just
                 // reserved; a range mapped already maps the same file pages again.
                 && unsafe {
@@ -213,24 +218,28 @@ impl Area {
 
     /// Gives the area a segment file: later commits reserve and map `fd` from
     /// `file_offset`, and `record` (in the segment header) tells readers what is committed.
-    /// Nothing must be committed yet.
+    /// With `fd` -1 (and `record` null) the area is anonymous memory.
     ///
     /// # Safety
-    /// `fd` stays open and `record` mapped while the area is bound; called before any
-    /// thread commits.
+    /// `fd` stays open and `record` (when not null) mapped while the area is bound; called
+    /// before any thread commits, or by the only thread.
     pub(crate) unsafe fn bind(&self, fd: i32, file_offset: u64, record: *const AreaRecord) {
         self.file_offset.store(file_offset, Ordering::Relaxed);
         // SAFETY: the caller's guarantee.
-        let header = unsafe { &*record };
-        header.file_offset.store(file_offset, Ordering::Relaxed);
-        header
-            .reserved
-            .store(self.reserved as u64, Ordering::Relaxed);
-        header
-            .committed
-            .store(self.committed() as u64, Ordering::Relaxed);
+        if let Some(header) = unsafe { record.as_ref() } {
+            header.file_offset.store(file_offset, Ordering::Relaxed);
+            header
+                .reserved
+                .store(self.reserved as u64, Ordering::Relaxed);
+            header
+                .committed
+                .store(self.committed() as u64, Ordering::Relaxed);
+        }
         self.record
             .store(record as *mut AreaRecord, Ordering::Release);
+        let identity = if fd >= 0 { file_identity(fd) } else { None };
+        self.identity
+            .store(identity.unwrap_or(0), Ordering::Relaxed);
         self.fd.store(fd, Ordering::Release);
     }
 
@@ -282,7 +291,8 @@ impl Area {
         }
         let in_file = fd >= 0
             && reserve_in_file(fd, file_offset, committed)
-            && write_all(fd, source, committed, file_offset)
+            // SAFETY: `source` holds `committed` readable bytes (the caller's guarantee).
+            && unsafe { super::file::write_all(fd, source, committed, file_offset) }
             // SAFETY: maps the child's file over the area's committed range, at the same
             // address, so every pointer into it stays valid.
             && unsafe {
@@ -296,23 +306,59 @@ impl Area {
                 ) != libc::MAP_FAILED
             };
         if !in_file {
-            self.fd.store(-1, Ordering::Release);
-            self.record.store(ptr::null_mut(), Ordering::Release);
-            // SAFETY: a private anonymous copy over the committed range, then its content.
-            unsafe {
-                libc::mmap(
-                    base.cast(),
-                    committed,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
-                    -1,
-                    0,
-                );
-                ptr::copy_nonoverlapping(source, base, committed);
-            }
+            // SAFETY: the only thread; `base` is our committed range.
+            unsafe { self.become_anonymous(base, committed, source) };
         }
         in_file
     }
+
+    /// Makes the committed range a private anonymous copy of `source` (which may be the
+    /// range itself), at the same address: copied aside first, then moved over it.
+    ///
+    /// # Safety
+    /// The only thread; `source` holds `committed` readable bytes.
+    unsafe fn become_anonymous(&self, base: *mut u8, committed: usize, source: *const u8) {
+        self.fd.store(-1, Ordering::Release);
+        self.record.store(ptr::null_mut(), Ordering::Release);
+        // SAFETY: a fresh private mapping, filled and then moved over our own range; when
+        // there is no memory for it the range keeps being the parent's (the counts mix).
+        unsafe {
+            let aside = libc::mmap(
+                ptr::null_mut(),
+                committed,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if aside == libc::MAP_FAILED {
+                return;
+            }
+            ptr::copy_nonoverlapping(source, aside.cast::<u8>(), committed);
+            let moved = libc::mremap(
+                aside,
+                committed,
+                committed,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                base.cast::<libc::c_void>(),
+            );
+            if moved == libc::MAP_FAILED {
+                libc::munmap(aside, committed);
+            }
+        }
+    }
+}
+
+/// The device and inode of the file open as `fd`, mixed into one word; `None` when `fd` is
+/// not open.
+fn file_identity(fd: i32) -> Option<u64> {
+    // SAFETY: a zeroed stat is a valid out-buffer.
+    let mut stat: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut stat) } != 0 {
+        return None;
+    }
+    Some((stat.st_dev << 40) ^ stat.st_ino | 1)
 }
 
 /// Reserves `[offset, offset + len)` of the file, so stores into its mapping never fault.
@@ -327,28 +373,6 @@ fn reserve_in_file(fd: i32, offset: u64, len: usize) -> bool {
             return false;
         }
     }
-}
-
-/// Writes `len` bytes from `source` at `offset` of `fd` (already reserved).
-fn write_all(fd: i32, source: *const u8, len: usize, offset: u64) -> bool {
-    let mut done = 0;
-    while done < len {
-        // SAFETY: `source + done .. source + len` is readable (the caller's guarantee).
-        let written = unsafe {
-            libc::pwrite(
-                fd,
-                source.add(done).cast(),
-                len - done,
-                (offset + done as u64) as libc::off_t,
-            )
-        };
-        if written > 0 {
-            done += written as usize;
-        } else if written == 0 || crate::sys::errno() != libc::EINTR {
-            return false;
-        }
-    }
-    true
 }
 
 const fn round_up(value: usize, to: usize) -> usize {
