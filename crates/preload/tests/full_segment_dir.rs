@@ -13,6 +13,9 @@ use common::*;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 
+/// One test at a time: both compile the same C program into a directory of that name.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The line the library writes once when the segment cannot be made or grown.
 const NOTE: &str = "skull-mem: measurement degraded: ";
 
@@ -114,8 +117,35 @@ fn notes_under(room: Room, trace: Option<&str>, argv: &[&str]) -> usize {
     notes
 }
 
+/// The real executable behind a command (python3 and node may be version-manager shims:
+/// shell scripts whose every subshell would be a measured process of its own).
+fn real_executable(command: &str, ask: &[&str]) -> String {
+    let output = Command::new(command)
+        .args(ask)
+        .output()
+        .expect("run the command");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn python() -> Vec<String> {
+    let exe = real_executable("python3", &["-c", "import sys; print(sys.executable)"]);
+    [exe.as_str()]
+        .iter()
+        .chain(PYTHON)
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn node() -> Vec<String> {
+    let exe = real_executable("node", &["-p", "process.execPath"]);
+    [exe.as_str()]
+        .iter()
+        .chain(NODE)
+        .map(|s| s.to_string())
+        .collect()
+}
+
 const PYTHON: &[&str] = &[
-    "python3",
     "-c",
     "import json, sys\n\
      rows = [list(range(i)) for i in range(300)]\n\
@@ -124,7 +154,6 @@ const PYTHON: &[&str] = &[
 ];
 
 const NODE: &[&str] = &[
-    "node",
     "-e",
     "const rows = Array.from({length: 300}, (_, i) => Array.from({length: i}, (_, j) => j));\n\
      console.log(JSON.stringify(rows).slice(-200));\n\
@@ -133,10 +162,16 @@ const NODE: &[&str] = &[
 
 #[test]
 fn a_full_64_mib_segment_directory_changes_nothing_and_says_so_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let threads = compile("busy_threads", Link::Dlsym);
     let exe = threads.exe.to_str().unwrap();
+    let (python, node) = (python(), node());
+    let (python, node): (Vec<&str>, Vec<&str>) = (
+        python.iter().map(String::as_str).collect(),
+        node.iter().map(String::as_str).collect(),
+    );
     for trace in [None, Some("all")] {
-        for argv in [PYTHON, NODE, &[exe][..]] {
+        for argv in [&python[..], &node[..], &[exe][..]] {
             // No segment can be made: the one note, from the first allocation.
             assert_eq!(
                 notes_under(Room::Full64MiB, trace, argv),
@@ -149,16 +184,22 @@ fn a_full_64_mib_segment_directory_changes_nothing_and_says_so_once() {
 
 #[test]
 fn a_1_mib_segment_directory_changes_nothing_and_says_so_at_most_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let threads = compile("busy_threads", Link::Dlsym);
     let exe = threads.exe.to_str().unwrap();
+    let (python, node) = (python(), node());
+    let (python, node): (Vec<&str>, Vec<&str>) = (
+        python.iter().map(String::as_str).collect(),
+        node.iter().map(String::as_str).collect(),
+    );
     // Without tracing: python3 (one thread: 132 + 88 KiB) and the C program (nine threads:
     // 132 + 9 x 88 = 924 KiB) fit in 1 MiB; node's thread count depends on its version.
-    assert_eq!(notes_under(Room::OneMiB, None, PYTHON), 0);
+    assert_eq!(notes_under(Room::OneMiB, None, &python), 0);
     assert_eq!(notes_under(Room::OneMiB, None, &[exe]), 0);
-    assert!(notes_under(Room::OneMiB, None, NODE) <= 1);
+    assert!(notes_under(Room::OneMiB, None, &node) <= 1);
     // Tracing from start-up: its tables (about 6 MiB) cannot fit; tracing records nothing,
     // counting goes on, one note.
-    for argv in [PYTHON, NODE, &[exe][..]] {
+    for argv in [&python[..], &node[..], &[exe][..]] {
         assert_eq!(notes_under(Room::OneMiB, Some("all"), argv), 1, "{argv:?}");
     }
 }
