@@ -4,7 +4,7 @@
 //! a quiescent process and otherwise may lag by the calls in flight (never by more).
 
 use crate::counters::{Counter, COUNTER_COUNT};
-use crate::region::{self, Region, MAX_SCOPES};
+use crate::region::{self, Blocks, Region, MAX_SCOPES};
 
 /// One scope's figures.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,9 +82,10 @@ impl Snapshot {
     }
 }
 
-/// Sums scope `id` and raises its peak to the used bytes seen now. Never allocates.
+/// Sums scope `id` of this process's own region and raises its peak to the used bytes seen
+/// now. Never allocates.
 pub fn scope_counters(region: &Region, id: u32) -> ([u64; COUNTER_COUNT], u64) {
-    let counters = region.sum_scope(id as usize);
+    let counters = region.sum_scope(&Blocks::own(), id as usize);
     let used = used_bytes(&counters);
     let previous = region
         .scopes
@@ -94,29 +95,21 @@ pub fn scope_counters(region: &Region, id: u32) -> ([u64; COUNTER_COUNT], u64) {
     (counters, previous.max(used))
 }
 
-/// How a snapshot treats the peak each scope entry keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Peak {
-    /// Raise the stored peak to what is seen now (the process's own region).
-    Raise,
-    /// Leave the region untouched (a segment mapped read-only from outside).
-    ReadOnly,
-}
-
-/// Scope `id`'s counters and peak, the peak raised or not as `peak` says. Never allocates.
-fn scope_figures(region: &Region, id: u32, peak: Peak) -> ([u64; COUNTER_COUNT], u64) {
-    match peak {
-        Peak::Raise => scope_counters(region, id),
-        Peak::ReadOnly => {
-            let counters = region.sum_scope(id as usize);
-            let stored = region
-                .scopes
-                .entry(id)
-                .peak_used
-                .load(core::sync::atomic::Ordering::Relaxed);
-            (counters, stored.max(used_bytes(&counters)))
-        }
-    }
+/// Scope `id`'s counters and peak as read from outside, leaving the segment untouched: the
+/// peak is the highest the process's own reports stored, or what is used now if more.
+/// Never allocates.
+fn scope_figures_read_only(
+    region: &Region,
+    blocks: &Blocks,
+    id: u32,
+) -> ([u64; COUNTER_COUNT], u64) {
+    let counters = region.sum_scope(blocks, id as usize);
+    let stored = region
+        .scopes
+        .entry(id)
+        .peak_used
+        .load(core::sync::atomic::Ordering::Relaxed);
+    (counters, stored.max(used_bytes(&counters)))
 }
 
 fn trace_enabled(region: &Region) -> bool {
@@ -129,11 +122,13 @@ fn trace_enabled(region: &Region) -> bool {
     .is_some()
 }
 
-/// Every scope of `region`, as process `pid`'s snapshot.
-pub fn of_region(region: &Region, pid: u32, peak: Peak) -> Snapshot {
+/// Every scope of another process's `region` and thread `blocks`, as process `pid`'s
+/// snapshot, the region left untouched; `mapped_bytes` is the address space its counters
+/// take.
+pub fn of_region(region: &Region, blocks: &Blocks, pid: u32, mapped_bytes: usize) -> Snapshot {
     let scopes = (0..region.scopes.len())
         .map(|id| {
-            let (counters, peak_used_bytes) = scope_figures(region, id, peak);
+            let (counters, peak_used_bytes) = scope_figures_read_only(region, blocks, id);
             ScopeStats {
                 id,
                 name: region.scopes.name(id).to_owned(),
@@ -146,7 +141,7 @@ pub fn of_region(region: &Region, pid: u32, peak: Peak) -> Snapshot {
     Snapshot {
         pid,
         threads: Some(region.threads_attached()),
-        region_bytes: Some(Region::mapped_bytes()),
+        region_bytes: Some(mapped_bytes),
         scopes,
         trace_enabled: Some(trace_enabled(region)),
     }
@@ -176,7 +171,7 @@ impl Counts {
         self.scopes = region.scopes.len();
         self.threads = region.threads_attached();
         for id in 0..self.scopes {
-            let (counters, peak) = scope_figures(region, id, Peak::Raise);
+            let (counters, peak) = scope_counters(region, id);
             self.counters[id as usize] = counters;
             self.peaks[id as usize] = peak;
         }
@@ -203,7 +198,27 @@ impl Counts {
     }
 }
 
-/// The calling process's figures, or `None` when counting is not running.
+/// The calling process's figures, or `None` when counting is not running; raises the
+/// peaks it stores to what it sees.
 pub fn take() -> Option<Snapshot> {
-    Some(of_region(region::get()?, std::process::id(), Peak::Raise))
+    let region = region::get()?;
+    let scopes = (0..region.scopes.len())
+        .map(|id| {
+            let (counters, peak_used_bytes) = scope_counters(region, id);
+            ScopeStats {
+                id,
+                name: region.scopes.name(id).to_owned(),
+                kind: region.scopes.kind(id).to_owned(),
+                counters,
+                peak_used_bytes,
+            }
+        })
+        .collect();
+    Some(Snapshot {
+        pid: std::process::id(),
+        threads: Some(region.threads_attached()),
+        region_bytes: Some(Region::mapped_bytes()),
+        scopes,
+        trace_enabled: Some(trace_enabled(region)),
+    })
 }

@@ -430,9 +430,14 @@ fn attach(thread: &ThreadState) {
         thread.status.set(STATUS_SHARED);
         return;
     };
+    let Some(block) = region::thread_block(slot) else {
+        region.release_slot(slot);
+        thread.status.set(STATUS_SHARED);
+        return;
+    };
     crate::thread_exit::watch();
     thread.slot.set(slot as u32);
-    thread.sets.set(region.blocks[slot].sets.as_ptr());
+    thread.sets.set(block.sets.as_ptr());
     thread.sync_current();
     thread.status.set(STATUS_ACTIVE);
 }

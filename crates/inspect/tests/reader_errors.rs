@@ -13,8 +13,12 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use skull_mem_core::region::{Region, MAX_SCOPES};
-use skull_mem_core::segment::{SegmentHeader, LAYOUT_VERSION, MAGIC};
+use std::mem::size_of;
+
+use skull_mem_core::region::{ThreadBlock, MAX_SCOPES};
+use skull_mem_core::segment::{
+    SegmentHeader, FIXED_FILE_BYTES, GROUP_BYTES, LAYOUT_VERSION, MAGIC,
+};
 use skull_mem_inspect::reader::{self, ReadError, Reading};
 use support::*;
 
@@ -281,17 +285,9 @@ fn truncated_files_are_truncated() {
     let dir = TestDir::new("truncated");
     let (_measured, image) = paused(dir.path());
     let header = std::mem::size_of::<SegmentHeader>();
-    for size in [
-        0,
-        1,
-        8,
-        header as u64 - 1,
-        header as u64,
-        4096,
-        image.bytes.len() as u64,
-        image.size - 1,
-        image.size / 2,
-    ] {
+    let fixed = FIXED_FILE_BYTES as u64;
+    // Shorter than the fixed part, which the writer reserves before anything else.
+    for size in [0, 1, 8, header as u64 - 1, header as u64, 4096, fixed - 1] {
         let path = dir.path().join(format!("truncated-{size}"));
         Image::write_as(&image.bytes, size, &path, 0o600);
         let message = assert_error(
@@ -299,9 +295,25 @@ fn truncated_files_are_truncated() {
             "TRUNCATED",
             &[path.to_str().unwrap(), &format!("({size} bytes")],
         );
-        assert!(
-            message.contains(&Region::mapped_bytes().to_string()),
-            "{message}"
+        assert!(message.contains(&fixed.to_string()), "{message}");
+    }
+    // The fixed part is there, but not the thread block the header says is committed: the
+    // reader must not map past the end of the file (a fault), it refuses the record.
+    assert_eq!(
+        image.size,
+        fixed + size_of::<ThreadBlock>() as u64,
+        "one block"
+    );
+    for size in [fixed, image.size - 1] {
+        let path = dir.path().join(format!("truncated-{size}"));
+        Image::write_as(&image.bytes, size, &path, 0o600);
+        assert_error(
+            reader::read_file(&path),
+            "CORRUPT",
+            &[
+                path.to_str().unwrap(),
+                "an area record does not fit its file",
+            ],
         );
     }
 }
@@ -403,7 +415,7 @@ fn inconsistent_layout_fields_are_corrupt() {
     let dir = TestDir::new("corrupt");
     let (measured, image) = paused(dir.path());
     // (field, offset, width, value)
-    let fields: [(&str, usize, usize, u64); 9] = [
+    let fields: [(&str, usize, usize, u64); 10] = [
         ("header_size", offset_of!(SegmentHeader, header_size), 4, 8),
         (
             "max_scopes",
@@ -445,6 +457,12 @@ fn inconsistent_layout_fields_are_corrupt() {
             "blocks_offset",
             offset_of!(SegmentHeader, blocks_offset),
             8,
+            4096,
+        ),
+        (
+            "thread_block_size",
+            offset_of!(SegmentHeader, thread_block_size),
+            4,
             4096,
         ),
         (
@@ -491,8 +509,39 @@ fn inconsistent_layout_fields_are_corrupt() {
         "CORRUPT",
         &[misnamed.to_str().unwrap(), "another pid than its file name"],
     );
-    // Longer than the segment it describes.
+    // Longer than what it has committed: fine (a chunk reserved, not recorded yet).
     let path = dir.path().join("longer");
     Image::write_as(&image.bytes, image.size + 4096, &path, 0o600);
-    assert_error(reader::read_file(&path), "CORRUPT", &["layout fields"]);
+    assert!(reader::read_file(&path).is_ok());
+    // Area records that do not describe this layout's areas inside the file.
+    let group = offset_of!(SegmentHeader, block_groups);
+    let block = size_of::<ThreadBlock>() as u64;
+    let record: [(&str, usize, u64); 5] = [
+        ("more committed than the file holds", group + 16, 2 * block),
+        (
+            "more committed than reserved",
+            group + 16,
+            GROUP_BYTES as u64 + block,
+        ),
+        ("not whole blocks", group + 16, block - 8),
+        ("another file offset", group, 4096),
+        ("another reservation", group + 8, 1 << 40),
+    ];
+    for (what, offset, value) in record {
+        let mut bad = Image {
+            bytes: image.bytes.clone(),
+            size: image.size,
+        };
+        bad.put_u64(offset, value);
+        bad.write(&copy);
+        let message = assert_error(
+            reader::read_file(&copy),
+            "CORRUPT",
+            &["an area record does not fit its file"],
+        );
+        assert!(
+            message.contains(copy.to_str().unwrap()),
+            "{what}: {message}"
+        );
+    }
 }

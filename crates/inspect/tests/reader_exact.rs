@@ -3,10 +3,12 @@
 
 mod support;
 
+use std::mem::size_of;
 use std::os::unix::fs::MetadataExt;
 
 use skull_mem_core::counters::Counter::*;
-use skull_mem_core::region::Region;
+use skull_mem_core::region::ThreadBlock;
+use skull_mem_core::segment::{FIXED_FILE_BYTES, GROUP_BYTES};
 use skull_mem_inspect::reader::{self, process_start_time};
 use support::*;
 
@@ -168,7 +170,11 @@ fn a_live_segment_is_0600_one_region_long_and_describes_its_process() {
     assert_eq!(meta.mode() & 0o7777, 0o600, "segment mode");
     // SAFETY: getuid cannot fail.
     assert_eq!(meta.uid(), unsafe { libc::getuid() });
-    assert_eq!(meta.len(), Region::mapped_bytes() as u64);
+    // The fixed part and the one thread's block, every byte reserved (no hole that a store
+    // could find the filesystem full at): 135,168 + 90,112 bytes.
+    let one_thread = (FIXED_FILE_BYTES + size_of::<ThreadBlock>()) as u64;
+    assert_eq!((meta.len(), one_thread), (225_280, 225_280));
+    assert!(meta.blocks() * 512 >= one_thread, "all allocated");
 
     let reading = reader::read_pid(dir.path(), pid).unwrap();
     let info = &reading.info;
@@ -185,7 +191,11 @@ fn a_live_segment_is_0600_one_region_long_and_describes_its_process() {
     // The same file read by path gives the same figures.
     let by_path = reader::read_file(&path).unwrap();
     assert_eq!(by_path.snapshot, reading.snapshot);
-    assert_eq!(reading.snapshot.region_bytes, Some(Region::mapped_bytes()));
+    // Address space: the fixed part and one block group's reservation (32 blocks).
+    assert_eq!(
+        reading.snapshot.region_bytes,
+        Some(FIXED_FILE_BYTES + GROUP_BYTES)
+    );
 }
 
 fn thread_step(t: u64, k: u64, scopes: u64) -> (usize, u64) {

@@ -128,8 +128,10 @@ fn scope_selected(region: &crate::region::Region, scope: u32) -> bool {
         .is_some_and(|word| word.load(Ordering::Acquire) & (1 << (scope % 64)) != 0)
 }
 
+/// Tracing's tables: in the trace area, committed when tracing first records (so a process
+/// that never traces has no memory, file or address space for them).
 fn tables() -> Option<&'static TraceTables> {
-    crate::region::get().map(|region| &region.trace)
+    crate::region::trace_tables()
 }
 
 /// Called for every new block while tracing is on (`word` non-zero). Sampling's countdown is
@@ -187,7 +189,9 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     if config.scoped && !scope_selected(region, info.scope) {
         return;
     }
-    let tables = &region.trace;
+    let Some(tables) = tables() else {
+        return;
+    };
     let recent = &crate::thread::trace_state().recent;
     let Some(stack) =
         capture::capture_interned(recent, config.depth, |frames| tables.intern(frames))

@@ -4,9 +4,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use skull_mem_core::region::Region;
-
 use crate::render::escape::escape;
+use skull_mem_core::segment::FIXED_FILE_BYTES;
 use skull_mem_core::segment::LAYOUT_VERSION;
 
 /// Why a segment could not be read. `code()` is stable; `Display` is one line for a user.
@@ -107,9 +106,9 @@ impl fmt::Display for Raw<'_> {
             ),
             ReadError::Truncated { path, size } => write!(
                 f,
-                "{} is truncated ({size} bytes; a segment is {} bytes)",
+                "{} is truncated ({size} bytes; a segment is at least {} bytes)",
                 path.display(),
-                Region::mapped_bytes()
+                FIXED_FILE_BYTES
             ),
             ReadError::NotASegment { path } => write!(
                 f,

@@ -2,14 +2,21 @@
 //!
 //! The file may be stale, foreign, truncated, planted or corrupt, so nothing in it is
 //! trusted until checked: it must be a regular file (not followed through a symlink),
-//! owned by the caller (or the caller is root) with mode 0600, exactly one segment long,
+//! owned by the caller (or the caller is root) with mode 0600, at least its fixed part long,
 //! with our magic, layout version and layout; its process must be alive with the start time
 //! the header records. Counts read from it are clamped to the table sizes by `Region`.
 //!
-//! The file is mapped shared and, where the caller may write it, writable for one purpose:
-//! raising each scope's "peak seen" with an atomic max, so every reader's view of the peak
-//! accumulates. A same-user process truncating the file during the read could still raise
-//! SIGBUS; only its owner can do that, and the owner can already do worse.
+//! Only committed bytes are mapped: the fixed part, and of each area (thread block groups,
+//! tracing's tables) what its header record says is committed, checked to lie inside the
+//! file where this layout puts the area (a record that does not is refused as corrupt).
+//! Holes of the file are never read: on a full tmpfs that could fault.
+//!
+//! The reader never writes into the segment except the tracing control word that
+//! `skull-trace on/off` writes by design: the fixed part is mapped writable for that alone,
+//! where the caller may write the file; the areas are mapped read-only. Peaks are the
+//! process's own (raised by its own reports) or, if more, what is used now. A same-user
+//! process truncating the file during the read could still raise SIGBUS; only its owner
+//! can do that, and the owner can already do worse.
 
 use std::fs::{self, File};
 use std::io;
@@ -18,9 +25,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use skull_mem_core::region::Region;
-use skull_mem_core::segment::{self, SegmentHeader, FILE_PREFIX, LAYOUT_VERSION, MAGIC};
-use skull_mem_core::snapshot::{self, Peak, Snapshot};
+use skull_mem_core::region::{Blocks, Region, ThreadBlock, BLOCK_GROUPS, TRACE_AREA};
+use skull_mem_core::segment::{
+    self, area::AreaRecord, SegmentHeader, FILE_PREFIX, FIXED_FILE_BYTES, GROUP_BYTES,
+    LAYOUT_VERSION, MAGIC, TRACE_FILE_OFFSET,
+};
+use skull_mem_core::snapshot::{self, Snapshot};
+use skull_mem_core::trace::tables::TraceTables;
 
 mod error;
 mod process;
@@ -172,11 +183,16 @@ pub fn read_pid_with<T>(
     }
 }
 
-/// A checked segment, mapped: its region, and whether the caller may write to it.
+/// A checked segment, mapped: its region, its committed thread blocks and trace tables, and
+/// whether the caller may write its control word.
 pub struct SegmentView<'a> {
-    /// The region, checked to be of this build's layout.
+    /// The fixed part, checked to be of this build's layout.
     pub region: &'a Region,
-    /// Whether the mapping is writable (the caller owns the file or is root).
+    /// The committed thread blocks.
+    pub blocks: Blocks<'a>,
+    /// Tracing's tables: empty tables while the process has never traced.
+    pub trace: &'a TraceTables,
+    /// Whether the fixed part is mapped writable (the caller owns the file or is root).
     pub writable: bool,
 }
 
@@ -202,40 +218,163 @@ pub fn read_file_with<T>(
             size,
         });
     }
-    // SAFETY: a shared view of a file checked above to be the caller's and regular; every
-    // byte is only accessed through integer and atomic types, the only write being the
-    // atomic max of a peak (see the module doc for truncation during the read).
-    let map = unsafe {
-        if writable {
-            memmap2::MmapOptions::new()
-                .map_mut(&file)
-                .map(View::Writable)
-        } else {
-            memmap2::MmapOptions::new().map(&file).map(View::ReadOnly)
-        }
-    }
-    .map_err(|error| io_error(path, error))?;
+    // No more than the file holds until the header says what it is (`check_header` then
+    // refuses a file shorter than the fixed part).
+    let fixed_len = FIXED_FILE_BYTES.min(size as usize);
+    let fixed = map_fixed(&file, fixed_len, writable).map_err(|error| io_error(path, error))?;
     // SAFETY: the mapping is page-aligned and at least a header long; a header is plain
     // integers and bytes, valid for any content.
-    let header = unsafe { &*(map.as_ptr() as *const SegmentHeader) };
+    let header = unsafe { &*(fixed.as_ptr() as *const SegmentHeader) };
     check_header(path, header, size)?;
-    // SAFETY: `check_header` proved the file is exactly one `Region` of our layout; a
-    // `Region` is plain integers, atomics and bytes, valid for any content, and the
-    // mapping is page-aligned (as `Region` requires) and lives until `map` drops below.
-    let region = unsafe { &*(map.as_ptr() as *const Region) };
+    // SAFETY: `check_header` proved the file holds the fixed part of our layout; a `Region`
+    // is plain integers, atomics and bytes, valid for any content, and the mapping is
+    // page-aligned and lives until `fixed` drops below.
+    let region = unsafe { &*(fixed.as_ptr() as *const Region) };
+    let areas = Areas::map(path, &file, header, size)?;
     let info = SegmentInfo::of(path, header);
-    let peak = if writable {
-        Peak::Raise
-    } else {
-        Peak::ReadOnly
-    };
-    let snapshot = snapshot::of_region(region, header.pid, peak);
-    let extra = also(&SegmentView { region, writable });
-    drop(map);
+    let blocks = areas.blocks();
+    let snapshot = snapshot::of_region(region, &blocks, header.pid, areas.mapped_bytes());
+    let extra = also(&SegmentView {
+        region,
+        blocks,
+        trace: areas.trace(),
+        writable,
+    });
+    drop(areas);
+    drop(fixed);
     Ok((Reading { info, snapshot }, extra))
 }
 
-/// The mapping of a segment: writable when the caller may raise its peaks.
+/// Maps the first `len` bytes (the fixed part, or less of a short file): writable where the
+/// caller may write the file, for the control word.
+fn map_fixed(file: &File, len: usize, writable: bool) -> io::Result<View> {
+    let mut options = memmap2::MmapOptions::new();
+    options.len(len);
+    // SAFETY: a shared view of the first `len` bytes of a file checked to be the caller's
+    // and regular, and at least that long (the fixed part is reserved when the file is
+    // made, so reading it cannot fault); only accessed through integer and atomic types.
+    unsafe {
+        if writable {
+            options.map_mut(file).map(View::Writable)
+        } else {
+            options.map(file).map(View::ReadOnly)
+        }
+    }
+}
+
+/// The committed parts of a segment's areas, mapped read-only.
+struct Areas {
+    groups: Vec<Option<memmap2::Mmap>>,
+    trace: Option<memmap2::Mmap>,
+}
+
+impl Areas {
+    /// Maps what each area record says is committed, refusing a record that does not lie
+    /// where this layout puts its area inside the file.
+    fn map(
+        path: &Path,
+        file: &File,
+        header: &SegmentHeader,
+        size: u64,
+    ) -> Result<Areas, ReadError> {
+        let map = |record: &AreaRecord, offset: u64, reserved: u64, unit: u64| {
+            let committed = segment::area_committed(record, offset, reserved, unit, size)
+                .ok_or_else(|| ReadError::Corrupt {
+                    path: path.to_owned(),
+                    what: "an area record does not fit its file",
+                })?;
+            if committed == 0 {
+                return Ok(None);
+            }
+            // SAFETY: a read-only view of committed bytes, inside the file (checked above),
+            // reserved by the writer before it recorded them; only read through atomics.
+            unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(offset)
+                    .len(committed as usize)
+                    .map(file)
+            }
+            .map(Some)
+            .map_err(|error| io_error(path, error))
+        };
+        let block = std::mem::size_of::<ThreadBlock>() as u64;
+        let groups = header
+            .block_groups
+            .iter()
+            .enumerate()
+            .map(|(group, record)| {
+                map(
+                    record,
+                    segment::group_file_offset(group),
+                    GROUP_BYTES as u64,
+                    block,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let trace = map(
+            &header.trace_area,
+            TRACE_FILE_OFFSET,
+            TRACE_AREA.reserved() as u64,
+            TRACE_AREA.chunk() as u64,
+        )?;
+        Ok(Areas { groups, trace })
+    }
+
+    /// The committed thread blocks, group by group.
+    fn blocks(&self) -> Blocks<'_> {
+        let block = std::mem::size_of::<ThreadBlock>();
+        Blocks::of_groups(std::array::from_fn::<_, BLOCK_GROUPS, _>(|group| {
+            match &self.groups[group] {
+                // SAFETY: the mapping is page-aligned, holds whole blocks (checked by
+                // `area_committed`) and lives as long as `self`; blocks are atomics.
+                Some(map) => unsafe {
+                    std::slice::from_raw_parts(
+                        map.as_ptr() as *const ThreadBlock,
+                        map.len() / block,
+                    )
+                },
+                None => &[][..],
+            }
+        }))
+    }
+
+    /// The trace tables, or empty ones while nothing is committed.
+    fn trace(&self) -> &TraceTables {
+        match &self.trace {
+            Some(map) if map.len() >= std::mem::size_of::<TraceTables>() => {
+                // SAFETY: page-aligned, long enough, lives as long as `self`; the tables
+                // are atomics, valid for any content (and bounded on read).
+                unsafe { &*(map.as_ptr() as *const TraceTables) }
+            }
+            _ => empty_trace_tables(),
+        }
+    }
+
+    /// Address space the counters take in the process: the fixed part and each block
+    /// group it has reserved.
+    fn mapped_bytes(&self) -> usize {
+        FIXED_FILE_BYTES + self.groups.iter().flatten().count() * GROUP_BYTES
+    }
+}
+
+/// Empty trace tables (all zero is empty), made once for segments that never traced.
+fn empty_trace_tables() -> &'static TraceTables {
+    static EMPTY: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let address = *EMPTY.get_or_init(|| {
+        let layout = std::alloc::Layout::new::<TraceTables>();
+        // SAFETY: a non-zero-sized layout; zeroed memory is valid empty tables (atomics),
+        // kept for the life of the program.
+        let tables = unsafe { std::alloc::alloc_zeroed(layout) };
+        if tables.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        tables as usize
+    });
+    // SAFETY: made above, never freed.
+    unsafe { &*(address as *const TraceTables) }
+}
+
+/// The mapping of a segment's fixed part: writable when the caller may switch tracing.
 enum View {
     Writable(memmap2::MmapMut),
     ReadOnly(memmap2::Mmap),
@@ -267,7 +406,7 @@ pub(crate) fn io_error(path: &Path, error: io::Error) -> ReadError {
 
 /// Opens without following a symlink and without blocking on a planted FIFO, then checks
 /// kind, owner and mode on the open file (no race with a swap of the path). Opens for
-/// writing too where allowed (to raise peaks); says which.
+/// writing too where allowed (to switch tracing); says which.
 fn open_checked(path: &Path) -> Result<(File, bool), ReadError> {
     let open = |write: bool| {
         fs::OpenOptions::new()
@@ -278,7 +417,7 @@ fn open_checked(path: &Path) -> Result<(File, bool), ReadError> {
     };
     let (file, writable) = match open(true) {
         Ok(file) => (file, true),
-        // Not writable here (or a directory, refused below): read-only, peaks not raised.
+        // Not writable here (or a directory, refused below): read-only, tracing not switched.
         Err(error)
             if matches!(
                 error.raw_os_error(),
@@ -330,7 +469,7 @@ fn check_header(path: &Path, header: &SegmentHeader, size: u64) -> Result<(), Re
             library: header.library_version().to_owned(),
         });
     }
-    if size < header.segment_size || size < Region::mapped_bytes() as u64 {
+    if size < header.segment_size || size < FIXED_FILE_BYTES as u64 {
         return Err(ReadError::Truncated {
             path: path.to_owned(),
             size,

@@ -59,7 +59,7 @@ fn switch(
     }
     let word = config.map_or(0, |config| config.encode());
     header.control.store(word, Ordering::Release);
-    Ok(TraceStatus::of(word, &view.region.trace))
+    Ok(TraceStatus::of(word, view.trace))
 }
 
 /// Switches tracing of process `pid` on with `settings`, or off with `None` (the blocks

@@ -63,7 +63,7 @@ pub fn events(
     symbolizer: &mut Symbolizer,
 ) -> Result<TraceEvents, TraceError> {
     let (reading, found) = reader::read_pid_with(dir, pid, |view: &SegmentView| {
-        let tables = &view.region.trace;
+        let tables = view.trace;
         if follow_seconds > 0.0 {
             if !view.writable {
                 return Err(TraceError::NotWritable {

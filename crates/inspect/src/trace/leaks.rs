@@ -115,7 +115,7 @@ pub fn leaks(
     let now = skull_mem_core::trace::now_ns();
     let (reading, (blocks, stacks, status)) =
         reader::read_pid_with(dir, pid, |view: &SegmentView| {
-            let tables = &view.region.trace;
+            let tables = view.trace;
             let blocks: Vec<LiveBlock> = tables.live_blocks();
             let stacks: HashMap<u32, Vec<u64>> = blocks
                 .iter()
@@ -191,7 +191,7 @@ pub fn stacks(
     symbolizer: &mut Symbolizer,
 ) -> Result<StackReport, TraceError> {
     let (_, (recorded, status)) = reader::read_pid_with(dir, pid, |view: &SegmentView| {
-        (view.region.trace.stacks(), TraceStatus::of_view(view))
+        (view.trace.stacks(), TraceStatus::of_view(view))
     })?;
     // Equal stacks may be interned twice (a race between threads): merge by content.
     let mut merged: HashMap<Vec<u64>, (u64, u64)> = HashMap::new();

@@ -81,7 +81,7 @@ impl TraceStatus {
     pub fn of_view(view: &SegmentView) -> TraceStatus {
         TraceStatus::of(
             view.region.header.control.load(Ordering::Relaxed),
-            &view.region.trace,
+            view.trace,
         )
     }
 }
