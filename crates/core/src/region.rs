@@ -277,12 +277,11 @@ extern "C" fn after_fork_in_child() {
         unsafe { segment::move_to_own_segment(region, FILE_BACKED.load(Ordering::Relaxed)) };
     FILE_BACKED.store(file_backed, Ordering::Relaxed);
     if file_backed {
-        // The child's own segment starts with empty trace tables, tracing as start-up says
-        // (`SKULL_MEM_TRACE`): a child of a traced run is traced, and its leak check sees
-        // what it allocates itself.
+        // The child's own segment starts with empty trace tables (`segment::fork`), tracing
+        // as start-up says (`SKULL_MEM_TRACE`): a child of a traced run is traced, and its
+        // leak check sees what it allocates itself.
         // SAFETY: `region` is mapped; the child has one thread.
         let own = unsafe { &*region };
-        crate::trace::limit_tables(&own.trace);
         own.header
             .control
             .store(crate::options::trace_word(), Ordering::Relaxed);

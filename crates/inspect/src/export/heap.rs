@@ -68,7 +68,7 @@ pub struct HeapTrace {
 pub fn read_heap_trace(dir: &Path, pid: u32) -> Result<HeapTrace, TraceError> {
     let (reading, (recorded, blocks, live_stacks, status)) =
         reader::read_pid_with(dir, pid, |view: &SegmentView| {
-            let tables = &view.region.trace;
+            let tables = view.trace;
             let blocks: Vec<LiveBlock> = tables.live_blocks();
             let live_stacks: HashMap<u32, Vec<u64>> = blocks
                 .iter()

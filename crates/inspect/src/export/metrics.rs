@@ -200,7 +200,7 @@ pub fn read_process(dir: &Path, pid: u32) -> Result<ProcessMetrics, ReadError> {
     // Two counters only: `TraceStatus` also counts the live table, which touches every page
     // of it (a hundred processes: most of a scrape's time).
     let (reading, trace_dropped) = reader::read_pid_with(dir, pid, |view| {
-        let trace = &view.region.trace;
+        let trace = view.trace;
         (
             trace.dropped_stacks.load(Ordering::Relaxed),
             trace.dropped_blocks.load(Ordering::Relaxed),

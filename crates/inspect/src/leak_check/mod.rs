@@ -157,6 +157,14 @@ fn check_below(
     let mut pieces: Vec<Range<u64>> = Vec::with_capacity(ranges.len() + blocks.len() + 16);
     let region_start = region as *const Region as u64;
     exclusions.push(region_start..region_start + std::mem::size_of::<Region>() as u64);
+    // The segment's growable parts (thread counters, tracing's tables: every traced block's
+    // address is a key there) are no roots either.
+    for area in region::BLOCK_AREAS.iter().chain([&region::TRACE_AREA]) {
+        let base = area.base() as u64;
+        if base != 0 {
+            exclusions.push(base..base + area.reserved() as u64);
+        }
+    }
     exclusions.extend(
         blocks
             .iter()
