@@ -1,6 +1,8 @@
 //! A recorded stack, symbolized: one entry per frame, inlined frames before the frame they
 //! are inlined in.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
 
@@ -40,6 +42,78 @@ impl Frame {
     }
 }
 
+/// The frames of one return address, before they are numbered by their place in a stack.
+fn address_frames(
+    symbolizer: &mut Symbolizer,
+    process: Option<&Process>,
+    address: u64,
+) -> Vec<Frame> {
+    // Every address of a recorded stack is a return address, the innermost included
+    // (where malloc returns to).
+    let resolved = match process {
+        Some(process) => symbolizer.symbolize(process, address, Lookup::ReturnAddress),
+        None => Vec::new(),
+    };
+    if resolved.is_empty() {
+        return vec![Frame {
+            index: 0,
+            address: format!("{address:#x}"),
+            symbol: None,
+            text: format!("?? ({address:#x})"),
+        }];
+    }
+    resolved
+        .into_iter()
+        .map(|frame| Frame {
+            index: 0,
+            address: format!("{address:#x}"),
+            text: frame.to_string(),
+            symbol: Some(Symbol {
+                function: frame.function,
+                file: frame.file,
+                line: frame.line,
+                module: frame.module,
+                inlined: frame.inlined,
+            }),
+        })
+        .collect()
+}
+
+/// Symbolizes the stacks of one report, each distinct address once: stacks share most of
+/// their frames, and a report may have 100,000 of them.
+pub struct StackSymbols<'a> {
+    symbolizer: &'a mut Symbolizer,
+    process: Option<&'a Process>,
+    known: HashMap<u64, Vec<Frame>>,
+}
+
+impl<'a> StackSymbols<'a> {
+    /// Symbolizes stacks of `process` (`None`: it could not be attached, so addresses only).
+    pub fn new(symbolizer: &'a mut Symbolizer, process: Option<&'a Process>) -> Self {
+        StackSymbols {
+            symbolizer,
+            process,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The frames of the return addresses `stack`, innermost first.
+    pub fn stack(&mut self, stack: &[u64]) -> Vec<Frame> {
+        let mut out = Vec::new();
+        for (index, &address) in stack.iter().enumerate() {
+            let frames = self
+                .known
+                .entry(address)
+                .or_insert_with(|| address_frames(self.symbolizer, self.process, address));
+            out.extend(frames.iter().map(|frame| Frame {
+                index,
+                ..frame.clone()
+            }));
+        }
+        out
+    }
+}
+
 /// Symbolizes the return addresses `stack` of `process` (`None`: it could not be attached,
 /// so addresses only).
 pub fn symbolize_stack(
@@ -47,37 +121,5 @@ pub fn symbolize_stack(
     process: Option<&Process>,
     stack: &[u64],
 ) -> Vec<Frame> {
-    let mut out = Vec::new();
-    for (index, &address) in stack.iter().enumerate() {
-        // Every address of a recorded stack is a return address, the innermost included
-        // (where malloc returns to).
-        let resolved = match process {
-            Some(process) => symbolizer.symbolize(process, address, Lookup::ReturnAddress),
-            None => Vec::new(),
-        };
-        if resolved.is_empty() {
-            out.push(Frame {
-                index,
-                address: format!("{address:#x}"),
-                symbol: None,
-                text: format!("?? ({address:#x})"),
-            });
-        }
-        for frame in resolved {
-            let text = frame.to_string();
-            out.push(Frame {
-                index,
-                address: format!("{address:#x}"),
-                symbol: Some(Symbol {
-                    function: frame.function,
-                    file: frame.file,
-                    line: frame.line,
-                    module: frame.module,
-                    inlined: frame.inlined,
-                }),
-                text,
-            });
-        }
-    }
-    out
+    StackSymbols::new(symbolizer, process).stack(stack)
 }
