@@ -31,6 +31,7 @@ interface Frame {
   file: string | null;
   line: number | null;
   address: string;
+  text: string;
 }
 interface Group {
   bytes: number;
@@ -151,6 +152,34 @@ describe('grouping and truncation', () => {
     // One mark per cut stack: descend's blocks, and the array `keep` made from down there.
     expect(report.groups.filter((g) => g.truncated).map((g) => g.frames.length)).toEqual([8, 8]);
     expect(text.match(/truncated/g)).toHaveLength(2);
+    expect(await program.end()).toBe(0);
+  });
+});
+
+describe('unloaded libraries', () => {
+  it('names_the_frames_of_a_plugin_leak_after_the_plugin_was_dlclosed', async () => {
+    const plugin = path.join(work, 'libleaky_plugin.so');
+    const built = spawnSync('gcc', ['-g', '-O2', '-shared', '-fPIC', path.join(ROOT, 'test/c/leaky_plugin.c'), '-o', plugin], { encoding: 'utf8' });
+    expect(built.status).toBe(0);
+    const host = path.join(work, 'dlopen_host');
+    const hostBuilt = spawnSync('gcc', ['-g', '-O2', path.join(ROOT, 'test/c/dlopen_host.c'), '-o', host, '-ldl'], { encoding: 'utf8' });
+    expect(hostBuilt.status).toBe(0);
+    const dir = fs.mkdtempSync(path.join(work, 'seg-'));
+    const program = new Started([host, plugin], dir);
+    const pid = Number((await program.line(/ready (\d+)/))[1]);
+    trace(['on', String(pid), '--all', '--dir', dir]);
+    program.send();
+    await program.line(/done/);
+    program.send('close');
+    await program.line(/closed/);
+    // The plugin is unmapped now: its 40 blocks of 512 bytes are still named by it.
+    expect(fs.readFileSync(`/proc/${pid}/maps`, 'utf8')).not.toMatch(/libleaky_plugin\.so/);
+    const top = leaks(pid, dir).groups[0];
+    expect([top.bytes, top.blocks]).toEqual([40 * 512, 40]);
+    const leakLine = fs.readFileSync(path.join(ROOT, 'test/c/leaky_plugin.c'), 'utf8').split('\n').findIndex((l) => l.includes('PLUGIN_LEAK_LINE')) + 1;
+    expect([top.frames[0].function, path.basename(top.frames[0].file ?? ''), top.frames[0].line]).toEqual(['plugin_leak', 'leaky_plugin.c', leakLine]);
+    expect(top.frames[0].text).toMatch(/\(libleaky_plugin\.so\)$/);
+    expect(top.frames[1].function).toBe('main');
     expect(await program.end()).toBe(0);
   });
 });

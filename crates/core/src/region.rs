@@ -50,6 +50,8 @@ pub struct Region {
     pub blocks: [ThreadBlock; MAX_THREADS],
     /// Tracing's stack and live-block tables (untouched until tracing is switched on).
     pub trace: TraceTables,
+    /// Objects unloaded with `dlclose`, so their frames are still named in leak reports.
+    pub unloaded: crate::trace::modules::UnloadedModules,
 }
 
 const STATE_UNMAPPED: u8 = 0;

@@ -5,10 +5,12 @@
 //! - `abi`: the C ABI of `include/skull_mem.h`.
 //! - `start`: the load-time constructor and the `__libc_start_main` hook that tells
 //!   allocations before `main` (scope `init`) from the rest.
-//! - `unload`: the `dlclose` wrapper that keeps stack capture's cache true.
+//! - `unload`: the `dlclose` wrapper that keeps stack capture's cache true, and `unloading`,
+//!   which records the unloaded object for leak reports.
 
 mod abi;
 mod exports;
 mod libc_alloc;
 mod start;
 mod unload;
+mod unloading;

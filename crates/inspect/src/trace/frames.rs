@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use skull_mem_core::trace::modules::UnloadedModule;
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
 
 /// What the symbolizer found for a frame.
@@ -46,12 +47,14 @@ impl Frame {
 fn address_frames(
     symbolizer: &mut Symbolizer,
     process: Option<&Process>,
+    unloaded: &[UnloadedModule],
     address: u64,
 ) -> Vec<Frame> {
     // Every address of a recorded stack is a return address, the innermost included
     // (where malloc returns to).
     let resolved = match process {
-        Some(process) => symbolizer.symbolize(process, address, Lookup::ReturnAddress),
+        Some(process) => unloaded_frames(symbolizer, process, unloaded, address)
+            .unwrap_or_else(|| symbolizer.symbolize(process, address, Lookup::ReturnAddress)),
         None => Vec::new(),
     };
     if resolved.is_empty() {
@@ -79,20 +82,48 @@ fn address_frames(
         .collect()
 }
 
+/// The frames of a return address in no mapping of the process any more but in an object it
+/// unloaded (the most recent one there, should several have been).
+fn unloaded_frames(
+    symbolizer: &mut Symbolizer,
+    process: &Process,
+    unloaded: &[UnloadedModule],
+    address: u64,
+) -> Option<Vec<skull_mem_symbolize::Frame>> {
+    let probe = address.checked_sub(1)?;
+    if process.maps().find(probe).is_some() {
+        return None;
+    }
+    let (module, range) = unloaded
+        .iter()
+        .rev()
+        .find_map(|module| Some((module, module.range_of(probe)?)))?;
+    let path = String::from_utf8_lossy(&module.path);
+    let offset = probe - range.start + range.offset;
+    Some(symbolizer.symbolize_file(&process.root(), &path, offset))
+}
+
 /// Symbolizes the stacks of one report, each distinct address once: stacks share most of
 /// their frames, and a report may have 100,000 of them.
 pub struct StackSymbols<'a> {
     symbolizer: &'a mut Symbolizer,
     process: Option<&'a Process>,
+    unloaded: &'a [UnloadedModule],
     known: HashMap<u64, Vec<Frame>>,
 }
 
 impl<'a> StackSymbols<'a> {
-    /// Symbolizes stacks of `process` (`None`: it could not be attached, so addresses only).
-    pub fn new(symbolizer: &'a mut Symbolizer, process: Option<&'a Process>) -> Self {
+    /// Symbolizes stacks of `process` (`None`: it could not be attached, so addresses only),
+    /// which unloaded the objects `unloaded` (from its segment).
+    pub fn new(
+        symbolizer: &'a mut Symbolizer,
+        process: Option<&'a Process>,
+        unloaded: &'a [UnloadedModule],
+    ) -> Self {
         StackSymbols {
             symbolizer,
             process,
+            unloaded,
             known: HashMap::new(),
         }
     }
@@ -101,10 +132,9 @@ impl<'a> StackSymbols<'a> {
     pub fn stack(&mut self, stack: &[u64]) -> Vec<Frame> {
         let mut out = Vec::new();
         for (index, &address) in stack.iter().enumerate() {
-            let frames = self
-                .known
-                .entry(address)
-                .or_insert_with(|| address_frames(self.symbolizer, self.process, address));
+            let frames = self.known.entry(address).or_insert_with(|| {
+                address_frames(self.symbolizer, self.process, self.unloaded, address)
+            });
             out.extend(frames.iter().map(|frame| Frame {
                 index,
                 ..frame.clone()
@@ -115,11 +145,12 @@ impl<'a> StackSymbols<'a> {
 }
 
 /// Symbolizes the return addresses `stack` of `process` (`None`: it could not be attached,
-/// so addresses only).
+/// so addresses only), which unloaded the objects `unloaded`.
 pub fn symbolize_stack(
     symbolizer: &mut Symbolizer,
     process: Option<&Process>,
+    unloaded: &[UnloadedModule],
     stack: &[u64],
 ) -> Vec<Frame> {
-    StackSymbols::new(symbolizer, process).stack(stack)
+    StackSymbols::new(symbolizer, process, unloaded).stack(stack)
 }

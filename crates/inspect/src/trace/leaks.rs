@@ -185,7 +185,7 @@ pub fn leaks(
     symbolizer: &mut Symbolizer,
 ) -> Result<LeakReport, TraceError> {
     let now = skull_mem_core::trace::now_ns();
-    let (reading, (blocks, stacks, status)) =
+    let (reading, (blocks, stacks, status, unloaded)) =
         reader::read_pid_with(dir, pid, |view: &SegmentView| {
             let tables = &view.region.trace;
             let blocks: Vec<LiveBlock> = tables.live_blocks();
@@ -193,7 +193,8 @@ pub fn leaks(
                 .iter()
                 .map(|block| (block.stack, tables.stack(block.stack)))
                 .collect();
-            (blocks, stacks, TraceStatus::of_view(view))
+            let unloaded = view.region.unloaded.modules();
+            (blocks, stacks, TraceStatus::of_view(view), unloaded)
         })?;
     let names = scope_names(&reading);
     let sampling = sampling(&status);
@@ -220,7 +221,7 @@ pub fn leaks(
         group.newest_ns = group.newest_ns.min(age);
     }
     let process = Process::attach(pid).ok();
-    let mut symbols = StackSymbols::new(symbolizer, process.as_ref());
+    let mut symbols = StackSymbols::new(symbolizer, process.as_ref(), &unloaded);
     let mut groups: HashMap<Vec<u64>, (Group, Vec<Frame>)> = HashMap::new();
     for (addresses, mut group) in by_stack {
         group.truncated = truncated(addresses.len(), &status);
@@ -278,9 +279,14 @@ pub fn stacks(
     top: usize,
     symbolizer: &mut Symbolizer,
 ) -> Result<StackReport, TraceError> {
-    let (_, (recorded, status)) = reader::read_pid_with(dir, pid, |view: &SegmentView| {
-        (view.region.trace.stacks(), TraceStatus::of_view(view))
-    })?;
+    let (_, (recorded, status, unloaded)) =
+        reader::read_pid_with(dir, pid, |view: &SegmentView| {
+            (
+                view.region.trace.stacks(),
+                TraceStatus::of_view(view),
+                view.region.unloaded.modules(),
+            )
+        })?;
     let sampling = sampling(&status);
     // Equal stacks may be interned twice (a race between threads): merge by content.
     let mut merged: HashMap<Vec<u64>, Tally> = HashMap::new();
@@ -299,7 +305,7 @@ pub fn stacks(
     let total = merged.len();
     merged.truncate(limit(top));
     let process = Process::attach(pid).ok();
-    let mut symbols = StackSymbols::new(symbolizer, process.as_ref());
+    let mut symbols = StackSymbols::new(symbolizer, process.as_ref(), &unloaded);
     let by_stack = merged
         .iter()
         .map(|(frames, tally)| StackAllocations {
