@@ -7,6 +7,8 @@ use serde::Serialize;
 use skull_mem_core::trace::modules::UnloadedModule;
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
 
+use super::grouping::{GroupBy, Sites};
+
 /// What the symbolizer found for a frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Symbol {
@@ -109,7 +111,7 @@ pub struct StackSymbols<'a> {
     symbolizer: &'a mut Symbolizer,
     process: Option<&'a Process>,
     unloaded: &'a [UnloadedModule],
-    known: HashMap<u64, Vec<Frame>>,
+    known: HashMap<u64, (Vec<Frame>, Sites)>,
 }
 
 impl<'a> StackSymbols<'a> {
@@ -128,19 +130,37 @@ impl<'a> StackSymbols<'a> {
         }
     }
 
+    /// The frames of return address `address`, and their sites, symbolized on first use.
+    fn known(&mut self, address: u64) -> &(Vec<Frame>, Sites) {
+        self.known.entry(address).or_insert_with(|| {
+            let frames = address_frames(self.symbolizer, self.process, self.unloaded, address);
+            let sites = Sites::of(&frames);
+            (frames, sites)
+        })
+    }
+
     /// The frames of the return addresses `stack`, innermost first.
     pub fn stack(&mut self, stack: &[u64]) -> Vec<Frame> {
         let mut out = Vec::new();
         for (index, &address) in stack.iter().enumerate() {
-            let frames = self.known.entry(address).or_insert_with(|| {
-                address_frames(self.symbolizer, self.process, self.unloaded, address)
-            });
+            let (frames, _) = self.known(address);
             out.extend(frames.iter().map(|frame| Frame {
                 index,
                 ..frame.clone()
             }));
         }
         out
+    }
+
+    /// What makes the stack `stack` one group with others, as `group_by` says (without
+    /// building its frames: a report lists only its largest groups).
+    pub fn key(&mut self, group_by: GroupBy, stack: &[u64]) -> Vec<u64> {
+        let mut key = Vec::with_capacity(stack.len());
+        for &address in stack {
+            let (_, sites) = self.known(address);
+            group_by.extend_key(&mut key, address, sites);
+        }
+        key
     }
 }
 

@@ -36,12 +36,33 @@ impl GroupBy {
         }
     }
 
-    /// The key of a recorded stack: its addresses, or what its symbolized frames say.
-    pub fn key(self, addresses: &[u64], frames: &[Frame]) -> Vec<u64> {
+    /// Adds to a stack's key what identifies the frame at return address `address`, whose
+    /// symbolized frames have the sites `sites`.
+    pub fn extend_key(self, key: &mut Vec<u64>, address: u64, sites: &Sites) {
         match self {
-            GroupBy::Stack => addresses.to_vec(),
-            GroupBy::Line => frames.iter().map(|frame| site(frame, true)).collect(),
-            GroupBy::Function => frames.iter().map(|frame| site(frame, false)).collect(),
+            GroupBy::Stack => key.push(address),
+            GroupBy::Line => key.extend_from_slice(&sites.lines),
+            GroupBy::Function => key.extend_from_slice(&sites.functions),
+        }
+    }
+}
+
+/// What identifies the frames of one return address (inlined frames first): hashes of
+/// function and file:line, and of function alone. Worked out once per address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sites {
+    /// By function and file:line.
+    pub lines: Vec<u64>,
+    /// By function.
+    pub functions: Vec<u64>,
+}
+
+impl Sites {
+    /// The sites of the frames of one return address.
+    pub fn of(frames: &[Frame]) -> Sites {
+        Sites {
+            lines: frames.iter().map(|frame| site(frame, true)).collect(),
+            functions: frames.iter().map(|frame| site(frame, false)).collect(),
         }
     }
 }
@@ -131,7 +152,11 @@ mod tests {
         let interpreted = [frame("0x10", "JS:~leak", 3)];
         let optimized = [frame("0x99", "JS:*leak", 3)];
         let other_line = [frame("0x99", "JS:*leak", 4)];
-        let key = |by: GroupBy, frames: &[Frame]| by.key(&[0x10], frames);
+        let key = |by: GroupBy, frames: &[Frame]| {
+            let mut key = Vec::new();
+            by.extend_key(&mut key, 0x10, &Sites::of(frames));
+            key
+        };
         assert_eq!(
             key(GroupBy::Line, &interpreted),
             key(GroupBy::Line, &optimized)
@@ -144,6 +169,7 @@ mod tests {
             key(GroupBy::Function, &optimized),
             key(GroupBy::Function, &other_line)
         );
+        assert_eq!(key(GroupBy::Stack, &optimized), vec![0x10]);
         assert_eq!(without_tier("JS:leak"), ("JS:", "leak"));
         assert_eq!(without_tier("main"), ("", "main"));
         assert_eq!("function".parse::<GroupBy>(), Ok(GroupBy::Function));

@@ -222,30 +222,30 @@ pub fn leaks(
     }
     let process = Process::attach(pid).ok();
     let mut symbols = StackSymbols::new(symbolizer, process.as_ref(), &unloaded);
-    let mut groups: HashMap<Vec<u64>, (Group, Vec<Frame>)> = HashMap::new();
+    // Each group shows the stack of its largest member; frames are built for those listed.
+    let mut groups: HashMap<Vec<u64>, (Group, &[u64])> = HashMap::new();
     for (addresses, mut group) in by_stack {
         group.truncated = truncated(addresses.len(), &status);
-        let frames = symbols.stack(addresses);
-        let key = options.group_by.key(addresses, &frames);
+        let key = symbols.key(options.group_by, addresses);
         match groups.get_mut(&key) {
             Some((merged, shown)) => {
                 if group.tally.bytes > merged.tally.bytes {
-                    *shown = frames;
+                    *shown = addresses;
                 }
                 merged.absorb(group);
             }
             None => {
-                groups.insert(key, (group, frames));
+                groups.insert(key, (group, addresses));
             }
         }
     }
-    let mut groups: Vec<(Group, Vec<Frame>)> = groups.into_values().collect();
+    let mut groups: Vec<(Group, &[u64])> = groups.into_values().collect();
     groups.sort_by(|a, b| by_size(&a.0.tally, &b.0.tally));
     let total = groups.len();
     groups.truncate(limit(options.top));
     let groups = groups
         .into_iter()
-        .map(|(group, frames)| LeakGroup {
+        .map(|(group, shown)| LeakGroup {
             bytes: group.tally.bytes.round() as u64,
             blocks: group.tally.blocks.round() as u64,
             estimate: group.tally.estimate(sampling),
@@ -258,7 +258,7 @@ pub fn leaks(
                 .collect(),
             oldest_seconds: group.oldest_ns as f64 / 1e9,
             newest_seconds: group.newest_ns as f64 / 1e9,
-            frames,
+            frames: symbols.stack(shown),
         })
         .collect();
     Ok(LeakReport {
