@@ -6,6 +6,8 @@
  */
 import type { Command } from 'commander';
 import {
+  GROUP_BY,
+  type GroupBy,
   describeTracing,
   leakReport,
   renderCollapsed,
@@ -87,15 +89,16 @@ function program(exit: (code: number) => void): Command {
 
   cli
     .command('leaks')
-    .description('traced blocks still live, grouped by stack, largest first: the leak candidates')
+    .description('traced blocks still live, grouped by call site, largest first: the leak candidates')
     .argument('<pid>', 'a process started with `skull-mem run`', parsePid)
     .option('--min-age <seconds>', 'only blocks at least this old', (v) => parseSeconds(v, '--min-age'))
     .option('--scope <name>', 'only blocks of this scope')
-    .option('--top <n>', 'at most this many stacks', (v) => parseWhole(v, '--top', 1_000_000))
+    .option('--top <n>', 'at most this many groups', (v) => parseWhole(v, '--top', 1_000_000))
+    .option('--group-by <what>', 'line (function and file:line of each frame), stack (return addresses) or function', parseGroupBy, 'line')
     .option('--json', 'JSON on stdout')
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
-    .action((pid: number, options: { minAge?: number; scope?: string; top?: number; json?: boolean; dir?: string }) => {
-      const report = leakReport(pid, { minAge: options.minAge, scope: options.scope, top: options.top }, options.dir);
+    .action((pid: number, options: { minAge?: number; scope?: string; top?: number; groupBy: GroupBy; json?: boolean; dir?: string }) => {
+      const report = leakReport(pid, { minAge: options.minAge, scope: options.scope, top: options.top, groupBy: options.groupBy }, options.dir);
       process.stdout.write(options.json ? jsonLine(report, 2) : renderLeaks(report));
       exit(0);
     });
@@ -188,6 +191,12 @@ async function tail(
     process.off('SIGTERM', stop);
   }
   return 0;
+}
+
+function parseGroupBy(text: string): GroupBy {
+  const found = GROUP_BY.find((choice) => choice === text);
+  if (found === undefined) throw new CliError(`--group-by must be stack, line or function (got "${text}")`, 2);
+  return found;
 }
 
 const FORMATS = ['text', 'json', 'collapsed', 'pprof', 'html'] as const;

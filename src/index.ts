@@ -44,6 +44,7 @@ export { humanBytes, renderMemoryTable, type SortKey, type TableOptions } from '
 export { takeProcessSnapshot, type ProcessFigures, type ProcessSnapshot } from './process-snapshot';
 export { readProcess, scanProcesses, type Reading, type Scan, type SegmentInfo } from './segments';
 export {
+  GROUP_BY,
   MAX_TRACE_DEPTH,
   leakReport,
   renderCollapsed,
@@ -56,6 +57,8 @@ export {
   trace,
   traceEvents,
   tracingStatus,
+  type Estimate,
+  type GroupBy,
   type LeakGroup,
   type LeakOptions,
   type LeakReport,

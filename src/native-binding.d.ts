@@ -70,12 +70,24 @@ export declare function eventLine(event: TraceEvent): string
 /** `1536` → `"1.5 KiB"`, as the tables write sizes. */
 export declare function humanBytes(bytes: number): string
 
-/** Live traced blocks with one stack. */
+/** Live traced blocks from one call site (or stack, or function). */
 export interface LeakGroup {
-  /** Bytes of the live blocks. */
+  /** Bytes of the live blocks (estimated when `estimated`). */
   bytes: number
-  /** Number of live blocks. */
+  /** Number of live blocks (estimated when `estimated`). */
   blocks: number
+  /** Whether `bytes` and `blocks` are estimates from a sample by bytes. */
+  estimated: boolean
+  /** Traced blocks behind the figures. */
+  samples: number
+  /** Their own bytes, before scaling. */
+  sampled_bytes: number
+  /** Rough relative error of the estimates, 1/sqrt(samples) (0 when counted). */
+  error: number
+  /** Recorded stacks in the group. */
+  stacks: number
+  /** Whether the stack was cut at the recording depth. */
+  truncated: boolean
   /** The scopes the blocks are charged to. */
   scopes: Array<string>
   /** Age of the oldest block, in seconds. */
@@ -110,7 +122,11 @@ export interface LeakReport {
   pid: number
   /** Its tracing state. */
   status: TraceStatus
-  /** Distinct stacks with live blocks (before `top`). */
+  /** How blocks were grouped. */
+  group_by: 'stack' | 'line' | 'function'
+  /** Whether the figures are estimates from a sample. */
+  estimated: boolean
+  /** Groups with live blocks (before `top`). */
   stacks: number
   /** The groups listed, largest first. */
   groups: Array<LeakGroup>
@@ -475,10 +491,20 @@ export declare function snapshotScopes(): Array<ScopeSnapshot>
 
 /** Every allocation traced with one stack. */
 export interface StackEntry {
-  /** Traced allocations. */
+  /** Traced allocations (estimated when `estimated`). */
   allocations: number
-  /** Their bytes. */
+  /** Their bytes (estimated when `estimated`). */
   bytes: number
+  /** Whether the figures are estimates from a sample by bytes. */
+  estimated: boolean
+  /** Traced allocations behind the figures. */
+  samples: number
+  /** Their own bytes, before scaling. */
+  sampled_bytes: number
+  /** Rough relative error of the estimates, 1/sqrt(samples) (0 when counted). */
+  error: number
+  /** Whether the stack was cut at the recording depth. */
+  truncated: boolean
   /** The symbolized stack, innermost first. */
   frames: Array<TraceFrame>
 }
@@ -489,6 +515,8 @@ export interface StackReport {
   pid: number
   /** Its tracing state. */
   status: TraceStatus
+  /** Whether the figures are estimates from a sample. */
+  estimated: boolean
   /** Distinct stacks (before `top`). */
   stacks: number
   /** The stacks listed, largest by bytes first. */
@@ -618,11 +646,12 @@ export interface TraceFrame {
 }
 
 /**
- * Traced blocks of process `pid` still live, grouped by stack, largest first: the leak
- * candidates. `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope;
- * `top` 0 lists every stack.
+ * Traced blocks of process `pid` still live, grouped by `group_by` (`line`, the default:
+ * symbolized call sites; `stack`; `function`), largest first: the leak candidates.
+ * `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope; `top` 0 lists
+ * every group.
  */
-export declare function traceLeaks(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number): LeakReport
+export declare function traceLeaks(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number, groupBy?: 'stack' | 'line' | 'function'): LeakReport
 
 /**
  * `traceLeaks` on a threadpool thread: resolves with the report of process `pid`, or the

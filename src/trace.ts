@@ -53,10 +53,36 @@ export interface TraceFrame {
   text: string;
 }
 
-/** Live traced blocks with one stack. */
-export interface LeakGroup {
+/** How a figure was arrived at: counted, or estimated from a sample by bytes (a sampled block of
+ * s bytes stands for s / (1 - e^(-s/M)) bytes, M the sampling mean). */
+export interface Estimate {
+  /** Whether `bytes` and `blocks` (or `allocations`) are estimates from a sample. */
+  estimated: boolean;
+  /** Traced blocks behind the figures. */
+  samples: number;
+  /** Their own bytes, before scaling. */
+  sampled_bytes: number;
+  /** Rough relative error of the estimates, 1/sqrt(samples); 0 when counted. */
+  error: number;
+}
+
+/** How `leaks` groups live blocks: by symbolized call site (`line`: function and file:line of
+ * every frame, the default), by recorded return addresses (`stack`), or by function. */
+export type GroupBy = 'stack' | 'line' | 'function';
+
+/** The choices of `GroupBy`, as `--group-by` takes them. */
+export const GROUP_BY: readonly GroupBy[] = ['stack', 'line', 'function'];
+
+/** Live traced blocks from one call site (or stack, or function). */
+export interface LeakGroup extends Estimate {
+  /** Bytes of the blocks (estimated when `estimated`). */
   bytes: number;
+  /** Number of blocks (estimated when `estimated`). */
   blocks: number;
+  /** Recorded stacks in the group (more than 1 when addresses differ but sites do not). */
+  stacks: number;
+  /** Whether the stack was cut at the recording depth (its outer callers are missing). */
+  truncated: boolean;
   scopes: string[];
   oldest_seconds: number;
   newest_seconds: number;
@@ -67,7 +93,11 @@ export interface LeakGroup {
 export interface LeakReport {
   pid: number;
   status: TraceStatus;
-  /** Distinct stacks with live blocks (before `top`). */
+  /** How blocks were grouped. */
+  group_by: GroupBy;
+  /** Whether the figures are estimates from a sample. */
+  estimated: boolean;
+  /** Groups with live blocks (before `top`). */
   stacks: number;
   groups: LeakGroup[];
 }
@@ -78,8 +108,10 @@ export interface LeakOptions {
   minAge?: number;
   /** Only blocks of this scope. */
   scope?: string;
-  /** At most this many stacks; 0 or absent: all. */
+  /** At most this many groups; 0 or absent: all. */
   top?: number;
+  /** What makes blocks one group; default `line`. */
+  groupBy?: GroupBy;
 }
 
 /** `value` as the table's number setting `name` (crates/core/src/options) would take it. */
@@ -111,29 +143,34 @@ export function tracingStatus(pid: number, dir?: string): TraceStatus {
 }
 
 /** `options`' age and count, checked. */
-function leakSettings(options: LeakOptions): { minAge: number; top: number } {
+function leakSettings(options: LeakOptions): { minAge: number; top: number; groupBy: GroupBy } {
   const minAge = options.minAge ?? 0;
   const top = options.top ?? 0;
   if (!(minAge >= 0) || !Number.isInteger(top) || top < 0) {
     throw new RangeError('skull-mem: minAge must be a number of seconds >= 0 and top a whole number >= 0');
   }
-  return { minAge, top };
+  const groupBy = options.groupBy ?? 'line';
+  if (!GROUP_BY.includes(groupBy)) throw new RangeError(`skull-mem: groupBy must be one of ${GROUP_BY.join(', ')} (got "${String(groupBy)}")`);
+  return { minAge, top, groupBy };
 }
 
 /** The leak candidates of process `pid`, read on the calling thread (the CLI's way; inside a
  * service use `trace.leaks()`, which does not block the event loop). */
 export function leakReport(pid: number, options: LeakOptions = {}, dir?: string): LeakReport {
-  const { minAge, top } = leakSettings(options);
-  return callAddon(() => nativeBinding().traceLeaks(pid, dir, minAge, options.scope, top));
+  const { minAge, top, groupBy } = leakSettings(options);
+  return callAddon(() => nativeBinding().traceLeaks(pid, dir, minAge, options.scope, top, groupBy));
 }
 
 /** All traced allocations of a process by stack, since tracing started. */
 export interface StackReport {
   pid: number;
   status: TraceStatus;
+  /** Whether the figures are estimates from a sample. */
+  estimated: boolean;
   /** Distinct stacks (before `top`). */
   stacks: number;
-  by_stack: { allocations: number; bytes: number; frames: TraceFrame[] }[];
+  /** Allocations and bytes estimated when `estimated`; `truncated`: cut at the recording depth. */
+  by_stack: (Estimate & { allocations: number; bytes: number; truncated: boolean; frames: TraceFrame[] })[];
 }
 
 /** Every stack tracing recorded in process `pid`, largest by bytes first (`top` 0: all). */
@@ -244,8 +281,8 @@ export const trace = {
    */
   async leaks(options: LeakOptions = {}): Promise<LeakReport> {
     requireActive();
-    const { minAge, top } = leakSettings(options);
-    const outcome = await nativeBinding().traceLeaksAsync(process.pid, undefined, minAge, options.scope, top);
+    const { minAge, top, groupBy } = leakSettings(options);
+    const outcome = await nativeBinding().traceLeaksAsync(process.pid, undefined, minAge, options.scope, top, groupBy);
     if (outcome.json !== undefined && outcome.json !== null) return JSON.parse(outcome.json) as LeakReport;
     return callAddon(() => {
       throw Object.assign(new Error(outcome.message), { code: outcome.code });

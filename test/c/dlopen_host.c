@@ -1,6 +1,7 @@
 /* Loads the library named by argv[1] with dlopen, prints "ready <pid>", and for each line on
  * stdin calls its plugin_leak(40) and prints "done". A line "swap" first closes the library
- * and loads the one named by argv[2] in its place (often at the same address). */
+ * and loads the one named by argv[2] in its place (often at the same address); a line "close"
+ * only closes it and prints "closed". */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,12 @@ int main(int argc, char **argv) {
     fflush(stdout);
     char line[16];
     while (fgets(line, sizeof line, stdin)) {
+        if (strncmp(line, "close", 5) == 0) {
+            if (dlclose(library) != 0) return 1;
+            printf("closed\n");
+            fflush(stdout);
+            continue;
+        }
         if (strncmp(line, "swap", 4) == 0 && argc > 2) {
             if (dlclose(library) != 0) return 1;
             leak = load(argv[2], &library);

@@ -71,6 +71,8 @@ pub struct Region {
     slots_high_water: AtomicU64,
     /// Counters of threads without a block of their own, written with atomic adds.
     pub overflow: [CounterSet; MAX_SCOPES],
+    /// Objects unloaded with `dlclose`, so their frames are still named in leak reports.
+    pub unloaded: crate::trace::modules::UnloadedModules,
 }
 
 /// The thread blocks a reader may sum: of each group, the blocks that are committed.

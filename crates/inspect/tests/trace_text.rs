@@ -1,6 +1,7 @@
 //! The text of tracing (leak report, report by stack, folded stacks, events, status) is
 //! byte for byte what the TypeScript printed (`tests/fixtures/trace_text.txt`).
 
+use skull_mem_inspect::trace::estimate::Estimate;
 use skull_mem_inspect::trace::events::TraceEvent;
 use skull_mem_inspect::trace::frames::{Frame, Symbol};
 use skull_mem_inspect::trace::leaks::{LeakGroup, LeakReport, StackAllocations, StackReport};
@@ -74,15 +75,36 @@ fn frames() -> Vec<Frame> {
     ]
 }
 
+/// What a group of `blocks` blocks of `bytes` says of its figures: counted, or (`sampled`)
+/// estimated from 25 samples of 1,600 bytes, ±1/√25 = 20 %.
+fn estimate(sampled: bool, blocks: u64, bytes: u64) -> Estimate {
+    if sampled {
+        Estimate {
+            estimated: true,
+            samples: 25,
+            sampled_bytes: 1600,
+            error: 0.2,
+        }
+    } else {
+        Estimate::exact(blocks, bytes)
+    }
+}
+
 fn leaks(status: TraceStatus, stacks: usize) -> LeakReport {
+    let sampled = status.sample_bytes.unwrap_or(0) != 0;
     LeakReport {
         pid: 4242,
         status,
+        group_by: "line".into(),
+        estimated: sampled,
         stacks,
         groups: vec![
             LeakGroup {
                 bytes: 6400,
                 blocks: 100,
+                estimate: estimate(sampled, 100, 6400),
+                stacks: 2,
+                truncated: false,
                 scopes: vec!["session-cache".into(), "core".into()],
                 oldest_seconds: 2.25,
                 newest_seconds: 0.35,
@@ -91,6 +113,9 @@ fn leaks(status: TraceStatus, stacks: usize) -> LeakReport {
             LeakGroup {
                 bytes: 64,
                 blocks: 1,
+                estimate: estimate(false, 1, 64),
+                stacks: 1,
+                truncated: true,
                 scopes: vec!["core".into()],
                 oldest_seconds: 1.04,
                 newest_seconds: 1.04,
@@ -105,16 +130,21 @@ fn tracing_text_is_the_one_the_typescript_printed() {
     let stacks = StackReport {
         pid: 4242,
         status: status(true, 0),
+        estimated: false,
         stacks: 2,
         by_stack: vec![
             StackAllocations {
                 allocations: 120,
                 bytes: 9000,
+                estimate: Estimate::exact(120, 9000),
+                truncated: false,
                 frames: frames(),
             },
             StackAllocations {
                 allocations: 1,
                 bytes: 10,
+                estimate: Estimate::exact(1, 10),
+                truncated: true,
                 frames: frames()[2..].to_vec(),
             },
         ],
@@ -137,12 +167,15 @@ fn tracing_text_is_the_one_the_typescript_printed() {
     let none = LeakReport {
         pid: 4242,
         status: status(false, 0),
+        group_by: "stack".into(),
+        estimated: false,
         stacks: 0,
         groups: Vec::new(),
     };
     let empty = StackReport {
         pid: 4242,
         status: status(false, 0),
+        estimated: false,
         stacks: 0,
         by_stack: Vec::new(),
     };

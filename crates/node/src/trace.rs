@@ -10,13 +10,14 @@ use std::sync::Mutex;
 use napi_derive::napi;
 use skull_mem_inspect::trace::control::{control, TraceSettings};
 use skull_mem_inspect::trace::events::events;
+use skull_mem_inspect::trace::grouping::GroupBy;
 use skull_mem_inspect::trace::leaks::{leaks, stacks, LeakOptions};
 use skull_mem_inspect::trace::render;
 use skull_mem_inspect::trace::status::status;
 use skull_mem_inspect::trace::TraceError;
 use skull_mem_symbolize::Symbolizer;
 
-use crate::error::{fail, Result};
+use crate::error::{fail, Result, BAD_ARGUMENT};
 use crate::reader::{as_tool, dir_or_default};
 use crate::trace_types::{LeakReport, StackReport, TraceEvent, TraceEvents, TraceStatus};
 
@@ -38,6 +39,15 @@ pub(crate) fn release_symbolizer() -> bool {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .take();
     dropped.is_some()
+}
+
+/// The grouping a caller named (`stack`, `line` or `function`), or the default.
+pub(crate) fn group_by_of(name: Option<String>) -> Result<GroupBy> {
+    match name.as_deref().map(str::parse::<GroupBy>) {
+        None => Ok(GroupBy::default()),
+        Some(Ok(group_by)) => Ok(group_by),
+        Some(Err(message)) => Err(fail(BAD_ARGUMENT, message)),
+    }
 }
 
 /// A tracing failure, with its stable code and message.
@@ -76,9 +86,10 @@ pub fn trace_status(pid: u32, dir: Option<String>) -> Result<TraceStatus> {
     })
 }
 
-/// Traced blocks of process `pid` still live, grouped by stack, largest first: the leak
-/// candidates. `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope;
-/// `top` 0 lists every stack.
+/// Traced blocks of process `pid` still live, grouped by `group_by` (`line`, the default:
+/// symbolized call sites; `stack`; `function`), largest first: the leak candidates.
+/// `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope; `top` 0 lists
+/// every group.
 #[napi]
 pub fn trace_leaks(
     pid: u32,
@@ -86,11 +97,13 @@ pub fn trace_leaks(
     min_age: f64,
     scope: Option<String>,
     top: u32,
+    #[napi(ts_arg_type = "'stack' | 'line' | 'function'")] group_by: Option<String>,
 ) -> Result<LeakReport> {
     let options = LeakOptions {
         min_age,
         scope,
         top: top as usize,
+        group_by: group_by_of(group_by)?,
     };
     as_tool(|| {
         let report =

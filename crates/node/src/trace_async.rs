@@ -15,7 +15,7 @@ use skull_mem_inspect::trace::leaks::{leaks, LeakOptions};
 
 use crate::error::CORRUPT;
 use crate::reader::{as_tool, dir_or_default};
-use crate::trace::{release_symbolizer, with_symbolizer};
+use crate::trace::{group_by_of, release_symbolizer, with_symbolizer};
 
 /// A leak report or why there is none. The report travels as JSON (the `--json` output of
 /// `skull-trace leaks`, the same fields as `traceLeaks`' object): made on the worker thread,
@@ -121,16 +121,18 @@ pub fn trace_leaks_async(
     min_age: f64,
     scope: Option<String>,
     top: u32,
-) -> AsyncTask<LeaksTask> {
-    AsyncTask::new(LeaksTask {
+    #[napi(ts_arg_type = "'stack' | 'line' | 'function'")] group_by: Option<String>,
+) -> NapiResult<AsyncTask<LeaksTask>> {
+    Ok(AsyncTask::new(LeaksTask {
         pid,
         dir,
         options: Some(LeakOptions {
             min_age,
             scope,
             top: top as usize,
+            group_by: group_by_of(group_by)?,
         }),
-    })
+    }))
 }
 
 /// Drops the symbolizer and everything it cached (modules' debug info, symbolized frames);

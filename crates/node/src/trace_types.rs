@@ -3,6 +3,7 @@
 //! `skull-trace ... --json`, so `JSON.stringify` prints that format.
 
 use napi_derive::napi;
+use skull_mem_inspect::trace::estimate as estimate_model;
 use skull_mem_inspect::trace::events as events_model;
 use skull_mem_inspect::trace::frames as frames_model;
 use skull_mem_inspect::trace::leaks as leaks_model;
@@ -79,13 +80,26 @@ pub struct TraceFrame {
     pub text: String,
 }
 
-/// Live traced blocks with one stack.
+/// Live traced blocks from one call site (or stack, or function).
 #[napi(object)]
 pub struct LeakGroup {
-    /// Bytes of the live blocks.
+    /// Bytes of the live blocks (estimated when `estimated`).
     pub bytes: f64,
-    /// Number of live blocks.
+    /// Number of live blocks (estimated when `estimated`).
     pub blocks: f64,
+    /// Whether `bytes` and `blocks` are estimates from a sample by bytes.
+    pub estimated: bool,
+    /// Traced blocks behind the figures.
+    pub samples: f64,
+    /// Their own bytes, before scaling.
+    #[napi(js_name = "sampled_bytes")]
+    pub sampled_bytes: f64,
+    /// Rough relative error of the estimates, 1/sqrt(samples) (0 when counted).
+    pub error: f64,
+    /// Recorded stacks in the group.
+    pub stacks: u32,
+    /// Whether the stack was cut at the recording depth.
+    pub truncated: bool,
     /// The scopes the blocks are charged to.
     pub scopes: Vec<String>,
     /// Age of the oldest block, in seconds.
@@ -105,7 +119,12 @@ pub struct LeakReport {
     pub pid: u32,
     /// Its tracing state.
     pub status: TraceStatus,
-    /// Distinct stacks with live blocks (before `top`).
+    /// How blocks were grouped.
+    #[napi(js_name = "group_by", ts_type = "'stack' | 'line' | 'function'")]
+    pub group_by: String,
+    /// Whether the figures are estimates from a sample.
+    pub estimated: bool,
+    /// Groups with live blocks (before `top`).
     pub stacks: u32,
     /// The groups listed, largest first.
     pub groups: Vec<LeakGroup>,
@@ -114,10 +133,21 @@ pub struct LeakReport {
 /// Every allocation traced with one stack.
 #[napi(object)]
 pub struct StackEntry {
-    /// Traced allocations.
+    /// Traced allocations (estimated when `estimated`).
     pub allocations: f64,
-    /// Their bytes.
+    /// Their bytes (estimated when `estimated`).
     pub bytes: f64,
+    /// Whether the figures are estimates from a sample by bytes.
+    pub estimated: bool,
+    /// Traced allocations behind the figures.
+    pub samples: f64,
+    /// Their own bytes, before scaling.
+    #[napi(js_name = "sampled_bytes")]
+    pub sampled_bytes: f64,
+    /// Rough relative error of the estimates, 1/sqrt(samples) (0 when counted).
+    pub error: f64,
+    /// Whether the stack was cut at the recording depth.
+    pub truncated: bool,
     /// The symbolized stack, innermost first.
     pub frames: Vec<TraceFrame>,
 }
@@ -129,6 +159,8 @@ pub struct StackReport {
     pub pid: u32,
     /// Its tracing state.
     pub status: TraceStatus,
+    /// Whether the figures are estimates from a sample.
+    pub estimated: bool,
     /// Distinct stacks (before `top`).
     pub stacks: u32,
     /// The stacks listed, largest by bytes first.
@@ -250,6 +282,20 @@ impl From<TraceFrame> for frames_model::Frame {
     }
 }
 
+fn estimate_from_js(
+    estimated: bool,
+    samples: f64,
+    sampled_bytes: f64,
+    error: f64,
+) -> estimate_model::Estimate {
+    estimate_model::Estimate {
+        estimated,
+        samples: samples as u64,
+        sampled_bytes: sampled_bytes as u64,
+        error,
+    }
+}
+
 fn frames_to_js(frames: &[frames_model::Frame]) -> Vec<TraceFrame> {
     frames.iter().map(TraceFrame::from).collect()
 }
@@ -263,6 +309,8 @@ impl From<&leaks_model::LeakReport> for LeakReport {
         LeakReport {
             pid: r.pid,
             status: TraceStatus::from(&r.status),
+            group_by: r.group_by.clone(),
+            estimated: r.estimated,
             stacks: r.stacks as u32,
             groups: r
                 .groups
@@ -270,6 +318,12 @@ impl From<&leaks_model::LeakReport> for LeakReport {
                 .map(|g| LeakGroup {
                     bytes: g.bytes as f64,
                     blocks: g.blocks as f64,
+                    estimated: g.estimate.estimated,
+                    samples: g.estimate.samples as f64,
+                    sampled_bytes: g.estimate.sampled_bytes as f64,
+                    error: g.estimate.error,
+                    stacks: g.stacks as u32,
+                    truncated: g.truncated,
                     scopes: g.scopes.clone(),
                     oldest_seconds: g.oldest_seconds,
                     newest_seconds: g.newest_seconds,
@@ -285,6 +339,8 @@ impl From<LeakReport> for leaks_model::LeakReport {
         leaks_model::LeakReport {
             pid: r.pid,
             status: r.status.into(),
+            group_by: r.group_by,
+            estimated: r.estimated,
             stacks: r.stacks as usize,
             groups: r
                 .groups
@@ -292,6 +348,9 @@ impl From<LeakReport> for leaks_model::LeakReport {
                 .map(|g| leaks_model::LeakGroup {
                     bytes: g.bytes as u64,
                     blocks: g.blocks as u64,
+                    estimate: estimate_from_js(g.estimated, g.samples, g.sampled_bytes, g.error),
+                    stacks: g.stacks as usize,
+                    truncated: g.truncated,
                     scopes: g.scopes,
                     oldest_seconds: g.oldest_seconds,
                     newest_seconds: g.newest_seconds,
@@ -307,6 +366,7 @@ impl From<&leaks_model::StackReport> for StackReport {
         StackReport {
             pid: r.pid,
             status: TraceStatus::from(&r.status),
+            estimated: r.estimated,
             stacks: r.stacks as u32,
             by_stack: r
                 .by_stack
@@ -314,6 +374,11 @@ impl From<&leaks_model::StackReport> for StackReport {
                 .map(|s| StackEntry {
                     allocations: s.allocations as f64,
                     bytes: s.bytes as f64,
+                    estimated: s.estimate.estimated,
+                    samples: s.estimate.samples as f64,
+                    sampled_bytes: s.estimate.sampled_bytes as f64,
+                    error: s.estimate.error,
+                    truncated: s.truncated,
                     frames: frames_to_js(&s.frames),
                 })
                 .collect(),
@@ -326,6 +391,7 @@ impl From<StackReport> for leaks_model::StackReport {
         leaks_model::StackReport {
             pid: r.pid,
             status: r.status.into(),
+            estimated: r.estimated,
             stacks: r.stacks as usize,
             by_stack: r
                 .by_stack
@@ -333,6 +399,8 @@ impl From<StackReport> for leaks_model::StackReport {
                 .map(|s| leaks_model::StackAllocations {
                     allocations: s.allocations as u64,
                     bytes: s.bytes as u64,
+                    estimate: estimate_from_js(s.estimated, s.samples, s.sampled_bytes, s.error),
+                    truncated: s.truncated,
                     frames: frames_from_js(s.frames),
                 })
                 .collect(),

@@ -6,7 +6,8 @@
 //! - `start`: the load-time constructor and the `__libc_start_main` hook that tells
 //!   allocations before `main` (scope `init`) from the rest.
 //! - `leak_exit`: the leak check at exit (`SKULL_MEM_LEAK_CHECK`).
-//! - `unload`: the `dlclose` wrapper that keeps stack capture's cache true.
+//! - `unload`: the `dlclose` wrapper that keeps stack capture's cache true, and `unloading`,
+//!   which records the unloaded object for leak reports.
 
 mod abi;
 mod exports;
@@ -14,3 +15,4 @@ mod leak_exit;
 mod libc_alloc;
 mod start;
 mod unload;
+mod unloading;

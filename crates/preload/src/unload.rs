@@ -1,5 +1,6 @@
 //! `dlclose`, wrapped so that stack capture forgets what it cached about the addresses of
-//! unloaded code (another library may be loaded at them later). `dlopen` is not wrapped: glibc
+//! unloaded code (another library may be loaded at them later), and so that the object
+//! unloaded is recorded in the segment for leak reports to name its frames (`unloading`). `dlopen` is not wrapped: glibc
 //! resolves a library's search path from its caller's address, which a wrapper would change;
 //! code loaded at addresses never used before needs nothing forgotten.
 
@@ -8,11 +9,14 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use skull_mem_core::trace;
 
+use crate::unloading::Object;
+
 type DlcloseFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 
 static REAL_DLCLOSE: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
 
-/// glibc's `dlclose`, followed by forgetting cached unwind steps.
+/// glibc's `dlclose`, followed by forgetting cached unwind steps and recording the object
+/// when it was really unloaded.
 ///
 /// # Safety
 /// As glibc's `dlclose`: `handle` came from `dlopen` and is closed at most once per open.
@@ -29,8 +33,14 @@ pub unsafe extern "C" fn dlclose(handle: *mut c_void) -> c_int {
     }
     // SAFETY: `real` is glibc's `dlclose`, which has this signature.
     let real = unsafe { core::mem::transmute::<*mut c_void, DlcloseFn>(real) };
+    // Copied before: once unloaded, its program headers are gone.
+    // SAFETY: the caller's open handle.
+    let object = unsafe { Object::of_handle(handle) };
     // SAFETY: forwarding the caller's handle.
     let result = unsafe { real(handle) };
     trace::capture::forget_unloaded_code();
+    if let Some(object) = object.filter(|object| result == 0 && !object.still_loaded()) {
+        object.record();
+    }
     result
 }

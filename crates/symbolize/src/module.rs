@@ -145,7 +145,7 @@ impl Module {
 
     /// The frames at `svma`, innermost first; never empty.
     pub fn frames(&self, svma: u64) -> Vec<Frame> {
-        let mut frames = self.dwarf_frames(svma);
+        let (mut frames, unqualified) = self.dwarf_frames(svma);
         let symbol = || {
             self.symbols
                 .lookup(svma)
@@ -153,6 +153,14 @@ impl Module {
         };
         match frames.last_mut() {
             Some(outer) if outer.function.is_none() => outer.function = symbol(),
+            // A C++ function with no linkage name in DWARF (a lambda's `operator()`, a static
+            // function, a `.constprop`/`.isra` clone) is named by its symbol, qualified and
+            // with its clone suffix, as binutils and llvm-symbolizer name it.
+            Some(outer) if unqualified => {
+                if let Some(name) = symbol() {
+                    outer.function = Some(name);
+                }
+            }
             Some(_) => {}
             None => frames.push(Frame {
                 function: symbol(),
@@ -174,19 +182,26 @@ impl Module {
         name
     }
 
-    fn dwarf_frames(&self, svma: u64) -> Vec<Frame> {
+    /// The DWARF frames at `svma`, innermost first, and whether the outermost is a C++
+    /// function DWARF gives only an unqualified name (`DW_AT_name`, no linkage name).
+    fn dwarf_frames(&self, svma: u64) -> (Vec<Frame>, bool) {
         let Some(dwarf) = &self.dwarf else {
-            return Vec::new();
+            return (Vec::new(), false);
         };
         let Ok(mut iter) = dwarf.find_frames(svma).skip_all_loads() else {
-            return Vec::new();
+            return (Vec::new(), false);
         };
         let mut frames = Vec::new();
+        let mut unqualified = false;
         while let Ok(Some(found)) = iter.next() {
-            let function = found.function.as_ref().and_then(|f| {
+            let raw = found.function.as_ref().and_then(|f| {
                 let raw = f.raw_name().ok()?;
-                Some(self.demangled(&raw, f.language))
+                Some((raw, f.language))
             });
+            unqualified = raw
+                .as_ref()
+                .is_some_and(|(raw, language)| is_cpp(*language) && !raw.starts_with("_Z"));
+            let function = raw.map(|(raw, language)| self.demangled(&raw, language));
             let location = found.location.as_ref();
             frames.push(Frame {
                 function,
@@ -200,7 +215,7 @@ impl Module {
         if let Some(outer) = frames.last_mut() {
             outer.inlined = false;
         }
-        frames
+        (frames, unqualified)
     }
 
     /// Why the module's DWARF could not be used, when it has some that is corrupt.
@@ -260,4 +275,19 @@ fn load_dwarf(file: &object::File<'_>) -> Result<addr2line::Context<Reader>, gim
         Ok(Reader::new(Arc::from(&*data), endian))
     })?;
     addr2line::Context::from_dwarf(dwarf)
+}
+
+/// Whether `language` is a dialect of C++ (whose linkage names are mangled).
+fn is_cpp(language: Option<gimli::DwLang>) -> bool {
+    matches!(
+        language,
+        Some(
+            gimli::DW_LANG_C_plus_plus
+                | gimli::DW_LANG_C_plus_plus_03
+                | gimli::DW_LANG_C_plus_plus_11
+                | gimli::DW_LANG_C_plus_plus_14
+                | gimli::DW_LANG_C_plus_plus_17
+                | gimli::DW_LANG_C_plus_plus_20
+        )
+    )
 }

@@ -7,7 +7,7 @@ use crate::module::Module;
 use crate::process::Process;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How to read a captured address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +105,51 @@ impl Symbolizer {
             .entry((index, svma))
             .or_insert_with(|| module.frames(svma));
         Ok(frames.clone())
+    }
+
+    /// The frames at `file_offset` of the ELF file at `path` in the file system under `root`
+    /// (a process's `/proc/<pid>/root`): for code no longer mapped, such as a library the
+    /// process has unloaded. Never empty, as [`Symbolizer::symbolize`].
+    pub fn symbolize_file(&mut self, root: &Path, path: &str, file_offset: u64) -> Vec<Frame> {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let index = self.file_index(root, path, name);
+        let Ok(module) = &self.modules[index] else {
+            return vec![Frame::unknown(name, file_offset)];
+        };
+        let Some(svma) = module.svma(file_offset) else {
+            return vec![Frame::unknown(module.name(), file_offset)];
+        };
+        self.frames
+            .entry((index, svma))
+            .or_insert_with(|| module.frames(svma))
+            .clone()
+    }
+
+    /// The module of the file at `path` under `root` (or, failing that, as seen from here),
+    /// loaded on first use.
+    fn file_index(&mut self, root: &Path, path: &str, name: &str) -> usize {
+        let inside = root.join(path.trim_start_matches('/'));
+        let opened = [inside, PathBuf::from(path)]
+            .into_iter()
+            .find_map(|candidate| Some((candidate.metadata().ok()?, candidate)));
+        let Some((meta, file)) = opened else {
+            return self.push(Err(Error::Io {
+                path: PathBuf::from(path),
+                message: "no readable file at this path (in the process's root or ours)".into(),
+            }));
+        };
+        let id = FileId {
+            dev: meta.dev(),
+            inode: meta.ino(),
+            size: meta.size(),
+            mtime: meta.mtime(),
+        };
+        if let Some(&index) = self.by_file.get(&id) {
+            return index;
+        }
+        let index = self.push(Module::load(&file, name, root));
+        self.by_file.insert(id, index);
+        index
     }
 
     /// The module behind a file mapping, loaded on first use.

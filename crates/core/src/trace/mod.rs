@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod control;
 mod control_page;
+pub mod modules;
 pub mod tables;
 mod unwind;
 

@@ -140,7 +140,9 @@ fn check_below(
     options: &CheckOptions,
 ) -> LeakCheck {
     let started = Instant::now();
-    let mut blocks: Vec<LiveBlock> = region.trace.live_blocks();
+    let mut blocks: Vec<LiveBlock> = region::trace_tables()
+        .map(|tables| tables.live_blocks())
+        .unwrap_or_default();
     blocks.retain(|block| block.scope != SCOPE_SELF && block.size != 0);
     blocks.sort_unstable_by_key(|block| block.addr);
     let index = BlockIndex {
@@ -211,7 +213,11 @@ fn grouped<'a>(region: &Region, blocks: impl Iterator<Item = &'a LiveBlock>) -> 
     for block in blocks {
         let frames = stacks
             .entry(block.stack)
-            .or_insert_with(|| region.trace.stack(block.stack))
+            .or_insert_with(|| {
+                region::trace_tables()
+                    .map(|tables| tables.stack(block.stack))
+                    .unwrap_or_default()
+            })
             .clone();
         let age = now.saturating_sub(block.time_ns);
         let group = groups.entry(frames.clone()).or_insert(Group {
@@ -339,7 +345,8 @@ fn report(
         lost: tally(&lost_sites),
         reachable: reachable_tally,
         suppressed,
-        untraced_blocks: region.trace.dropped_blocks.load(Ordering::Relaxed),
+        untraced_blocks: region::trace_tables()
+            .map_or(0, |tables| tables.dropped_blocks.load(Ordering::Relaxed)),
         scan_seconds,
         lost_sites,
         reachable_sites,

@@ -84,9 +84,9 @@ pub fn events(
             .map_or(tables.events_written.load(Ordering::Acquire), |last| {
                 last.seq + 1
             });
-        Ok((events, lost, stacks, next))
+        Ok((events, lost, stacks, next, view.region.unloaded.modules()))
     })?;
-    let (events, lost, stacks, next) = found?;
+    let (events, lost, stacks, next, unloaded) = found?;
     let names = scope_names(&reading);
     let process = Process::attach(pid).ok();
     let mut symbolized: HashMap<u32, Vec<Frame>> = HashMap::new();
@@ -95,7 +95,7 @@ pub fn events(
         .map(|event| {
             let top = symbolized.entry(event.stack).or_insert_with(|| {
                 let stack = stacks.get(&event.stack).map_or(&[][..], |s| &s[..]);
-                let mut all = symbolize_stack(symbolizer, process.as_ref(), stack);
+                let mut all = symbolize_stack(symbolizer, process.as_ref(), &unloaded, stack);
                 all.truncate(frames);
                 all
             });

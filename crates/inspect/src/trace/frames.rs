@@ -1,8 +1,13 @@
 //! A recorded stack, symbolized: one entry per frame, inlined frames before the frame they
 //! are inlined in.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
+use skull_mem_core::trace::modules::UnloadedModule;
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
+
+use super::grouping::{GroupBy, Sites};
 
 /// What the symbolizer found for a frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -40,44 +45,132 @@ impl Frame {
     }
 }
 
+/// The frames of one return address, before they are numbered by their place in a stack.
+fn address_frames(
+    symbolizer: &mut Symbolizer,
+    process: Option<&Process>,
+    unloaded: &[UnloadedModule],
+    address: u64,
+) -> Vec<Frame> {
+    // Every address of a recorded stack is a return address, the innermost included
+    // (where malloc returns to).
+    let resolved = match process {
+        Some(process) => unloaded_frames(symbolizer, process, unloaded, address)
+            .unwrap_or_else(|| symbolizer.symbolize(process, address, Lookup::ReturnAddress)),
+        None => Vec::new(),
+    };
+    if resolved.is_empty() {
+        return vec![Frame {
+            index: 0,
+            address: format!("{address:#x}"),
+            symbol: None,
+            text: format!("?? ({address:#x})"),
+        }];
+    }
+    resolved
+        .into_iter()
+        .map(|frame| Frame {
+            index: 0,
+            address: format!("{address:#x}"),
+            text: frame.to_string(),
+            symbol: Some(Symbol {
+                function: frame.function,
+                file: frame.file,
+                line: frame.line,
+                module: frame.module,
+                inlined: frame.inlined,
+            }),
+        })
+        .collect()
+}
+
+/// The frames of a return address in no mapping of the process any more but in an object it
+/// unloaded (the most recent one there, should several have been).
+fn unloaded_frames(
+    symbolizer: &mut Symbolizer,
+    process: &Process,
+    unloaded: &[UnloadedModule],
+    address: u64,
+) -> Option<Vec<skull_mem_symbolize::Frame>> {
+    let probe = address.checked_sub(1)?;
+    if process.maps().find(probe).is_some() {
+        return None;
+    }
+    let (module, range) = unloaded
+        .iter()
+        .rev()
+        .find_map(|module| Some((module, module.range_of(probe)?)))?;
+    let path = String::from_utf8_lossy(&module.path);
+    let offset = probe - range.start + range.offset;
+    Some(symbolizer.symbolize_file(&process.root(), &path, offset))
+}
+
+/// Symbolizes the stacks of one report, each distinct address once: stacks share most of
+/// their frames, and a report may have 100,000 of them.
+pub struct StackSymbols<'a> {
+    symbolizer: &'a mut Symbolizer,
+    process: Option<&'a Process>,
+    unloaded: &'a [UnloadedModule],
+    known: HashMap<u64, (Vec<Frame>, Sites)>,
+}
+
+impl<'a> StackSymbols<'a> {
+    /// Symbolizes stacks of `process` (`None`: it could not be attached, so addresses only),
+    /// which unloaded the objects `unloaded` (from its segment).
+    pub fn new(
+        symbolizer: &'a mut Symbolizer,
+        process: Option<&'a Process>,
+        unloaded: &'a [UnloadedModule],
+    ) -> Self {
+        StackSymbols {
+            symbolizer,
+            process,
+            unloaded,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The frames of return address `address`, and their sites, symbolized on first use.
+    fn known(&mut self, address: u64) -> &(Vec<Frame>, Sites) {
+        self.known.entry(address).or_insert_with(|| {
+            let frames = address_frames(self.symbolizer, self.process, self.unloaded, address);
+            let sites = Sites::of(&frames);
+            (frames, sites)
+        })
+    }
+
+    /// The frames of the return addresses `stack`, innermost first.
+    pub fn stack(&mut self, stack: &[u64]) -> Vec<Frame> {
+        let mut out = Vec::new();
+        for (index, &address) in stack.iter().enumerate() {
+            let (frames, _) = self.known(address);
+            out.extend(frames.iter().map(|frame| Frame {
+                index,
+                ..frame.clone()
+            }));
+        }
+        out
+    }
+
+    /// What makes the stack `stack` one group with others, as `group_by` says (without
+    /// building its frames: a report lists only its largest groups).
+    pub fn key(&mut self, group_by: GroupBy, stack: &[u64]) -> Vec<u64> {
+        let mut key = Vec::with_capacity(stack.len());
+        for &address in stack {
+            let (_, sites) = self.known(address);
+            group_by.extend_key(&mut key, address, sites);
+        }
+        key
+    }
+}
+
 /// Symbolizes the return addresses `stack` of `process` (`None`: it could not be attached,
-/// so addresses only).
+/// so addresses only), which unloaded the objects `unloaded`.
 pub fn symbolize_stack(
     symbolizer: &mut Symbolizer,
     process: Option<&Process>,
+    unloaded: &[UnloadedModule],
     stack: &[u64],
 ) -> Vec<Frame> {
-    let mut out = Vec::new();
-    for (index, &address) in stack.iter().enumerate() {
-        // Every address of a recorded stack is a return address, the innermost included
-        // (where malloc returns to).
-        let resolved = match process {
-            Some(process) => symbolizer.symbolize(process, address, Lookup::ReturnAddress),
-            None => Vec::new(),
-        };
-        if resolved.is_empty() {
-            out.push(Frame {
-                index,
-                address: format!("{address:#x}"),
-                symbol: None,
-                text: format!("?? ({address:#x})"),
-            });
-        }
-        for frame in resolved {
-            let text = frame.to_string();
-            out.push(Frame {
-                index,
-                address: format!("{address:#x}"),
-                symbol: Some(Symbol {
-                    function: frame.function,
-                    file: frame.file,
-                    line: frame.line,
-                    module: frame.module,
-                    inlined: frame.inlined,
-                }),
-                text,
-            });
-        }
-    }
-    out
+    StackSymbols::new(symbolizer, process, unloaded).stack(stack)
 }

@@ -1,43 +1,56 @@
-//! The leak engine: traced blocks still live, grouped by stack, largest first (the leak
-//! candidates); and every recorded stack with its allocations since tracing started.
+//! The leak engine: traced blocks still live, grouped by call site (or stack, or function),
+//! largest first (the leak candidates); and every recorded stack with its allocations since
+//! tracing started. Sampled figures are scaled to what the samples stand for (`estimate`).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
+use skull_mem_core::trace::control::MAX_DEPTH;
 use skull_mem_core::trace::tables::LiveBlock;
 use skull_mem_symbolize::{Process, Symbolizer};
 
-use super::frames::{symbolize_stack, Frame};
+use super::estimate::{Estimate, Sampling, Tally};
+use super::frames::{Frame, StackSymbols};
+use super::grouping::GroupBy;
 use super::status::TraceStatus;
 use super::TraceError;
 use crate::reader::{self, Reading, SegmentView};
 
-/// Which blocks `leaks` lists.
+/// Which blocks `leaks` lists, and how it groups them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LeakOptions {
     /// Only blocks at least this old (seconds).
     pub min_age: f64,
     /// Only blocks of this scope.
     pub scope: Option<String>,
-    /// At most this many stacks; 0: all.
+    /// At most this many groups; 0: all.
     pub top: usize,
+    /// What makes blocks one group (default: their symbolized call sites).
+    pub group_by: GroupBy,
 }
 
-/// Live traced blocks with one stack.
+/// Live traced blocks allocated from one call site (or stack, or function).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LeakGroup {
-    /// Bytes of the blocks.
+    /// Bytes of the blocks (estimated when sampled: see `estimate`).
     pub bytes: u64,
-    /// How many blocks.
+    /// How many blocks (estimated when sampled).
     pub blocks: u64,
+    /// Whether the figures are estimates, and from how many samples.
+    #[serde(flatten)]
+    pub estimate: Estimate,
+    /// Recorded stacks in the group (more than 1 when addresses differ but sites do not).
+    pub stacks: usize,
+    /// Whether the stack was cut at the recording depth (outer callers are missing).
+    pub truncated: bool,
     /// The scopes they are charged to, in the order first seen.
     pub scopes: Vec<String>,
     /// Age of the oldest block, seconds.
     pub oldest_seconds: f64,
     /// Age of the newest block, seconds.
     pub newest_seconds: f64,
-    /// The stack that allocated them.
+    /// The stack that allocated them (of the group's largest recorded stack).
     pub frames: Vec<Frame>,
 }
 
@@ -48,30 +61,41 @@ pub struct LeakReport {
     pub pid: u32,
     /// Its tracing state.
     pub status: TraceStatus,
-    /// Distinct stacks with live blocks (before `top`).
+    /// How the blocks were grouped: `stack`, `line` or `function`.
+    pub group_by: String,
+    /// Whether figures are estimates from a sample (tracing samples by bytes).
+    pub estimated: bool,
+    /// Groups with live blocks (before `top`).
     pub stacks: usize,
     /// The groups listed.
     pub groups: Vec<LeakGroup>,
 }
 
 /// One stack with what it allocated since tracing started.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StackAllocations {
-    /// Traced allocations.
+    /// Traced allocations (estimated when sampled).
     pub allocations: u64,
-    /// Their bytes.
+    /// Their bytes (estimated when sampled).
     pub bytes: u64,
+    /// Whether the figures are estimates, and from how many samples.
+    #[serde(flatten)]
+    pub estimate: Estimate,
+    /// Whether the stack was cut at the recording depth.
+    pub truncated: bool,
     /// The stack.
     pub frames: Vec<Frame>,
 }
 
 /// Every stack tracing recorded in a process, largest by bytes first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StackReport {
     /// The process.
     pub pid: u32,
     /// Its tracing state.
     pub status: TraceStatus,
+    /// Whether figures are estimates from a sample.
+    pub estimated: bool,
     /// Distinct stacks (before `top`).
     pub stacks: usize,
     /// The stacks listed.
@@ -88,13 +112,53 @@ pub(crate) fn scope_names(reading: &Reading) -> HashMap<u32, &str> {
         .collect()
 }
 
+/// How traced blocks were chosen: by the sampling mean tracing runs with now. Off, it is not
+/// known any more, and the blocks count as they are.
+fn sampling(status: &TraceStatus) -> Sampling {
+    Sampling::new(status.sample_bytes.unwrap_or(0))
+}
+
+/// Whether a recorded stack of `len` frames was cut at the recording depth: it is as deep
+/// as tracing records (the depth now, or the deepest there is when tracing is off).
+fn truncated(len: usize, status: &TraceStatus) -> bool {
+    len >= status.depth.unwrap_or(MAX_DEPTH)
+}
+
+/// Live blocks of one recorded stack, or of one group.
 struct Group {
-    frames: Vec<u64>,
-    bytes: u64,
-    blocks: u64,
+    tally: Tally,
+    stacks: usize,
+    truncated: bool,
     scopes: Vec<u32>,
     oldest_ns: u64,
     newest_ns: u64,
+}
+
+impl Group {
+    fn new(age: u64) -> Group {
+        Group {
+            tally: Tally::default(),
+            stacks: 1,
+            truncated: false,
+            scopes: Vec::new(),
+            oldest_ns: age,
+            newest_ns: age,
+        }
+    }
+
+    /// Adds `other`'s blocks.
+    fn absorb(&mut self, other: Group) {
+        self.tally.merge(&other.tally);
+        self.stacks += other.stacks;
+        self.truncated |= other.truncated;
+        for scope in other.scopes {
+            if !self.scopes.contains(&scope) {
+                self.scopes.push(scope);
+            }
+        }
+        self.oldest_ns = self.oldest_ns.max(other.oldest_ns);
+        self.newest_ns = self.newest_ns.min(other.newest_ns);
+    }
 }
 
 fn limit(top: usize) -> usize {
@@ -105,7 +169,15 @@ fn limit(top: usize) -> usize {
     }
 }
 
-/// The leak candidates of process `pid`: its traced blocks still live, grouped by stack.
+/// Largest estimated bytes first, then most blocks.
+fn by_size(a: &Tally, b: &Tally) -> std::cmp::Ordering {
+    b.bytes
+        .total_cmp(&a.bytes)
+        .then(b.blocks.total_cmp(&a.blocks))
+}
+
+/// The leak candidates of process `pid`: its traced blocks still live, grouped as
+/// `options.group_by` says.
 pub fn leaks(
     dir: &Path,
     pid: u32,
@@ -113,7 +185,7 @@ pub fn leaks(
     symbolizer: &mut Symbolizer,
 ) -> Result<LeakReport, TraceError> {
     let now = skull_mem_core::trace::now_ns();
-    let (reading, (blocks, stacks, status)) =
+    let (reading, (blocks, stacks, status, unloaded)) =
         reader::read_pid_with(dir, pid, |view: &SegmentView| {
             let tables = view.trace;
             let blocks: Vec<LiveBlock> = tables.live_blocks();
@@ -121,12 +193,14 @@ pub fn leaks(
                 .iter()
                 .map(|block| (block.stack, tables.stack(block.stack)))
                 .collect();
-            (blocks, stacks, TraceStatus::of_view(view))
+            let unloaded = view.region.unloaded.modules();
+            (blocks, stacks, TraceStatus::of_view(view), unloaded)
         })?;
     let names = scope_names(&reading);
+    let sampling = sampling(&status);
     let min_age_ns = (options.min_age.max(0.0) * 1e9) as u64;
-    // Equal stacks may be interned twice (a race between threads): group by content.
-    let mut groups: HashMap<Vec<u64>, Group> = HashMap::new();
+    // Equal stacks may be interned twice (a race between threads): one group per content.
+    let mut by_stack: HashMap<&[u64], Group> = HashMap::new();
     for block in &blocks {
         let age = now.saturating_sub(block.time_ns);
         if age < min_age_ns {
@@ -137,33 +211,46 @@ pub fn leaks(
                 continue;
             }
         }
-        let frames = stacks.get(&block.stack).cloned().unwrap_or_default();
-        let group = groups.entry(frames.clone()).or_insert(Group {
-            frames,
-            bytes: 0,
-            blocks: 0,
-            scopes: Vec::new(),
-            oldest_ns: age,
-            newest_ns: age,
-        });
-        group.bytes += block.size;
-        group.blocks += 1;
+        let addresses = stacks.get(&block.stack).map_or(&[][..], |s| &s[..]);
+        let group = by_stack.entry(addresses).or_insert_with(|| Group::new(age));
+        group.tally.add(sampling, block.size, 1);
         if !group.scopes.contains(&block.scope) {
             group.scopes.push(block.scope);
         }
         group.oldest_ns = group.oldest_ns.max(age);
         group.newest_ns = group.newest_ns.min(age);
     }
-    let mut groups: Vec<Group> = groups.into_values().collect();
-    groups.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.blocks.cmp(&a.blocks)));
+    let process = Process::attach(pid).ok();
+    let mut symbols = StackSymbols::new(symbolizer, process.as_ref(), &unloaded);
+    // Each group shows the stack of its largest member; frames are built for those listed.
+    let mut groups: HashMap<Vec<u64>, (Group, &[u64])> = HashMap::new();
+    for (addresses, mut group) in by_stack {
+        group.truncated = truncated(addresses.len(), &status);
+        let key = symbols.key(options.group_by, addresses);
+        match groups.get_mut(&key) {
+            Some((merged, shown)) => {
+                if group.tally.bytes > merged.tally.bytes {
+                    *shown = addresses;
+                }
+                merged.absorb(group);
+            }
+            None => {
+                groups.insert(key, (group, addresses));
+            }
+        }
+    }
+    let mut groups: Vec<(Group, &[u64])> = groups.into_values().collect();
+    groups.sort_by(|a, b| by_size(&a.0.tally, &b.0.tally));
     let total = groups.len();
     groups.truncate(limit(options.top));
-    let process = Process::attach(pid).ok();
     let groups = groups
-        .iter()
-        .map(|group| LeakGroup {
-            bytes: group.bytes,
-            blocks: group.blocks,
+        .into_iter()
+        .map(|(group, shown)| LeakGroup {
+            bytes: group.tally.bytes.round() as u64,
+            blocks: group.tally.blocks.round() as u64,
+            estimate: group.tally.estimate(sampling),
+            stacks: group.stacks,
+            truncated: group.truncated,
             scopes: group
                 .scopes
                 .iter()
@@ -171,12 +258,14 @@ pub fn leaks(
                 .collect(),
             oldest_seconds: group.oldest_ns as f64 / 1e9,
             newest_seconds: group.newest_ns as f64 / 1e9,
-            frames: symbolize_stack(symbolizer, process.as_ref(), &group.frames),
+            frames: symbols.stack(shown),
         })
         .collect();
     Ok(LeakReport {
         pid,
         status,
+        group_by: options.group_by.name().to_owned(),
+        estimated: sampling.sampled(),
         stacks: total,
         groups,
     })
@@ -190,32 +279,47 @@ pub fn stacks(
     top: usize,
     symbolizer: &mut Symbolizer,
 ) -> Result<StackReport, TraceError> {
-    let (_, (recorded, status)) = reader::read_pid_with(dir, pid, |view: &SegmentView| {
-        (view.trace.stacks(), TraceStatus::of_view(view))
-    })?;
+    let (_, (recorded, status, unloaded)) =
+        reader::read_pid_with(dir, pid, |view: &SegmentView| {
+            (
+                view.trace.stacks(),
+                TraceStatus::of_view(view),
+                view.region.unloaded.modules(),
+            )
+        })?;
+    let sampling = sampling(&status);
     // Equal stacks may be interned twice (a race between threads): merge by content.
-    let mut merged: HashMap<Vec<u64>, (u64, u64)> = HashMap::new();
+    let mut merged: HashMap<Vec<u64>, Tally> = HashMap::new();
     for (frames, allocations, bytes) in recorded {
-        let entry = merged.entry(frames).or_default();
-        entry.0 += allocations;
-        entry.1 += bytes;
+        if allocations == 0 {
+            continue;
+        }
+        // The tables keep a count and a sum per stack, not each size: a stack's blocks are
+        // scaled as if all were of its mean size (exact when they are of one size).
+        let mut tally = Tally::default();
+        tally.add_total(sampling, allocations, bytes);
+        merged.entry(frames).or_default().merge(&tally);
     }
-    let mut merged: Vec<(Vec<u64>, (u64, u64))> = merged.into_iter().collect();
-    merged.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(b.1 .0.cmp(&a.1 .0)));
+    let mut merged: Vec<(Vec<u64>, Tally)> = merged.into_iter().collect();
+    merged.sort_by(|a, b| by_size(&a.1, &b.1));
     let total = merged.len();
     merged.truncate(limit(top));
     let process = Process::attach(pid).ok();
+    let mut symbols = StackSymbols::new(symbolizer, process.as_ref(), &unloaded);
     let by_stack = merged
         .iter()
-        .map(|(frames, (allocations, bytes))| StackAllocations {
-            allocations: *allocations,
-            bytes: *bytes,
-            frames: symbolize_stack(symbolizer, process.as_ref(), frames),
+        .map(|(frames, tally)| StackAllocations {
+            allocations: tally.blocks.round() as u64,
+            bytes: tally.bytes.round() as u64,
+            estimate: tally.estimate(sampling),
+            truncated: truncated(frames.len(), &status),
+            frames: symbols.stack(frames),
         })
         .collect();
     Ok(StackReport {
         pid,
         status,
+        estimated: sampling.sampled(),
         stacks: total,
         by_stack,
     })

@@ -9,8 +9,10 @@
 //! one for the process and a one-shot caller makes a fresh one.
 
 pub mod control;
+pub mod estimate;
 pub mod events;
 pub mod frames;
+pub mod grouping;
 pub mod leaks;
 pub mod render;
 pub mod status;

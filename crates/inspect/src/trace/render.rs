@@ -2,6 +2,7 @@
 //! stack (`skull-trace report`, also folded for flame graphs), one event per line
 //! (`skull-trace tail`) and the status (`skull-trace on`, `status`).
 
+use super::estimate::Estimate;
 use super::events::TraceEvent;
 use super::frames::Frame;
 use super::leaks::{LeakReport, StackReport};
@@ -47,12 +48,33 @@ pub fn status_text(pid: u32, status: &TraceStatus) -> String {
     )
 }
 
-fn push_frames(out: &mut Vec<String>, frames: &[Frame]) {
+/// The frames of a stack, then a mark when it was cut at the recording depth.
+fn push_frames(out: &mut Vec<String>, frames: &[Frame], truncated: bool) {
     for frame in frames {
         let inlined = if frame.inlined() { "(inlined) " } else { "" };
         out.push(format!("    {inlined}{}", escape(&frame.text)));
     }
+    if truncated {
+        out.push("    ... (truncated: the stack is deeper than --depth)".to_owned());
+    }
 }
+
+/// `100000 bytes in 100 block(s)`, or for a sample
+/// `~100000 bytes in ~1000 block(s) (estimated from 120 samples, ±9.1 %)`.
+fn amount(bytes: u64, blocks: u64, what: &str, estimate: &Estimate) -> String {
+    if !estimate.estimated {
+        return format!("{bytes} bytes in {blocks} {what}");
+    }
+    format!(
+        "~{bytes} bytes in ~{blocks} {what} (estimated from {} samples, ±{} %)",
+        estimate.samples,
+        fixed(estimate.error * 100.0, 1)
+    )
+}
+
+/// The line under the title of a sampled report: what its figures are.
+const ESTIMATED: &str = "figures are estimated from a sample by bytes: a sampled block of s bytes \
+     stands for s / (1 - e^(-s/M)) bytes (M the sampling mean); ± is 1/sqrt(samples)";
 
 fn join(out: Vec<String>) -> String {
     let mut text = out.join("\n");
@@ -85,26 +107,36 @@ pub fn leaks_text(report: &LeakReport) -> String {
             s.counts.dropped_blocks
         ),
     ];
+    if report.estimated {
+        out.push(ESTIMATED.to_owned());
+    }
+    if report.group_by != "line" {
+        out.push(format!("grouped by {}", report.group_by));
+    }
     if report.groups.is_empty() {
         out.push("(no traced block is live)".to_owned());
     }
     for (rank, group) in report.groups.iter().enumerate() {
         out.push(String::new());
+        let stacks = if group.stacks > 1 {
+            format!(", {} stacks", group.stacks)
+        } else {
+            String::new()
+        };
         out.push(format!(
-            "#{}: {} bytes in {} block(s), scope {}, age {}-{} s",
+            "#{}: {}, scope {}, age {}-{} s{stacks}",
             rank + 1,
-            group.bytes,
-            group.blocks,
+            amount(group.bytes, group.blocks, "block(s)", &group.estimate),
             escape(&group.scopes.join(", ")),
             fixed(group.newest_seconds, 1),
             fixed(group.oldest_seconds, 1)
         ));
-        push_frames(&mut out, &group.frames);
+        push_frames(&mut out, &group.frames, group.truncated);
     }
     if report.stacks > report.groups.len() {
         out.push(String::new());
         out.push(format!(
-            "({} more stacks not shown)",
+            "({} more groups not shown)",
             report.stacks - report.groups.len()
         ));
     }
@@ -117,18 +149,25 @@ pub fn stacks_text(report: &StackReport) -> String {
         "======== Skull Trace: traced allocations of pid {} by stack ========",
         report.pid
     )];
+    if report.estimated {
+        out.push(ESTIMATED.to_owned());
+    }
     if report.by_stack.is_empty() {
         out.push("(nothing traced)".to_owned());
     }
     for (rank, entry) in report.by_stack.iter().enumerate() {
         out.push(String::new());
         out.push(format!(
-            "#{}: {} bytes in {} allocation(s)",
+            "#{}: {}",
             rank + 1,
-            entry.bytes,
-            entry.allocations
+            amount(
+                entry.bytes,
+                entry.allocations,
+                "allocation(s)",
+                &entry.estimate
+            )
         ));
-        push_frames(&mut out, &entry.frames);
+        push_frames(&mut out, &entry.frames, entry.truncated);
     }
     join(out)
 }
