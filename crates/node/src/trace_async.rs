@@ -50,6 +50,7 @@ impl Task for LeaksTask {
             min_age: 0.0,
             scope: None,
             top: 0,
+            group_by: Default::default(),
         });
         let dir = dir_or_default(self.dir.take());
         let pid = self.pid;
@@ -122,7 +123,7 @@ pub fn trace_leaks_async(
     scope: Option<String>,
     top: u32,
     #[napi(ts_arg_type = "'stack' | 'line' | 'function'")] group_by: Option<String>,
-) -> NapiResult<AsyncTask<LeaksTask>> {
+) -> crate::error::Result<AsyncTask<LeaksTask>> {
     Ok(AsyncTask::new(LeaksTask {
         pid,
         dir,

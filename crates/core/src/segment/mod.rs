@@ -34,8 +34,8 @@ mod fork;
 mod note;
 mod stale;
 
-pub(crate) use file::{bind_areas, map_fresh};
 pub use file::remove_at_exit;
+pub(crate) use file::{bind_areas, map_fresh};
 pub(crate) use fork::{after_fork_in_parent, before_fork, move_to_own_segment};
 pub(crate) use note::degraded;
 

@@ -27,10 +27,12 @@ use std::time::Instant;
 use serde::Serialize;
 use skull_mem_core::region::{self, Region};
 use skull_mem_core::scopes::SCOPE_SELF;
+use skull_mem_core::trace::control::{TraceConfig, MAX_DEPTH};
 use skull_mem_core::trace::tables::LiveBlock;
 use skull_mem_core::{thread, trace};
 use skull_mem_symbolize::{Process, ProcessMaps, Symbolizer};
 
+use crate::trace::estimate::Estimate;
 use crate::trace::frames::symbolize_stack;
 use crate::trace::leaks::LeakGroup;
 use scan::{BlockIndex, Marker};
@@ -126,8 +128,10 @@ pub fn check_self(options: &CheckOptions) -> Option<LeakCheck> {
         return None;
     }
     let previous = thread::enter(SCOPE_SELF);
-    region.header.control.store(0, Ordering::Release);
-    let check = check_below(region, stack_pointer, &saved, options);
+    // Tracing stops here; the depth it recorded at says which stacks were cut.
+    let word = region.header.control.swap(0, Ordering::AcqRel);
+    let depth = TraceConfig::decode(word).map_or(MAX_DEPTH, |config| config.depth);
+    let check = check_below(region, stack_pointer, &saved, options, depth);
     thread::leave(previous);
     Some(check)
 }
@@ -138,6 +142,7 @@ fn check_below(
     stack_pointer: u64,
     saved: &[u64],
     options: &CheckOptions,
+    depth: usize,
 ) -> LeakCheck {
     let started = Instant::now();
     let mut blocks: Vec<LiveBlock> = region::trace_tables()
@@ -188,7 +193,7 @@ fn check_below(
     let reached = marker.into_reached();
     let scan_seconds = started.elapsed().as_secs_f64();
     drop(pieces);
-    report(region, pid, &blocks, &reached, options, scan_seconds)
+    report(region, pid, &blocks, &reached, options, scan_seconds, depth)
 }
 
 fn span<T>(vec: &Vec<T>) -> Range<u64> {
@@ -206,7 +211,7 @@ struct Group {
 }
 
 /// `blocks` by stack content (equal stacks may be interned twice), largest first.
-fn grouped<'a>(region: &Region, blocks: impl Iterator<Item = &'a LiveBlock>) -> Vec<Group> {
+fn grouped<'a>(blocks: impl Iterator<Item = &'a LiveBlock>) -> Vec<Group> {
     let now = trace::now_ns();
     let mut groups: HashMap<Vec<u64>, Group> = HashMap::new();
     let mut stacks: HashMap<u32, Vec<u64>> = HashMap::new();
@@ -254,11 +259,15 @@ fn symbolized(
     group: &Group,
     symbolizer: &mut Symbolizer,
     process: Option<&Process>,
+    depth: usize,
 ) -> LeakGroup {
     let scopes = &region.scopes;
     LeakGroup {
         bytes: group.bytes,
         blocks: group.blocks,
+        estimate: Estimate::exact(group.blocks, group.bytes),
+        stacks: 1,
+        truncated: group.frames.len() >= depth,
         scopes: group
             .scopes
             .iter()
@@ -272,7 +281,12 @@ fn symbolized(
             .collect(),
         oldest_seconds: group.oldest_ns as f64 / 1e9,
         newest_seconds: group.newest_ns as f64 / 1e9,
-        frames: symbolize_stack(symbolizer, process, &group.frames),
+        frames: symbolize_stack(
+            symbolizer,
+            process,
+            &region.unloaded.modules(),
+            &group.frames,
+        ),
     }
 }
 
@@ -283,9 +297,9 @@ fn report(
     reached: &[bool],
     options: &CheckOptions,
     scan_seconds: f64,
+    depth: usize,
 ) -> LeakCheck {
     let lost = grouped(
-        region,
         blocks
             .iter()
             .zip(reached)
@@ -293,7 +307,6 @@ fn report(
             .map(|(b, _)| b),
     );
     let reachable = grouped(
-        region,
         blocks
             .iter()
             .zip(reached)
@@ -305,7 +318,7 @@ fn report(
     let mut lost_sites = Vec::new();
     let mut suppressed: Vec<Suppressed> = Vec::new();
     for group in &lost {
-        let group = symbolized(region, group, &mut symbolizer, process.as_ref());
+        let group = symbolized(region, group, &mut symbolizer, process.as_ref(), depth);
         match options.suppressions.matching(&group.frames) {
             None => lost_sites.push(group),
             Some(pattern) => {
@@ -333,7 +346,7 @@ fn report(
     let reachable_sites = if options.full {
         reachable
             .iter()
-            .map(|group| symbolized(region, group, &mut symbolizer, process.as_ref()))
+            .map(|group| symbolized(region, group, &mut symbolizer, process.as_ref(), depth))
             .collect()
     } else {
         Vec::new()
