@@ -64,8 +64,28 @@ export interface DiffSnapshot {
  */
 export declare function diffTable(diff: SnapshotDiff): string
 
+/**
+ * JSON text with the characters a terminal could act on written as `\u` escapes: it parses
+ * to exactly the same values.
+ */
+export declare function escapeJson(json: string): string
+
+/**
+ * `text` with every character a terminal could act on shown visibly (an escape as `\e`, a
+ * bidi override as `\u{202e}`, ...), as every table and message of skull-mem shows names.
+ */
+export declare function escapeText(text: string): string
+
 /** One event as a line (`skull-trace tail`). */
 export declare function eventLine(event: TraceEvent): string
+
+/** A response body and its content type. */
+export interface Exposition {
+  /** The `Content-Type` header. */
+  contentType: string
+  /** The metrics text. */
+  text: string
+}
 
 /** `1536` → `"1.5 KiB"`, as the tables write sizes. */
 export declare function humanBytes(bytes: number): string
@@ -158,6 +178,24 @@ export interface MemoryTableOptions {
   /** Seconds between `previous` and this reading. */
   interval?: number
 }
+
+/** A per-scope metric family: what the collectors register before any scrape. */
+export interface MetricFamily {
+  /** The Prometheus sample name (a counter's ends in `_total`). */
+  name: string
+  /** The help text. */
+  help: string
+  /** `gauge` or `counter`. */
+  metricType: 'gauge' | 'counter'
+  /** `bytes`, or absent for counts. */
+  unit?: string
+}
+
+/**
+ * This process's per-scope values, read now: one list per family of
+ * `scopeMetricFamilies()`, in its order (the collectors call it on each scrape).
+ */
+export declare function ownScopeMetrics(): Array<Array<ScopeSample>>
 
 /**
  * Parses a `SKULL_MEM_TRACE` value (`all` or a sample size in bytes, optionally `:<depth>`)
@@ -289,6 +327,12 @@ export declare function readSegmentFile(path: string): Reading
 export declare function releaseSymbols(): boolean
 
 /**
+ * `/metrics`: every live measured process in `dir` (default `$SKULL_MEM_DIR` or /dev/shm)
+ * the caller may read, as Prometheus text, or OpenMetrics with `openMetrics`.
+ */
+export declare function renderMetrics(dir: string | undefined | null, openMetrics: boolean): Exposition
+
+/**
  * This process's figures, as the preloaded library reports them (through the C ABI, so it
  * works whether or not the process has a segment file).
  */
@@ -374,6 +418,9 @@ export interface ScopeGrowth {
 /** Restores the scope returned by the matching `scopeEnter`. */
 export declare function scopeLeave(previous: number): void
 
+/** The per-scope families, in the order `ownScopeMetrics` gives their samples. Reads nothing. */
+export declare function scopeMetricFamilies(): Array<MetricFamily>
+
 /** Registers a scope (or finds the one with the same name and kind) and returns its id. */
 export declare function scopeRegister(name: string, kind: string): number
 
@@ -397,6 +444,16 @@ export interface ScopeReport {
   counters: Record<string, number>
 }
 
+/** One scope's value in a family. */
+export interface ScopeSample {
+  /** The scope's name. */
+  scope: string
+  /** The scope's kind. */
+  kind: string
+  /** The value (exact below 2^53). */
+  value: number
+}
+
 /** One scope's figures, as `skull_snapshot` returns them. */
 export interface ScopeSnapshot {
   /** The scope id (0 = core, 1 = init, 2 = self, user scopes after). */
@@ -414,6 +471,12 @@ export interface ScopeSnapshot {
   /** Every counter, indexed by `enum skull_counter` of `skull_mem.h`. */
   counters: Array<number>
 }
+
+/**
+ * `/debug/pprof/heap?pid=N`: the gzipped pprof profile of process `pid` (traced stacks, or
+ * per scope when tracing recorded nothing).
+ */
+export declare function scrapeHeapProfile(pid: number, dir?: string | undefined | null): Buffer
 
 /** What the segment header says about its process. */
 export interface SegmentInfo {
@@ -469,6 +532,10 @@ export declare const enum SettingKind {
   Directory = 'directory',
   /** `all` or a sample size in bytes, optionally `:<depth>`. */
   Trace = 'trace',
+  /** One word of a fixed list (`bounds` lists them). */
+  Choice = 'choice',
+  /** A file. */
+  File = 'file',
 }
 
 /** Every setting and limit, in the table's order. */
@@ -485,6 +552,12 @@ export interface SnapshotDiff {
   /** Growth of the resident set size. */
   rss_bytes: number
 }
+
+/**
+ * The per-scope pprof profile of process `pid` from its counters (no tracing needed): one
+ * sample per scope, its stack one frame named after the scope.
+ */
+export declare function snapshotPprof(pid: number, dir?: string | undefined | null): Buffer
 
 /** Every scope's figures at this instant. */
 export declare function snapshotScopes(): Array<ScopeSnapshot>
@@ -646,6 +719,12 @@ export interface TraceFrame {
 }
 
 /**
+ * One self-contained HTML page of process `pid`: flame graphs of its live and allocated
+ * traced bytes, its per-scope table and what makes up its RSS.
+ */
+export declare function traceHtml(pid: number, dir?: string | undefined | null): string
+
+/**
  * Traced blocks of process `pid` still live, grouped by `group_by` (`line`, the default:
  * symbolized call sites; `stack`; `function`), largest first: the leak candidates.
  * `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope; `top` 0 lists
@@ -657,7 +736,13 @@ export declare function traceLeaks(pid: number, dir: string | undefined | null, 
  * `traceLeaks` on a threadpool thread: resolves with the report of process `pid`, or the
  * code and message of why it could not be made.
  */
-export declare function traceLeaksAsync(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number): Promise<LeakOutcome>
+export declare function traceLeaksAsync(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number, groupBy?: 'stack' | 'line' | 'function'): Promise<LeakOutcome>
+
+/**
+ * The pprof heap profile (gzipped `perftools.profiles.Profile`) of the stacks traced in
+ * process `pid`: allocations and live blocks by stack and scope.
+ */
+export declare function tracePprof(pid: number, dir?: string | undefined | null): Buffer
 
 /**
  * Every stack tracing has recorded in process `pid`, with its traced allocations and bytes
