@@ -183,6 +183,8 @@ describe('skull-mem snapshot --format pprof', () => {
     for (const scope of memory.scopes.filter((s) => s.used_bytes > 0)) expect(byName.get(scope.name)).toBe(`${scope.used_bytes}B`);
     expect(rows[0]).toMatch(/\sparser$/);
     expect(pprof(['-tags', file])).toMatch(/ scope: Total [^\n]*\n(\s+[^\n]+\n)*\s+[^\n]+: parser\n/);
+    const unknown = cli(['snapshot', '4000000', '--format', 'pprof', '--dir', dir]);
+    expect([unknown.status, unknown.stdout, unknown.stderr]).toEqual([1, '', 'skull-mem: no process with pid 4000000\n']);
     const badFormat = cli(['snapshot', String(pid), '--format', 'xml', '--dir', dir]);
     expect([badFormat.status, badFormat.stderr]).toEqual([2, 'skull-mem: --format must be json or pprof (got "xml")\n']);
   });
