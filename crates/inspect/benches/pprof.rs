@@ -7,7 +7,9 @@
 //! five scopes, and 3 traced allocations.
 //!
 //! - cold: a fresh `Symbolizer` (modules found, mapped and their DWARF indexed);
-//! - warm: the same symbolizer again, as `serve` answers the next scrape.
+//! - warm: the same symbolizer again, as `serve` answers the next scrape;
+//! - symbolizing alone: the 2,000 addresses on a fresh symbolizer, the part of the cold
+//!   figure that is loading and looking up, not making the profile.
 //!
 //! Baseline from the same run: the folded-stack text of the same stacks on the warm
 //! symbolizer (`skull-trace report --format collapsed`, the export flame graph tools read).
@@ -23,7 +25,7 @@ use skull_mem_inspect::trace::frames::symbolize_stack;
 use skull_mem_inspect::trace::leaks::{StackAllocations, StackReport};
 use skull_mem_inspect::trace::render::collapsed;
 use skull_mem_inspect::trace::status::{TraceCapacity, TraceCounts, TraceStatus};
-use skull_mem_symbolize::{Backing, Mapping, Process, Symbolizer};
+use skull_mem_symbolize::{Backing, Lookup, Mapping, Process, Symbolizer};
 
 const STACKS: usize = 100_000;
 const PER_MODULE: u64 = 1_000;
@@ -141,7 +143,8 @@ fn main() {
     addresses.extend(spread(own, PER_MODULE));
     let trace = trace(&addresses);
     let options = ProfileOptions::default();
-    let (mut cold, mut warm, mut base) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cold, mut warm, mut base, mut alone) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut size = 0;
     for _ in 0..rounds {
         let mut symbolizer = Symbolizer::new();
@@ -155,8 +158,14 @@ fn main() {
         let text = folded(&trace, &mut symbolizer);
         base.push(ms(start));
         assert_eq!(text.lines().count(), STACKS);
+        let mut fresh = Symbolizer::new();
+        let start = Instant::now();
+        for &address in &addresses {
+            fresh.symbolize(&process, address, Lookup::ReturnAddress);
+        }
+        alone.push(ms(start));
     }
-    let (cold, warm, base) = (median(cold), median(warm), median(base));
+    let (cold, warm, base, alone) = (median(cold), median(warm), median(base), median(alone));
     println!(
         "pprof heap profile of {STACKS} unique stacks ({DEPTH} frames, {} distinct addresses), \
          median of {rounds} rounds; {size} bytes gzipped",
@@ -172,6 +181,11 @@ fn main() {
         "{:<44} {warm:>9.1} {:>11.2}x",
         "pprof, warm symbolizer",
         warm / base
+    );
+    println!(
+        "{:<44} {alone:>9.1} {:>11.2}x",
+        "symbolizing the addresses alone, cold",
+        alone / base
     );
     println!(
         "{:<44} {base:>9.1} {:>11.2}x",
