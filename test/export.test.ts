@@ -117,7 +117,8 @@ describe('skull-trace report --format pprof', () => {
     );
     expect(raw).toContain(`M=1 parse_leak ${source}:${lineOf('PARSER_LINE')} s=0\n`);
     const buildId = /Build ID: ([0-9a-f]+)/.exec(spawnSync('readelf', ['-n', exe], { encoding: 'utf8' }).stdout)![1];
-    expect(raw).toMatch(new RegExp(`\\n1: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ pprof_leak ${buildId} \\[FN\\]\\[FL\\]\\[LN\\]\\[IN\\]\\n`));
+    // The mapping names the executable by its path.
+    expect(raw).toMatch(new RegExp(`\\n\\d+: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ ${exe} ${buildId} \\[FN\\]\\[FL\\]\\[LN\\]\\[IN\\]\\n`));
     expect(raw).toContain('PeriodType: space bytes\nPeriod: 1\n'); // every allocation traced
   });
 
