@@ -117,8 +117,40 @@ describe('skull-trace report --format pprof', () => {
     );
     expect(raw).toContain(`M=1 parse_leak ${source}:${lineOf('PARSER_LINE')} s=0\n`);
     const buildId = /Build ID: ([0-9a-f]+)/.exec(spawnSync('readelf', ['-n', exe], { encoding: 'utf8' }).stdout)![1];
-    expect(raw).toMatch(new RegExp(`\\n1: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ pprof_leak ${buildId} \\[FN\\]\\[FL\\]\\[LN\\]\\[IN\\]\\n`));
+    // The mapping names the executable by its path.
+    expect(raw).toMatch(new RegExp(`\\n\\d+: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ ${exe} ${buildId} \\[FN\\]\\[FL\\]\\[LN\\]\\[IN\\]\\n`));
     expect(raw).toContain('PeriodType: space bytes\nPeriod: 1\n'); // every allocation traced
+  });
+
+  it('sampled_tracing_sets_the_period_and_scales_each_value_to_its_estimate', async () => {
+    const sampled = new Started([exe], dir);
+    try {
+      const sampledPid = Number((await sampled.line(/ready (\d+)/))[1]);
+      expect(trace(['on', String(sampledPid), '--sample-bytes', '4096', '--dir', dir]).status).toBe(0);
+      sampled.send();
+      await sampled.line(/done/);
+      // How many of parse_leak's 50 blocks of 4096 bytes the Poisson sampling kept (random).
+      const report = JSON.parse(trace(['leaks', String(sampledPid), '--json', '--dir', dir]).stdout) as {
+        groups: { blocks: number; frames: { function?: string | null }[] }[];
+      };
+      const kept = report.groups.find((group) => group.frames[0]?.function === 'parse_leak')?.blocks ?? 0;
+      const file = path.join(work, 'sampled.pb.gz');
+      expect(trace(['report', String(sampledPid), '--format', 'pprof', '-o', file, '--dir', dir]).status).toBe(0);
+      const raw = pprof(['-raw', file]);
+      expect(raw).toContain('PeriodType: space bytes\nPeriod: 4096\n');
+      // A block of 4096 bytes sampled with mean 4096 was kept with probability 1 - 1/e, so it
+      // stands for e / (e - 1) blocks (as Go scales its heap samples); rounded per sample.
+      const scale = Math.E / (Math.E - 1);
+      const parseLocation = /\n\s+(\d+): 0x[0-9a-f]+ M=1 parse_leak /.exec(raw)?.[1];
+      if (kept > 0) {
+        const values = new RegExp(`\\n\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+): ${parseLocation} `).exec(raw)!.slice(1).map(Number);
+        expect(values.slice(2)).toEqual([Math.round(kept * scale), Math.round(kept * 4096 * scale)]);
+      } else {
+        expect(parseLocation).toBeUndefined(); // P = e^(-50): nothing of it was sampled
+      }
+    } finally {
+      expect(await sampled.end()).toBe(0);
+    }
   });
 
   it('fails_in_one_line_for_an_unknown_pid_and_an_unwritable_output_file', () => {
@@ -152,6 +184,8 @@ describe('skull-mem snapshot --format pprof', () => {
     for (const scope of memory.scopes.filter((s) => s.used_bytes > 0)) expect(byName.get(scope.name)).toBe(`${scope.used_bytes}B`);
     expect(rows[0]).toMatch(/\sparser$/);
     expect(pprof(['-tags', file])).toMatch(/ scope: Total [^\n]*\n(\s+[^\n]+\n)*\s+[^\n]+: parser\n/);
+    const unknown = cli(['snapshot', '4000000', '--format', 'pprof', '--dir', dir]);
+    expect([unknown.status, unknown.stdout, unknown.stderr]).toEqual([1, '', 'skull-mem: no process with pid 4000000\n']);
     const badFormat = cli(['snapshot', String(pid), '--format', 'xml', '--dir', dir]);
     expect([badFormat.status, badFormat.stderr]).toEqual([2, 'skull-mem: --format must be json or pprof (got "xml")\n']);
   });

@@ -187,9 +187,9 @@ pub struct StackScope {
     pub figures: Figures,
 }
 
-/// Every stack's figures by scope. The live figures are split by the scope of each live
-/// block; the allocation figures of a stack (not recorded by scope) go with the scope that
-/// holds most of its live bytes, or with no scope when nothing of it is live.
+/// Every stack's figures by scope, in stack order. The live figures are split by the scope
+/// of each live block; the allocation figures of a stack (not recorded by scope) go with the
+/// scope that holds most of its live bytes, or with no scope when nothing of it is live.
 pub fn by_stack_and_scope(trace: &HeapTrace) -> Vec<StackScope> {
     let mean = trace.status.sample_bytes.unwrap_or(0);
     let scope_index: HashMap<u32, usize> = trace
@@ -198,51 +198,169 @@ pub fn by_stack_and_scope(trace: &HeapTrace) -> Vec<StackScope> {
         .enumerate()
         .map(|(index, scope)| (scope.id, index))
         .collect();
-    let mut live: HashMap<(usize, Option<usize>), Figures> = HashMap::new();
+    // Per stack, its scopes and their figures: a stack's blocks are in one scope or a few,
+    // so a short list searched in order beats a map (measured: 100,000 stacks in a map took
+    // most of a profile's time).
+    let mut per_stack: Vec<Vec<(Option<usize>, Figures)>> = vec![Vec::new(); trace.stacks.len()];
     for block in &trace.live {
         let scale = sample_scale(block.size as f64, mean);
-        let key = (block.stack, scope_index.get(&block.scope).copied());
-        let figures = live.entry(key).or_default();
+        let scope = scope_index.get(&block.scope).copied();
+        let scopes = &mut per_stack[block.stack];
+        let at = match scopes.iter().position(|(known, _)| *known == scope) {
+            Some(at) => at,
+            None => {
+                scopes.push((scope, Figures::default()));
+                scopes.len() - 1
+            }
+        };
+        let figures = &mut scopes[at].1;
         figures.inuse_objects += scale;
         figures.inuse_space += block.size as f64 * scale;
     }
-    // Per stack, its scope with the most live bytes (lowest index on a tie, so the result
-    // does not depend on hash order).
-    let mut main_scope: HashMap<usize, (Option<usize>, f64)> = HashMap::new();
-    for (&(stack, scope), figures) in &live {
-        let best = main_scope
-            .entry(stack)
-            .or_insert((scope, figures.inuse_space));
-        if figures.inuse_space > best.1 || (figures.inuse_space == best.1 && scope < best.0) {
-            *best = (scope, figures.inuse_space);
+    let mut out = Vec::with_capacity(trace.stacks.len());
+    for (stack, (traced, mut scopes)) in trace.stacks.iter().zip(per_stack).enumerate() {
+        if traced.allocations != 0 {
+            // The scope with the most live bytes (the first seen on a tie); none when empty.
+            let main = scopes
+                .iter()
+                .enumerate()
+                .fold(
+                    None,
+                    |best: Option<(usize, f64)>, (at, (_, figures))| match best {
+                        Some((_, bytes)) if bytes >= figures.inuse_space => best,
+                        _ => Some((at, figures.inuse_space)),
+                    },
+                )
+                .map(|(at, _)| at);
+            let at = main.unwrap_or_else(|| {
+                scopes.push((None, Figures::default()));
+                scopes.len() - 1
+            });
+            let average = traced.bytes as f64 / traced.allocations as f64;
+            let scale = sample_scale(average, mean);
+            let figures = &mut scopes[at].1;
+            figures.alloc_objects += traced.allocations as f64 * scale;
+            figures.alloc_space += traced.bytes as f64 * scale;
         }
-    }
-    for (index, stack) in trace.stacks.iter().enumerate() {
-        if stack.allocations == 0 {
-            continue;
-        }
-        let scope = main_scope.get(&index).and_then(|best| best.0);
-        let average = stack.bytes as f64 / stack.allocations as f64;
-        let scale = sample_scale(average, mean);
-        let figures = live.entry((index, scope)).or_default();
-        figures.alloc_objects += stack.allocations as f64 * scale;
-        figures.alloc_space += stack.bytes as f64 * scale;
-    }
-    let mut out: Vec<StackScope> = live
-        .into_iter()
-        .map(|((stack, scope), figures)| StackScope {
+        out.extend(scopes.into_iter().map(|(scope, figures)| StackScope {
             stack,
             scope,
             figures,
-        })
-        .collect();
-    out.sort_by_key(|entry| (entry.stack, entry.scope));
+        }));
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sample_scale;
+    use super::*;
+    use crate::trace::status::{TraceCapacity, TraceCounts};
+
+    fn status(sample_bytes: u64) -> TraceStatus {
+        TraceStatus {
+            enabled: true,
+            depth: Some(32),
+            sample_bytes: Some(sample_bytes),
+            scoped: false,
+            counts: TraceCounts {
+                traced_allocs: 0,
+                traced_frees: 0,
+                dropped_stacks: 0,
+                dropped_blocks: 0,
+            },
+            live_blocks: 0,
+            capacity: TraceCapacity {
+                stacks: 0,
+                live_blocks: 0,
+            },
+        }
+    }
+
+    fn stack(allocations: u64, bytes: u64) -> TracedStack {
+        TracedStack {
+            frames: vec![0x1000],
+            allocations,
+            bytes,
+        }
+    }
+
+    fn block(stack: usize, size: u64, scope: u32) -> TracedBlock {
+        TracedBlock { stack, size, scope }
+    }
+
+    /// Stack 0: 4 allocations of 100 bytes, live: 2 in scope 7 ("a"), 1 in scope 9 ("b").
+    /// Stack 1: 5 allocations, nothing live. Stack 2: live in scope 42, not registered.
+    fn trace(sample_bytes: u64) -> HeapTrace {
+        HeapTrace {
+            pid: 1,
+            status: status(sample_bytes),
+            scopes: vec![
+                ScopeName {
+                    id: 7,
+                    name: "a".into(),
+                    kind: "module".into(),
+                },
+                ScopeName {
+                    id: 9,
+                    name: "b".into(),
+                    kind: "service".into(),
+                },
+            ],
+            stacks: vec![stack(4, 400), stack(5, 50), stack(1, 30)],
+            live: vec![
+                block(0, 100, 9),
+                block(0, 100, 7),
+                block(0, 100, 7),
+                block(2, 30, 42),
+            ],
+            process: None,
+            time_nanos: 0,
+        }
+    }
+
+    fn figures(alloc: (f64, f64), inuse: (f64, f64)) -> Figures {
+        Figures {
+            alloc_objects: alloc.0,
+            alloc_space: alloc.1,
+            inuse_objects: inuse.0,
+            inuse_space: inuse.1,
+        }
+    }
+
+    #[test]
+    fn live_figures_split_by_scope_and_allocations_go_with_the_largest_live_scope() {
+        let entries = by_stack_and_scope(&trace(0));
+        let got: Vec<(usize, Option<usize>, Figures)> = entries
+            .iter()
+            .map(|entry| (entry.stack, entry.scope, entry.figures))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                // Scope "b" (index 1) was seen first, but "a" holds 200 of the 300 live bytes.
+                (0, Some(1), figures((0.0, 0.0), (1.0, 100.0))),
+                (0, Some(0), figures((4.0, 400.0), (2.0, 200.0))),
+                // Nothing live: the scope of its allocations is not known.
+                (1, None, figures((5.0, 50.0), (0.0, 0.0))),
+                // Scope id 42 is not registered.
+                (2, None, figures((1.0, 30.0), (1.0, 30.0))),
+            ]
+        );
+    }
+
+    #[test]
+    fn sampled_figures_are_scaled_to_estimates() {
+        let entries = by_stack_and_scope(&trace(100));
+        // A live block of 100 bytes sampled with mean 100 stands for e / (e − 1) blocks.
+        let e = std::f64::consts::E;
+        let scale = e / (e - 1.0);
+        let a = entries[1].figures;
+        assert!((a.inuse_objects - 2.0 * scale).abs() < 1e-9);
+        assert!((a.inuse_space - 200.0 * scale).abs() < 1e-9);
+        // Allocations are scaled by their average size, 100 bytes: the same factor.
+        assert!((a.alloc_objects - 4.0 * scale).abs() < 1e-9);
+        assert!((a.alloc_space - 400.0 * scale).abs() < 1e-9);
+    }
 
     #[test]
     fn every_allocation_traced_counts_once() {

@@ -109,8 +109,9 @@ pub fn html_report(
         stacks,
     };
     let json = serde_json::to_string(&data).expect("the page's data serializes");
-    // Inside <script>, "</" could end the element early; "<\/" is the same JSON string.
-    TEMPLATE.replacen(DATA_MARK, &json.replace("</", "<\\/"), 1)
+    // Inside <script>, "</script" or "<!--" in a name could end or upset the element: every
+    // "<" (only ever inside a JSON string) is written as the escape "\u003c", the same string.
+    TEMPLATE.replacen(DATA_MARK, &json.replace('<', "\\u003c"), 1)
 }
 
 /// The page of process `pid`, read now through its segment in `dir`.

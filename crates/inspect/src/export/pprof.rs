@@ -300,17 +300,18 @@ pub fn heap_profile(
         mappings: HashMap::new(),
         build_ids: HashMap::new(),
     };
-    let mut stack_locations: HashMap<usize, Vec<u64>> = HashMap::new();
+    // Entries come in stack order: a stack's locations are worked out once, for its first.
+    let mut current: Option<(usize, Vec<u64>)> = None;
     for entry in by_stack_and_scope(trace) {
-        let ids = match stack_locations.get(&entry.stack) {
-            Some(ids) => ids.clone(),
-            None => {
+        let ids = match &current {
+            Some((stack, ids)) if *stack == entry.stack => ids.clone(),
+            _ => {
                 let ids: Vec<u64> = trace.stacks[entry.stack]
                     .frames
                     .iter()
                     .map(|&address| locations.id(&mut builder, symbolizer, address))
                     .collect();
-                stack_locations.insert(entry.stack, ids.clone());
+                current = Some((entry.stack, ids.clone()));
                 ids
             }
         };
