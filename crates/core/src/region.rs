@@ -145,10 +145,15 @@ extern "C" fn after_fork_in_child() {
     if region.is_null() {
         return;
     }
+    // SAFETY: the region is mapped (still the parent's segment).
+    let trace_budget = unsafe { &*region }.trace.budget();
     // SAFETY: the child has one thread, and this runs before it counts anything else.
     let file_backed =
         unsafe { segment::move_to_own_segment(region, FILE_BACKED.load(Ordering::Relaxed)) };
     FILE_BACKED.store(file_backed, Ordering::Relaxed);
+    // A segment of its own starts with empty trace tables: they get the parent's budget.
+    // SAFETY: the region, now the child's own (or still the parent's when it could not move).
+    unsafe { &*region }.trace.set_budget(trace_budget);
     // SAFETY: the region, now the child's own (or still the parent's when it could not move).
     unsafe { crate::trace::mirror_control(region, file_backed) };
     crate::thread::after_fork_in_child();

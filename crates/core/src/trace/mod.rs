@@ -5,9 +5,14 @@
 //! Off, it costs every allocation one relaxed load of the control word (`word`); everything
 //! else is outlined here and runs only for allocations being traced.
 
+pub mod backing;
 pub mod capture;
 pub mod control;
 mod control_page;
+mod levels;
+mod live;
+mod pool;
+mod stacks;
 pub mod tables;
 mod unwind;
 
@@ -20,14 +25,42 @@ use tables::{Event, LiveBlock, TraceTables, EVENT_ALLOC, EVENT_FREE};
 
 pub(crate) use control_page::mirror_control;
 
-/// Limits the trace tables as `SKULL_MEM_TRACE_STACKS` and `SKULL_MEM_TRACE_LIVE` say (entry
-/// counts; absent: the full capacities). Read once, when the region is mapped.
+/// Gives the trace tables the memory budget `SKULL_MEM_TRACE_MEMORY` says. Read once, when
+/// the region is mapped.
 pub(crate) fn limit_tables(tables: &TraceTables) {
-    use crate::options::{number_or_default, TRACE_LIVE, TRACE_STACKS};
-    tables.limit(
-        number_or_default(&TRACE_STACKS) as usize,
-        number_or_default(&TRACE_LIVE) as usize,
-    );
+    use crate::options::{number_or_default, TRACE_MEMORY};
+    tables.set_budget(number_or_default(&TRACE_MEMORY));
+}
+
+/// The trace memory of this process as the tables grow it: what they take is skull-mem's
+/// own memory, counted in its scope (`SCOPE_SELF`) as one block per piece committed.
+struct OwnMemory<'a> {
+    region: &'a crate::region::Region,
+}
+
+impl backing::Backing for OwnMemory<'_> {
+    fn base(&self) -> *mut u8 {
+        self.region.trace.base()
+    }
+
+    fn commit(&self, end: usize) -> bool {
+        let tables = &self.region.trace;
+        if end > core::mem::size_of::<TraceTables>() {
+            return false;
+        }
+        let before = tables.committed_to(end as u64);
+        if end as u64 > before {
+            use crate::counters::Counter;
+            let own = &self.region.overflow[crate::scopes::SCOPE_SELF as usize];
+            own.add_shared(Counter::AllocBytes, end as u64 - before);
+            own.add_shared(Counter::AllocBlocks, 1);
+        }
+        true
+    }
+
+    fn committed(&self) -> usize {
+        self.region.trace.committed()
+    }
 }
 
 /// The control word: 0 when tracing is off. One relaxed load, from a fixed address.
@@ -128,10 +161,6 @@ fn scope_selected(region: &crate::region::Region, scope: u32) -> bool {
         .is_some_and(|word| word.load(Ordering::Acquire) & (1 << (scope % 64)) != 0)
 }
 
-fn tables() -> Option<&'static TraceTables> {
-    crate::region::get().map(|region| &region.trace)
-}
-
 /// Called for every new block while tracing is on (`word` non-zero). Sampling's countdown is
 /// inline: an allocation that is not sampled costs a thread-local subtraction and compare;
 /// the rest (drawing the next sample, recording) is outlined in `on_alloc`.
@@ -188,10 +217,11 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
         return;
     }
     let tables = &region.trace;
+    let memory = OwnMemory { region };
     let recent = &crate::thread::trace_state().recent;
-    let Some(stack) =
-        capture::capture_interned(recent, config.depth, |frames| tables.intern(frames))
-    else {
+    let Some(stack) = capture::capture_interned(recent, config.depth, |frames, truncated| {
+        tables.intern(&memory, frames, truncated)
+    }) else {
         return;
     };
     let block = LiveBlock {
@@ -201,9 +231,8 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
         scope: info.scope,
         stack,
     };
-    let thread = crate::thread::trace_state().tid();
-    tables.count_allocation(stack, info.size as u64, thread);
-    if tables.insert(block) {
+    tables.count_allocation(&memory, stack, info.size as u64);
+    if tables.insert(&memory, block) {
         if tables.events_wanted() {
             tables.push_event(event(EVENT_ALLOC, &block));
         }
@@ -229,8 +258,9 @@ pub(crate) fn thread_exiting() {
 #[cold]
 #[inline(never)]
 pub(crate) fn on_free(user: *mut u8) {
-    if let Some(tables) = tables() {
-        if let Some(block) = tables.take(user as u64) {
+    if let Some(region) = crate::region::get() {
+        let tables = &region.trace;
+        if let Some(block) = tables.take(&OwnMemory { region }, user as u64) {
             if tables.events_wanted() {
                 let free = LiveBlock {
                     time_ns: now_ns(),

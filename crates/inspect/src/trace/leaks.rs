@@ -119,7 +119,7 @@ pub fn leaks(
             let blocks: Vec<LiveBlock> = tables.live_blocks();
             let stacks: HashMap<u32, Vec<u64>> = blocks
                 .iter()
-                .map(|block| (block.stack, tables.stack(block.stack)))
+                .map(|block| (block.stack, tables.stack(block.stack).frames))
                 .collect();
             (blocks, stacks, TraceStatus::of_view(view))
         })?;
@@ -195,7 +195,8 @@ pub fn stacks(
     })?;
     // Equal stacks may be interned twice (a race between threads): merge by content.
     let mut merged: HashMap<Vec<u64>, (u64, u64)> = HashMap::new();
-    for (frames, allocations, bytes) in recorded {
+    for (stack, allocations, bytes) in recorded {
+        let frames = stack.frames;
         let entry = merged.entry(frames).or_default();
         entry.0 += allocations;
         entry.1 += bytes;
