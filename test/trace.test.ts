@@ -356,7 +356,7 @@ describe('skull-trace on a busy process', () => {
     const bad = trace(['on', String(pid), '--memory', '1000', '--dir', dir]);
     expect([bad.status, bad.stderr]).toEqual([
       2,
-      'skull-mem: trace memory must be a whole number from 1048576 to 1073741824 bytes (got "1000")\n',
+      'skull-trace: trace memory must be a whole number from 1048576 to 1073741824 bytes (got "1000")\n',
     ]);
     trace(['on', String(pid), '--memory', '2097152', '--dir', dir]);
     program.send();
