@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # benches/trace_real.sh — tracing every allocation on programs nobody here wrote, against
 # heaptrack, side by side in one run: gcc's cc1 compiling a generated C file, python3 running an
-# allocation-heavy script, the TypeScript compiler checking this repository (node), and the
+# allocation-heavy script (PYTHONMALLOC=malloc: every object through malloc), the TypeScript compiler checking this repository (node), and the
 # trace tables' scale program (200,000 stacks, 2,000,000 live blocks). Per workload and
 # configuration (no tool, skull-mem tracing off, sampled every 512 KiB, tracing all, heaptrack):
 # wall and CPU seconds (median of ROUNDS), the ratio to no tool, and tracing all's overhead as a
 # share of heaptrack's (target <= 0.33). Drops come from one more traced-all run of the same
 # workload, read as each of its processes exits (tests/c/stop_at_exit.c); a figure with drops
 # does not count. Also the trace memory that run took and heaptrack's trace file size.
-# Settings: ROUNDS (3), FUNCTIONS (generated C functions, 10000; compiled at -O0).
+# Settings: ROUNDS (3), FUNCTIONS (generated C functions, 10000; compiled at -O0), WORKLOADS
+# (default "cc1 python tsc scale").
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -36,13 +37,16 @@ for i in range(0, 300000, 2):
     del d[str(i)]
 PY
 
-# The workloads, as commands; `scale` reads one line from stdin before it exits.
+# The workloads, as argument lists of the program itself (no shell between: heaptrack and the
+# preload see the program); `scale` reads one line from stdin before it exits.
+export PYTHONMALLOC=malloc
+cc1=$(gcc -print-prog-name=cc1)
 workload() {
     case $1 in
-    cc1) gcc -O0 -c -o "$tmp/big.o" "$tmp/big.c" ;;
-    python) /usr/bin/python3 "$tmp/alloc.py" ;;
-    tsc) (cd "$root" && node node_modules/typescript/bin/tsc --noEmit -p .) ;;
-    scale) echo go | "$tmp/trace_scale" >/dev/null ;;
+    cc1) args=("$cc1" -quiet -O0 "$tmp/big.c" -o "$tmp/big.s") ;;
+    python) args=(/usr/bin/python3 "$tmp/alloc.py") ;;
+    tsc) args=(node "$root/node_modules/typescript/bin/tsc" --noEmit -p "$root") ;;
+    scale) args=("$tmp/trace_scale") ;;
     esac
 }
 
@@ -56,20 +60,18 @@ timed() {
     all) env=(env LD_PRELOAD="$lib" SKULL_MEM_TRACE=all) ;;
     heaptrack) env=(env -u LD_PRELOAD heaptrack -o "$tmp/ht.$name") ;;
     esac
-    export -f workload
-    export tmp root
-    /usr/bin/time -f '%e %U %S' -o "$tmp/time" "${env[@]}" bash -c "workload $name" >/dev/null 2>&1
-    awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$tmp/time"
+    workload "$name"
+    echo go | /usr/bin/time -f '%e %U %S' -o "$tmp/time" "${env[@]}" "${args[@]}" >/dev/null 2>&1
+    tail -1 "$tmp/time" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }'
 }
 
 # Drops and trace memory of a traced-all run of workload $1, summed over its processes.
 checked() {
     local name=$1 stops=$tmp/stops segs=$tmp/segs pid
     rm -rf "$stops" "$segs" && mkdir -p "$stops" "$segs"
-    export -f workload
-    export tmp root
-    env LD_PRELOAD="$tmp/stop.so:$lib" SKULL_MEM_DIR="$segs" SKULL_MEM_TRACE=all SKULL_TEST_STOP_DIR="$stops" \
-        bash -c "workload $name" >/dev/null 2>&1 &
+    workload "$name"
+    echo go | env LD_PRELOAD="$tmp/stop.so:$lib" SKULL_MEM_DIR="$segs" SKULL_MEM_TRACE=all SKULL_TEST_STOP_DIR="$stops" \
+        "${args[@]}" >/dev/null 2>&1 &
     local top=$! seen=" "
     : > "$tmp/statuses"
     while :; do
@@ -80,7 +82,7 @@ checked() {
             seen+="$pid "
             while [[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) != T ]]; do sleep 0.01; done
             node "$root/dist/bin/skull-trace.js" status "$pid" --json --dir "$segs" >> "$tmp/statuses" || true
-            echo >> "$tmp/statuses"
+            echo '@@' >> "$tmp/statuses"
             kill -CONT "$pid"
         done
         ((running)) || break
@@ -88,7 +90,7 @@ checked() {
     done
     wait "$top"
     node -e '
-        const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map(JSON.parse);
+        const lines = require("fs").readFileSync(process.argv[1], "utf8").split("@@").map((s) => s.trim()).filter(Boolean).map(JSON.parse);
         const sum = (f) => lines.reduce((a, s) => a + f(s), 0);
         console.log([sum((s) => s.counts.traced_allocs), sum((s) => s.counts.dropped_stacks + s.counts.dropped_blocks),
             sum((s) => s.memory.used), Math.max(...lines.map((s) => s.memory.used))].join(" "));' "$tmp/statuses"
@@ -98,7 +100,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 configs=(none off sampled all heaptrack)
 echo "trace_real: $ROUNDS rounds, median; machine: $(nproc) cores, shared (figures move with the load)"
-for name in cc1 python tsc scale; do
+for name in ${WORKLOADS:-cc1 python tsc scale}; do
     : > "$tmp/times"
     for round in $(seq "$ROUNDS"); do
         for config in "${configs[@]}"; do
