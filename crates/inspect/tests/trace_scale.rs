@@ -114,6 +114,20 @@ fn two_hundred_thousand_stacks_and_two_million_live_blocks_are_recorded_exactly(
     assert_eq!(distinct.len(), 200_001);
     assert!(found.stacks.iter().all(|stack| !stack.truncated));
     assert!(found.usage.used <= skull_mem_core::options::DEFAULT_TRACE_MEMORY);
+    // The trace memory is skull-mem's own, counted in its scope (with its other own blocks).
+    let own = found
+        .reading
+        .snapshot
+        .scopes
+        .iter()
+        .find(|s| s.name == "skull-mem")
+        .unwrap();
+    assert!(
+        own.used_bytes() >= found.usage.used,
+        "{} < {}",
+        own.used_bytes(),
+        found.usage.used
+    );
     eprintln!(
         "trace memory for 200,001 stacks and 2,000,001 live blocks: {} bytes used ({} for \
          stacks, {} nodes; {} for live blocks)",
