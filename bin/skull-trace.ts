@@ -51,13 +51,14 @@ function program(exit: (code: number) => void): Command {
       ),
     )
     .addOption(settingOption('--depth <frames>', 'frames per stack', 'trace-depth', (v) => checkNumber('trace-depth', v)))
+    .addOption(settingOption('--memory <bytes>', 'bytes the trace tables may take', 'trace-memory', (v) => checkNumber('trace-memory', v)))
     .option('--scope <names...>', 'only allocations charged to these scopes')
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
-    .action((pid: number, options: { all?: boolean; sampleBytes?: number; depth?: number; scope?: string[]; dir?: string }) => {
+    .action((pid: number, options: { all?: boolean; sampleBytes?: number; depth?: number; memory?: number; scope?: string[]; dir?: string }) => {
       if (options.all && options.sampleBytes !== undefined) throw new CliError('--all and --sample-bytes exclude each other', 2);
       const status = startTracing(
         pid,
-        { depth: options.depth, sampleBytes: options.sampleBytes ?? 0, scopes: options.scope ?? [] },
+        { depth: options.depth, sampleBytes: options.sampleBytes ?? 0, scopes: options.scope ?? [], memory: options.memory },
         options.dir,
       );
       process.stdout.write(`tracing of process ${pid} ${describeTracing(status)}\n`);

@@ -628,22 +628,12 @@ export interface TotalsGrowth {
 }
 
 /**
- * Entries of the stack and live-block tables (`SKULL_MEM_TRACE_STACKS`,
- * `SKULL_MEM_TRACE_LIVE`).
- */
-export interface TraceCapacity {
-  /** Entries of the stack table. */
-  stacks: number
-  /** Entries of the live-block table. */
-  live_blocks: number
-}
-
-/**
  * Sets the control word of process `pid`: `depth` 0 turns tracing off; otherwise on, with
  * `sample_bytes` the Poisson mean (0: every allocation), and only the scopes named in
- * `scopes` when it is not empty. Returns the status after it.
+ * `scopes` when it is not empty; `memory` sets the trace tables' budget in bytes. Returns the
+ * status after it.
  */
-export declare function traceControl(pid: number, dir: string | undefined | null, depth: number, sampleBytes: number, scopes: Array<string>): TraceStatus
+export declare function traceControl(pid: number, dir: string | undefined | null, depth: number, sampleBytes: number, scopes: Array<string>, memory?: number | undefined | null): TraceStatus
 
 /** Recorded allocations, recorded frees, and what was dropped because a table was full. */
 export interface TraceCounts {
@@ -744,6 +734,22 @@ export declare function traceLeaksAsync(pid: number, dir: string | undefined | n
  */
 export declare function tracePprof(pid: number, dir?: string | undefined | null): Buffer
 
+/** The memory the trace tables take, of their budget (`SKULL_MEM_TRACE_MEMORY`). */
+export interface TraceMemory {
+  /** Bytes the tables may take. */
+  budget: number
+  /** Bytes the tables have taken. */
+  used: number
+  /** Bytes backed (the tables' header included). */
+  committed: number
+  /** Nodes of the stack trie. */
+  stack_nodes: number
+  /** Bytes the stack trie takes. */
+  stack_bytes: number
+  /** Bytes the live-block table takes. */
+  live_bytes: number
+}
+
 /**
  * Every stack tracing has recorded in process `pid`, with its traced allocations and bytes
  * since tracing started (freed or not), largest first: where the allocations come from.
@@ -775,8 +781,8 @@ export interface TraceStatus {
   counts: TraceCounts
   /** Traced blocks live now. */
   live_blocks: number
-  /** Sizes of the tables. */
-  capacity: TraceCapacity
+  /** The tables' memory. */
+  memory: TraceMemory
 }
 
 /** A segment that could not be read, and why. */

@@ -21,6 +21,9 @@ export interface TraceOptions {
   sampleBytes?: number;
   /** Only allocations charged to these scopes (by name); absent or empty: all scopes. */
   scopes?: string[];
+  /** Bytes the trace tables may take (the options table's `trace-memory`); absent keeps the
+   * process's budget (SKULL_MEM_TRACE_MEMORY or its default). */
+  memory?: number;
 }
 
 /** Tracing state and counts of a process. */
@@ -34,8 +37,15 @@ export interface TraceStatus {
   counts: { traced_allocs: number; traced_frees: number; dropped_stacks: number; dropped_blocks: number };
   /** Traced blocks live now. */
   live_blocks: number;
-  /** Entries of the stack and live-block tables (SKULL_MEM_TRACE_STACKS, SKULL_MEM_TRACE_LIVE). */
-  capacity: { stacks: number; live_blocks: number };
+  /** The memory the trace tables take, in bytes, of their budget (SKULL_MEM_TRACE_MEMORY). */
+  memory: {
+    budget: number;
+    used: number;
+    committed: number;
+    stack_nodes: number;
+    stack_bytes: number;
+    live_bytes: number;
+  };
 }
 
 /** One frame of a leak's stack (inlined frames come before the frame they are inlined in). */
@@ -129,7 +139,8 @@ export function startTracing(pid: number, options: TraceOptions = {}, dir?: stri
   const scopes = options.scopes ?? [];
   const depth = checkSetting('trace-depth', options.depth ?? MAX_TRACE_DEPTH);
   const sampleBytes = checkSetting('trace-sample-bytes', options.sampleBytes ?? 0);
-  return callAddon(() => nativeBinding().traceControl(pid, dir, depth, sampleBytes, scopes));
+  const memory = options.memory === undefined ? undefined : checkSetting('trace-memory', options.memory);
+  return callAddon(() => nativeBinding().traceControl(pid, dir, depth, sampleBytes, scopes, memory));
 }
 
 /** Switches tracing of process `pid` off; the blocks traced so far stay listed until freed. */

@@ -25,8 +25,7 @@ describe('options table', () => {
       '| `SKULL_MEM_DIR`',
       '| `SKULL_MEM_TRACE`',
       '| `SKULL_MEM_CACHE`',
-      '| `SKULL_MEM_TRACE_STACKS`',
-      '| `SKULL_MEM_TRACE_LIVE`',
+      '| `SKULL_MEM_TRACE_MEMORY`',
       '| `SKULL_MEM_BINARY_DIR`',
       '| `SKULL_MEM_LEAK_CHECK`',
       '| `SKULL_MEM_LEAK_FAIL_ABOVE`',
@@ -82,10 +81,10 @@ describe('start-up', () => {
   });
 
   it('a_refused_number_keeps_the_default_and_says_so', () => {
-    const result = run(['/bin/true'], { preload: true, env: { SKULL_MEM_CACHE: '1048577', SKULL_MEM_TRACE_STACKS: '0' } });
+    const result = run(['/bin/true'], { preload: true, env: { SKULL_MEM_CACHE: '1048577', SKULL_MEM_TRACE_MEMORY: '1000' } });
     expect(result.status).toBe(0);
     expect(result.stderr).toBe(
-      'skull-mem: SKULL_MEM_TRACE_STACKS refused: trace stack table size must be a whole number from 1 to 8192 entries (got "0"); keeping 8192\n' +
+      'skull-mem: SKULL_MEM_TRACE_MEMORY refused: trace memory must be a whole number from 1048576 to 1073741824 bytes (got "1000"); keeping 268435456\n' +
         'skull-mem: SKULL_MEM_CACHE refused: cache size must be a whole number from 0 to 1048576 bytes (got "1048577"); keeping 32768\n',
     );
   });

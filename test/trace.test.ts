@@ -320,42 +320,53 @@ describe('skull-trace on a busy process', () => {
     expect(await program.end()).toBe(0);
   });
 
-  it('a_full_live_table_drops_and_counts_and_the_segment_does_not_grow', async () => {
+  it('past_its_memory_budget_tracing_drops_and_counts_and_the_segment_does_not_grow', async () => {
     const exe = compile('test/c/leaky.c', 'leaky-many', ['-g', '-O2']);
     const dir = fs.mkdtempSync(path.join(work, 'seg-'));
-    const program = new Started([exe, 'many', '80000'], dir);
+    const program = new Started([exe, 'many', '80000'], dir, { SKULL_MEM_TRACE_MEMORY: '1048576' });
     const pid = Number((await program.line(/ready (\d+)/))[1]);
     const [segment] = fs.readdirSync(dir);
     const size = fs.statSync(path.join(dir, segment)).size;
     trace(['on', String(pid), '--dir', dir]);
     program.send();
     await program.line(/done 1/);
-    const status = JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'];
-    // 80,000 leaked blocks (and a few reallocs of the array keeping them) against 65,536 slots.
-    expect(status.live_blocks).toBeLessThanOrEqual(65_536);
-    expect(status.counts.dropped_blocks).toBeGreaterThan(0);
-    expect(status.counts.traced_allocs + status.counts.dropped_blocks + status.counts.dropped_stacks).toBeGreaterThanOrEqual(80_000);
+    const status = JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'] & {
+      memory: { budget: number; used: number };
+    };
+    // 1 MiB is 16 chunks of 64 KiB: one of trie nodes, one of their index, and live-table
+    // levels of 1, 2 and 4 chunks (2,048 + 4,096 + 8,192 blocks); the next level (8 chunks)
+    // does not fit. 80,000 leaked blocks (and the reallocs of the array keeping them) do not.
+    expect(status.memory).toMatchObject({ budget: 1_048_576, used: 9 * 65_536 });
+    expect(status.live_blocks).toBeLessThanOrEqual(14_336);
+    expect(status.live_blocks).toBeGreaterThan(14_336 * 0.75);
+    expect(status.counts.dropped_blocks).toBeGreaterThan(80_000 - 14_336);
+    expect(status.counts.traced_allocs + status.counts.dropped_blocks).toBeGreaterThanOrEqual(80_000);
     expect(fs.statSync(path.join(dir, segment)).size).toBe(size);
     const text = trace(['status', String(pid), '--dir', dir]);
-    expect(text.stdout).toMatch(new RegExp(`dropped \\(tables full\\): 0 stacks, ${status.counts.dropped_blocks} blocks`));
+    expect(text.stdout).toMatch(new RegExp(`dropped \\(memory full\\): 0 stacks, ${status.counts.dropped_blocks} blocks`));
+    expect(text.stdout).toContain('trace memory: 589824 of 1048576 bytes used');
     expect(await program.end()).toBe(0);
   });
 
-  it('the_live_table_can_be_made_smaller_at_start_up_and_stays_within_it', async () => {
+  it('skull_trace_on_memory_sets_the_budget_and_a_bad_one_is_refused', async () => {
     const exe = compile('test/c/leaky.c', 'leaky-small', ['-g', '-O2']);
     const dir = fs.mkdtempSync(path.join(work, 'seg-'));
-    const program = new Started([exe, 'many', '5000'], dir, { SKULL_MEM_TRACE_LIVE: '1000', SKULL_MEM_TRACE_STACKS: '64' });
+    const program = new Started([exe, 'many', '5000'], dir);
     const pid = Number((await program.line(/ready (\d+)/))[1]);
-    trace(['on', String(pid), '--dir', dir]);
+    const bad = trace(['on', String(pid), '--memory', '1000', '--dir', dir]);
+    expect([bad.status, bad.stderr]).toEqual([
+      2,
+      'skull-trace: trace memory must be a whole number from 1048576 to 1073741824 bytes (got "1000")\n',
+    ]);
+    trace(['on', String(pid), '--memory', '2097152', '--dir', dir]);
     program.send();
     await program.line(/done 1/);
     const status = JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'] & {
-      capacity: { stacks: number; live_blocks: number };
+      memory: { budget: number };
     };
-    expect(status.capacity).toEqual({ stacks: 64, live_blocks: 1000 });
-    expect(status.live_blocks).toBeLessThanOrEqual(1000);
-    expect(status.live_blocks).toBeGreaterThan(900);
-    expect(status.counts.dropped_blocks).toBeGreaterThanOrEqual(4000);
+    // 5,000 blocks fit in 2 MiB: none dropped; live are they and the array keeping them.
+    expect(status.memory.budget).toBe(2_097_152);
+    expect([status.counts.dropped_stacks, status.counts.dropped_blocks, status.live_blocks]).toEqual([0, 0, 5001]);
     expect(await program.end()).toBe(0);
   });
 });

@@ -137,7 +137,7 @@ static TRACE_STATE: AtomicU8 = AtomicU8::new(TRACE_UNSET);
 /// them up, or when the segment cannot grow (what tracing would record is then dropped and
 /// counted in the header's `trace_unbacked`).
 pub fn trace_tables() -> Option<&'static TraceTables> {
-    let size = core::mem::size_of::<TraceTables>();
+    let size = TraceTables::HEADER_BYTES;
     if TRACE_STATE.load(Ordering::Acquire) != TRACE_SET {
         return set_up_trace_tables();
     }
@@ -152,7 +152,7 @@ pub fn trace_tables() -> Option<&'static TraceTables> {
 #[inline(never)]
 fn set_up_trace_tables() -> Option<&'static TraceTables> {
     let region = get()?;
-    if !TRACE_AREA.commit(core::mem::size_of::<TraceTables>()) {
+    if !TRACE_AREA.commit(TraceTables::HEADER_BYTES) {
         region.header.trace_unbacked.fetch_add(1, Ordering::Relaxed);
         segment::degraded(b"tracing has no memory for its tables and records nothing");
         return None;

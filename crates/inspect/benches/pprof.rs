@@ -21,10 +21,11 @@ use std::time::Instant;
 
 use skull_mem_inspect::export::heap::{HeapTrace, ScopeName, TracedBlock, TracedStack};
 use skull_mem_inspect::export::pprof::{heap_profile, ProfileOptions};
+use skull_mem_inspect::trace::estimate::Estimate;
 use skull_mem_inspect::trace::frames::symbolize_stack;
 use skull_mem_inspect::trace::leaks::{StackAllocations, StackReport};
 use skull_mem_inspect::trace::render::collapsed;
-use skull_mem_inspect::trace::status::{TraceCapacity, TraceCounts, TraceStatus};
+use skull_mem_inspect::trace::status::{TraceCounts, TraceMemory, TraceStatus};
 use skull_mem_symbolize::{Backing, Lookup, Mapping, Process, Symbolizer};
 
 const STACKS: usize = 100_000;
@@ -87,9 +88,13 @@ fn trace(addresses: &[u64]) -> HeapTrace {
                 dropped_blocks: 0,
             },
             live_blocks: STACKS,
-            capacity: TraceCapacity {
-                stacks: STACKS,
-                live_blocks: STACKS,
+            memory: TraceMemory {
+                budget: 0,
+                used: 0,
+                committed: 0,
+                stack_nodes: 0,
+                stack_bytes: 0,
+                live_bytes: 0,
             },
         },
         scopes,
@@ -108,12 +113,15 @@ fn folded(trace: &HeapTrace, symbolizer: &mut Symbolizer) -> String {
         .map(|stack| StackAllocations {
             allocations: stack.allocations,
             bytes: stack.bytes,
-            frames: symbolize_stack(symbolizer, process, &stack.frames),
+            estimate: Estimate::exact(stack.allocations, stack.bytes),
+            truncated: false,
+            frames: symbolize_stack(symbolizer, process, &[], &stack.frames),
         })
         .collect();
     collapsed(&StackReport {
         pid: trace.pid,
         status: trace.status,
+        estimated: false,
         stacks: trace.stacks.len(),
         by_stack,
     })

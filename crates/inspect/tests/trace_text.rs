@@ -8,7 +8,7 @@ use skull_mem_inspect::trace::leaks::{LeakGroup, LeakReport, StackAllocations, S
 use skull_mem_inspect::trace::render::{
     collapsed, event_line, leaks_text, stacks_text, status_text,
 };
-use skull_mem_inspect::trace::status::{TraceCapacity, TraceCounts, TraceStatus};
+use skull_mem_inspect::trace::status::{TraceCounts, TraceMemory, TraceStatus};
 
 fn status(enabled: bool, sample_bytes: u64) -> TraceStatus {
     TraceStatus {
@@ -23,9 +23,13 @@ fn status(enabled: bool, sample_bytes: u64) -> TraceStatus {
             dropped_blocks: 2,
         },
         live_blocks: 100,
-        capacity: TraceCapacity {
-            stacks: 8192,
-            live_blocks: 65536,
+        memory: TraceMemory {
+            budget: 268_435_456,
+            used: 393_216,
+            committed: 1_049_600,
+            stack_nodes: 40,
+            stack_bytes: 131_072,
+            live_bytes: 262_144,
         },
     }
 }
@@ -202,8 +206,9 @@ fn status_text_says_what_skull_trace_status_said() {
         status_text(42, &on),
         "tracing of process 42 on: sampling every 524288 bytes on average of the chosen scopes, \
          stacks of up to 16 frames\n\
-         120 allocations traced, 20 freed, 100 live; dropped (tables full): 1 stacks, 2 blocks; \
-         capacity 8192 stacks, 65536 live blocks\n"
+         120 allocations traced, 20 freed, 100 live; dropped (memory full): 1 stacks, 2 blocks\n\
+         trace memory: 393216 of 268435456 bytes used (1049600 committed); stacks 40 nodes in \
+         131072 bytes, live blocks 262144 bytes\n"
     );
     assert!(status_text(42, &status(false, 0)).starts_with("tracing of process 42 off\n"));
 }

@@ -57,7 +57,8 @@ pub(crate) fn traced(error: TraceError) -> napi::Error<&'static str> {
 
 /// Sets the control word of process `pid`: `depth` 0 turns tracing off; otherwise on, with
 /// `sample_bytes` the Poisson mean (0: every allocation), and only the scopes named in
-/// `scopes` when it is not empty. Returns the status after it.
+/// `scopes` when it is not empty; `memory` sets the trace tables' budget in bytes. Returns the
+/// status after it.
 #[napi]
 pub fn trace_control(
     pid: u32,
@@ -65,11 +66,13 @@ pub fn trace_control(
     depth: u32,
     sample_bytes: f64,
     scopes: Vec<String>,
+    memory: Option<f64>,
 ) -> Result<TraceStatus> {
     let settings = (depth != 0).then(|| TraceSettings {
         depth: depth as usize,
         sample_bytes: sample_bytes.max(0.0) as u64,
         scopes,
+        memory: memory.map(|bytes| bytes.max(0.0) as u64),
     });
     as_tool(|| {
         let status = control(&dir_or_default(dir), pid, settings.as_ref()).map_err(traced)?;

@@ -26,15 +26,24 @@ pub struct TraceCounts {
     pub dropped_blocks: f64,
 }
 
-/// Entries of the stack and live-block tables (`SKULL_MEM_TRACE_STACKS`,
-/// `SKULL_MEM_TRACE_LIVE`).
+/// The memory the trace tables take, of their budget (`SKULL_MEM_TRACE_MEMORY`).
 #[napi(object)]
-pub struct TraceCapacity {
-    /// Entries of the stack table.
-    pub stacks: f64,
-    /// Entries of the live-block table.
-    #[napi(js_name = "live_blocks")]
-    pub live_blocks: f64,
+pub struct TraceMemory {
+    /// Bytes the tables may take.
+    pub budget: f64,
+    /// Bytes the tables have taken.
+    pub used: f64,
+    /// Bytes backed (the tables' header included).
+    pub committed: f64,
+    /// Nodes of the stack trie.
+    #[napi(js_name = "stack_nodes")]
+    pub stack_nodes: f64,
+    /// Bytes the stack trie takes.
+    #[napi(js_name = "stack_bytes")]
+    pub stack_bytes: f64,
+    /// Bytes the live-block table takes.
+    #[napi(js_name = "live_bytes")]
+    pub live_bytes: f64,
 }
 
 /// Tracing state and counts of a process.
@@ -54,8 +63,8 @@ pub struct TraceStatus {
     /// Traced blocks live now.
     #[napi(js_name = "live_blocks")]
     pub live_blocks: f64,
-    /// Sizes of the tables.
-    pub capacity: TraceCapacity,
+    /// The tables' memory.
+    pub memory: TraceMemory,
 }
 
 /// One frame of a stack (inlined frames come before the frame they are inlined in).
@@ -218,9 +227,13 @@ impl From<&status_model::TraceStatus> for TraceStatus {
                 dropped_blocks: s.counts.dropped_blocks as f64,
             },
             live_blocks: s.live_blocks as f64,
-            capacity: TraceCapacity {
-                stacks: s.capacity.stacks as f64,
-                live_blocks: s.capacity.live_blocks as f64,
+            memory: TraceMemory {
+                budget: s.memory.budget as f64,
+                used: s.memory.used as f64,
+                committed: s.memory.committed as f64,
+                stack_nodes: s.memory.stack_nodes as f64,
+                stack_bytes: s.memory.stack_bytes as f64,
+                live_bytes: s.memory.live_bytes as f64,
             },
         }
     }
@@ -240,9 +253,13 @@ impl From<TraceStatus> for status_model::TraceStatus {
                 dropped_blocks: s.counts.dropped_blocks as u64,
             },
             live_blocks: s.live_blocks as usize,
-            capacity: status_model::TraceCapacity {
-                stacks: s.capacity.stacks as usize,
-                live_blocks: s.capacity.live_blocks as usize,
+            memory: status_model::TraceMemory {
+                budget: s.memory.budget as u64,
+                used: s.memory.used as u64,
+                committed: s.memory.committed as u64,
+                stack_nodes: s.memory.stack_nodes as u64,
+                stack_bytes: s.memory.stack_bytes as u64,
+                live_bytes: s.memory.live_bytes as u64,
             },
         }
     }

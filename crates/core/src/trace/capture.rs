@@ -128,17 +128,19 @@ pub(crate) fn release_recent(recent: &Cell<*mut RecentStacks>) {
 }
 
 /// The calling stack, up to `depth` frames, innermost first from the program's call into
-/// skull-mem, as `intern` numbers it; `None` when `intern` has no room for it. When the stack
+/// skull-mem, as `intern` numbers it (told whether the stack went on past `depth`); `None` when `intern` has no room for it. When the stack
 /// is one this thread captured recently from the same stack pointer, its number is reused
 /// without walking or interning again (see `unwind::memo`).
 #[inline(never)]
 pub(crate) fn capture_interned(
     recent: &Cell<*mut RecentStacks>,
     depth: usize,
-    intern: impl FnOnce(&[u64]) -> Option<u32>,
+    intern: impl FnOnce(&[u64], bool) -> Option<u32>,
 ) -> Option<u32> {
-    let mut frames = [0u64; MAX_DEPTH];
-    let max = depth.min(MAX_DEPTH);
+    // One frame more than kept: whether it is found says whether the stack was cut.
+    let mut frames = [0u64; MAX_DEPTH + 1];
+    let max = depth.min(MAX_DEPTH) + 1;
+    let cut = |len: usize| (len.min(max - 1), len == max);
     let own = OWN_START.load(Ordering::Relaxed)..OWN_END.load(Ordering::Acquire);
     let start = unwind::here();
     let Some(recent) = recent_stacks(recent) else {
@@ -148,7 +150,8 @@ pub(crate) fn capture_interned(
             &mut frames[..max],
             &mut unwind::WalkMemo::new(),
         );
-        return intern(&frames[..len.unwrap_or(0)]);
+        let (len, truncated) = cut(len.unwrap_or(0));
+        return intern(&frames[..len], truncated);
     };
     // SAFETY: allocated for this thread, which alone uses it, and not re-entrantly:
     // recording sets the thread's busy flag, so nothing it calls records again.
@@ -156,7 +159,8 @@ pub(crate) fn capture_interned(
     let Some(len) = unwind::walk(start, &own, &mut frames[..max], &mut last.walk) else {
         return Some(last.stack);
     };
-    match intern(&frames[..len]) {
+    let (len, truncated) = cut(len);
+    match intern(&frames[..len], truncated) {
         Some(stack) => {
             last.stack = stack;
             Some(stack)

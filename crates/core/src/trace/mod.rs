@@ -5,10 +5,15 @@
 //! Off, it costs every allocation one relaxed load of the control word (`word`); everything
 //! else is outlined here and runs only for allocations being traced.
 
+pub mod backing;
 pub mod capture;
 pub mod control;
 mod control_page;
+mod levels;
+mod live;
 pub mod modules;
+mod pool;
+mod stacks;
 pub mod tables;
 mod unwind;
 
@@ -21,14 +26,44 @@ use tables::{Event, LiveBlock, TraceTables, EVENT_ALLOC, EVENT_FREE};
 
 pub(crate) use control_page::mirror_control;
 
-/// Limits the trace tables as `SKULL_MEM_TRACE_STACKS` and `SKULL_MEM_TRACE_LIVE` say (entry
-/// counts; absent: the full capacities). Read once, when the region is mapped.
+/// Gives the trace tables the memory budget `SKULL_MEM_TRACE_MEMORY` says. Read once, when
+/// the region is mapped.
 pub(crate) fn limit_tables(tables: &TraceTables) {
-    use crate::options::{number_or_default, TRACE_LIVE, TRACE_STACKS};
-    tables.limit(
-        number_or_default(&TRACE_STACKS) as usize,
-        number_or_default(&TRACE_LIVE) as usize,
-    );
+    use crate::options::{number_or_default, TRACE_MEMORY};
+    tables.set_budget(number_or_default(&TRACE_MEMORY));
+}
+
+/// The trace memory of this process as the tables grow it: the segment's trace area
+/// (`region::TRACE_AREA`), reserved in the file chunk by chunk before it is mapped. What the
+/// tables take is skull-mem's own memory, counted in its scope (`SCOPE_SELF`) as one block
+/// per piece committed.
+struct OwnMemory;
+
+impl backing::Backing for OwnMemory {
+    fn base(&self) -> *mut u8 {
+        crate::region::TRACE_AREA.base()
+    }
+
+    fn commit(&self, end: usize) -> bool {
+        let (Some(region), Some(tables)) = (crate::region::get(), tables()) else {
+            return false;
+        };
+        if end > core::mem::size_of::<TraceTables>() || !crate::region::TRACE_AREA.commit(end) {
+            return false;
+        }
+        let before = tables.committed_to(end as u64);
+        if end as u64 > before {
+            use crate::counters::Counter;
+            let own = &region.overflow[crate::scopes::SCOPE_SELF as usize];
+            own.add_shared(Counter::AllocBytes, end as u64 - before);
+            own.add_shared(Counter::AllocBlocks, 1);
+        }
+        true
+    }
+
+    fn committed(&self) -> usize {
+        tables().map_or(0, |tables| tables.committed())
+    }
 }
 
 /// The control word: 0 when tracing is off. One relaxed load, from a fixed address.
@@ -193,10 +228,15 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     let Some(tables) = tables() else {
         return;
     };
+    let budget = region.header.trace_budget.load(Ordering::Relaxed);
+    if budget != 0 && budget != tables.budget() {
+        tables.set_budget(budget);
+    }
+    let memory = OwnMemory;
     let recent = &crate::thread::trace_state().recent;
-    let Some(stack) =
-        capture::capture_interned(recent, config.depth, |frames| tables.intern(frames))
-    else {
+    let Some(stack) = capture::capture_interned(recent, config.depth, |frames, truncated| {
+        tables.intern(&memory, frames, truncated)
+    }) else {
         return;
     };
     let block = LiveBlock {
@@ -206,9 +246,8 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
         scope: info.scope,
         stack,
     };
-    let thread = crate::thread::trace_state().tid();
-    tables.count_allocation(stack, info.size as u64, thread);
-    if tables.insert(block) {
+    tables.count_allocation(&memory, stack, info.size as u64);
+    if tables.insert(&memory, block) {
         if tables.events_wanted() {
             tables.push_event(event(EVENT_ALLOC, &block));
         }
@@ -235,7 +274,7 @@ pub(crate) fn thread_exiting() {
 #[inline(never)]
 pub(crate) fn on_free(user: *mut u8) {
     if let Some(tables) = tables() {
-        if let Some(block) = tables.take(user as u64) {
+        if let Some(block) = tables.take(&OwnMemory, user as u64) {
             if tables.events_wanted() {
                 let free = LiveBlock {
                     time_ns: now_ns(),

@@ -1,62 +1,25 @@
-//! The bounded tables tracing fills inside malloc, in the segment so `skull-trace` reads them
-//! from outside: unique stacks, interned once, and the live traced blocks.
+//! Tracing's part of the segment: the header below, at the start of the trace memory, then
+//! the pieces the tables grow into (`pool`): unique stacks as a trie (`stacks`), the live
+//! traced blocks (`live`), and a ring of recent events for `skull-trace tail`.
 //!
-//! Both are open-addressing hash tables of fixed capacity written with compare-and-swap
-//! only: a writer never waits and never grows a table. When a probe sequence finds no room
-//! the event is dropped and counted. Entries are published by a final Release store of
-//! their key, so a reader that sees a key sees the fields written before it.
+//! Writers never wait and never move anything; past the memory budget they drop and count.
+//! Everything is an atomic or an offset from the header's own address, so a reader in
+//! another process maps the same bytes and follows the same offsets.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::control::MAX_DEPTH;
+use super::backing::{Backing, Bytes};
+pub use super::live::LiveBlock;
+use super::live::LiveTable;
+use super::pool::{Pool, CHUNK};
+pub use super::stacks::Stack;
+use super::stacks::StackTrie;
 
-/// Unique stacks the table holds at most (`SKULL_MEM_TRACE_STACKS` lowers it).
-pub const STACK_CAPACITY: usize = 8192;
-/// Live traced blocks the table holds at most (`SKULL_MEM_TRACE_LIVE` lowers it).
-pub const LIVE_CAPACITY: usize = 65536;
 /// Events the ring keeps for `skull-trace tail`; older ones are overwritten.
 pub const EVENT_CAPACITY: usize = 4096;
-/// Slots a lookup inspects before giving up (a full table drops instead of searching it all).
-const PROBES: usize = 64;
-/// Copies of the per-stack totals: a thread adds to the copy its id selects, so threads that
-/// allocate from the same stack do not fight over one cache line (measured: with one shared
-/// copy, two threads tracing everything ran 3x slower than one).
-const COUNT_SHARDS: usize = 8;
-
-const EMPTY: u64 = 0;
-/// A live slot whose block was freed: reusable, but probing goes on past it.
-const TOMBSTONE: u64 = 1;
-/// A slot being written.
-const CLAIMED: u64 = 2;
-
-/// One interned stack: return addresses, innermost first.
-#[repr(C)]
-pub struct StackEntry {
-    /// Hash of the frames (never 0..=2); 0 while empty, `CLAIMED` while being written.
-    hash: AtomicU64,
-    depth: AtomicU32,
-    _pad: u32,
-    frames: [AtomicU64; MAX_DEPTH],
-}
-
-/// One thread group's traced allocations with one stack, and their bytes.
-#[repr(C)]
-struct StackCount {
-    allocs: AtomicU64,
-    bytes: AtomicU64,
-}
-
-/// One live traced block.
-#[repr(C)]
-pub struct LiveEntry {
-    /// The user pointer; `EMPTY`, `TOMBSTONE` or `CLAIMED` when it holds no block.
-    addr: AtomicU64,
-    size: AtomicU64,
-    /// Monotonic clock, ns, at allocation.
-    time_ns: AtomicU64,
-    scope: AtomicU32,
-    stack: AtomicU32,
-}
+/// Bytes of trace memory reserved after the header: the most `SKULL_MEM_TRACE_MEMORY` may
+/// give. Address space only: pages are backed as the tables take them.
+pub const SPACE_BYTES: usize = 1 << 30;
 
 /// One traced allocation or free, in the event ring.
 #[repr(C)]
@@ -99,201 +62,179 @@ pub struct Event {
     pub thread: u32,
 }
 
-impl LiveEntry {
-    /// The fields of the block at `addr` (whose key the caller loaded with Acquire).
-    fn read(&self, addr: u64) -> LiveBlock {
-        LiveBlock {
-            addr,
-            size: self.size.load(Ordering::Relaxed),
-            time_ns: self.time_ns.load(Ordering::Relaxed),
-            scope: self.scope.load(Ordering::Relaxed),
-            stack: self.stack.load(Ordering::Relaxed),
-        }
-    }
-}
-
 /// Tracing's part of the segment.
 #[repr(C)]
 pub struct TraceTables {
     /// Until when (monotonic ns, `now_ns`) a reader follows the event ring; 0 when none does.
     /// Events are written only while one does: `skull-trace tail` renews this as it polls.
     tail_until_ns: AtomicU64,
-    /// Stacks not interned because the stack table was full (their blocks are not traced).
-    pub dropped_stacks: AtomicU64,
-    /// Blocks not recorded because the live table was full.
-    pub dropped_blocks: AtomicU64,
     /// Events ever written to the ring (the next event's sequence number).
     pub events_written: AtomicU64,
-    /// Slots of each table in use, set once at start-up; 0 means all. Only that many
-    /// entries are ever touched, which bounds the memory tracing can take.
-    stack_slots: AtomicU32,
-    live_slots: AtomicU32,
-    stacks: [StackEntry; STACK_CAPACITY],
-    counts: [[StackCount; STACK_CAPACITY]; COUNT_SHARDS],
-    live: [LiveEntry; LIVE_CAPACITY],
+    /// Bytes from the header's start that are backed: all a reader may read.
+    committed: AtomicU64,
+    /// The memory the tables grow into, and its budget.
+    pool: Pool,
+    stacks: StackTrie,
+    live: LiveTable,
     events: [EventEntry; EVENT_CAPACITY],
+    /// The memory the pool hands out, backed page by page as it is taken (a chunk more than
+    /// the largest budget: the pool starts at a chunk boundary).
+    space: [AtomicU64; (SPACE_BYTES + CHUNK as usize) / 8],
 }
 
-/// A live traced block, as a reader sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LiveBlock {
-    /// User pointer.
-    pub addr: u64,
-    /// Requested size.
-    pub size: u64,
-    /// Monotonic ns at allocation.
-    pub time_ns: u64,
-    /// Scope charged.
-    pub scope: u32,
-    /// Index of its stack (see `stack`).
-    pub stack: u32,
+/// What one table holds and takes (`skull-trace status`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableUsage {
+    /// Entries: unique stacks (trie nodes), or live blocks.
+    pub entries: u64,
+    /// Bytes the table has taken from the trace memory.
+    pub bytes: u64,
+    /// Entries dropped for want of memory.
+    pub dropped: u64,
 }
 
-fn stack_hash(frames: &[u64]) -> u64 {
-    // FNV-1a over the addresses, then kept clear of the reserved values.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &frame in frames {
-        hash = (hash ^ frame).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash.max(CLAIMED + 1)
-}
-
-fn addr_hash(addr: u64) -> u64 {
-    // Blocks are 16-aligned: drop the zero bits, then mix.
-    (addr >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
-
-/// The first slot to probe for `hash` among `slots`: the high 32 bits of the hash scaled to
-/// the table, a multiplication where `%` would divide (the slot counts are set at start-up,
-/// not constants the compiler could turn into masks).
-fn first_slot(hash: u64, slots: usize) -> usize {
-    (((hash >> 32) * slots as u64) >> 32) as usize
-}
-
-/// The slots a lookup probes: `PROBES` of them from `first`, wrapping at `slots`.
-fn probe_sequence(first: usize, slots: usize) -> impl Iterator<Item = usize> {
-    (0..PROBES.min(slots)).map(move |probe| {
-        let index = first + probe;
-        if index >= slots {
-            index - slots
-        } else {
-            index
-        }
-    })
+/// The trace memory as a whole (`skull-trace status`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Bytes the tables have taken.
+    pub used: u64,
+    /// Bytes backed (header included).
+    pub committed: u64,
+    /// The budget (`SKULL_MEM_TRACE_MEMORY`).
+    pub budget: u64,
+    /// The stack trie: nodes, and node chunks plus index.
+    pub stacks: TableUsage,
+    /// The live-block table.
+    pub live: TableUsage,
 }
 
 impl TraceTables {
-    /// Limits the tables to `stacks` and `live` entries (at least 1, at most the capacities).
-    /// Called once, before tracing can record anything.
-    pub fn limit(&self, stacks: usize, live: usize) {
-        self.stack_slots
-            .store(stacks.clamp(1, STACK_CAPACITY) as u32, Ordering::Relaxed);
-        self.live_slots
-            .store(live.clamp(1, LIVE_CAPACITY) as u32, Ordering::Relaxed);
+    /// Bytes before the memory the tables grow into: what must be backed before the tables
+    /// are first used (the rest is committed as the pool hands it out).
+    pub const HEADER_BYTES: usize = core::mem::offset_of!(TraceTables, space);
+
+    /// The bytes a reader may read, from the header's own address.
+    pub fn bytes(&self) -> Bytes {
+        let len =
+            (self.committed.load(Ordering::Acquire) as usize).min(core::mem::size_of::<Self>());
+        // SAFETY: the header and the committed bytes after it lie in the same mapping as
+        // `self`, which outlives the returned view's use by the caller (it borrows `self`
+        // in every method here), and are only changed through atomics.
+        unsafe { Bytes::new(self as *const Self as *const u8, len) }
     }
 
-    /// Stack table entries in use (bounded, so a corrupt segment read from outside cannot
-    /// index past the table).
-    pub fn stack_slots(&self) -> usize {
-        match self.stack_slots.load(Ordering::Relaxed) as usize {
-            0 => STACK_CAPACITY,
-            n => n.min(STACK_CAPACITY),
+    /// Lets the tables take up to `budget` bytes. Called when the region is mapped, and by
+    /// `skull-trace on --memory` (a budget below what is taken stops further growth).
+    pub fn set_budget(&self, budget: u64) {
+        let start = core::mem::offset_of!(TraceTables, space) as u64;
+        if self.committed.load(Ordering::Relaxed) == 0 {
+            self.pool.configure(start, budget);
+            self.committed.store(start, Ordering::Release);
+        } else {
+            self.pool.set_budget(budget);
         }
     }
 
-    /// Live table entries in use (bounded like `stack_slots`).
-    pub fn live_slots(&self) -> usize {
-        match self.live_slots.load(Ordering::Relaxed) as usize {
-            0 => LIVE_CAPACITY,
-            n => n.min(LIVE_CAPACITY),
-        }
+    /// The memory budget.
+    pub fn budget(&self) -> u64 {
+        self.pool.budget()
     }
 
-    /// Interns `frames` and returns its index, or `None` when the table is full.
-    pub fn intern(&self, frames: &[u64]) -> Option<u32> {
-        let frames = &frames[..frames.len().min(MAX_DEPTH)];
-        let hash = stack_hash(frames);
-        let slots = self.stack_slots();
-        for index in probe_sequence(first_slot(hash, slots), slots) {
-            let entry = &self.stacks[index];
-            let mut seen = entry.hash.load(Ordering::Acquire);
-            if seen == EMPTY {
-                match entry.hash.compare_exchange(
-                    EMPTY,
-                    CLAIMED,
-                    Ordering::Acquire,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
-                        for (slot, &frame) in entry.frames.iter().zip(frames) {
-                            slot.store(frame, Ordering::Relaxed);
-                        }
-                        entry.depth.store(frames.len() as u32, Ordering::Relaxed);
-                        entry.hash.store(hash, Ordering::Release);
-                        return Some(index as u32);
-                    }
-                    Err(now) => seen = now,
-                }
-            }
-            // A stack being written by another thread may be this one: it is interned
-            // twice at worst, and readers merge equal stacks.
-            if seen == hash && self.stack_equals(entry, frames) {
-                return Some(index as u32);
-            }
-        }
-        self.dropped_stacks.fetch_add(1, Ordering::Relaxed);
-        None
+    /// Interns `frames` (innermost first; `truncated` when cut at the depth limit) and
+    /// returns the stack's id, or `None` without memory for it.
+    pub fn intern(&self, backing: &impl Backing, frames: &[u64], truncated: bool) -> Option<u32> {
+        self.stacks.intern(frames, truncated, &self.pool, backing)
     }
 
-    fn stack_equals(&self, entry: &StackEntry, frames: &[u64]) -> bool {
-        entry.depth.load(Ordering::Relaxed) as usize == frames.len()
-            && entry
-                .frames
-                .iter()
-                .zip(frames)
-                .all(|(slot, &frame)| slot.load(Ordering::Relaxed) == frame)
+    /// Counts a traced allocation of `bytes` with stack `id`.
+    pub fn count_allocation(&self, backing: &impl Backing, id: u32, bytes: u64) {
+        self.stacks.count(&Bytes::of(backing), id, bytes);
     }
 
-    /// Counts a traced allocation of `bytes` with stack `index`, made by thread `thread`.
-    pub fn count_allocation(&self, index: u32, bytes: u64, thread: u32) {
-        let shard = &self.counts[thread as usize % COUNT_SHARDS];
-        if let Some(count) = shard.get(index as usize) {
-            count.allocs.fetch_add(1, Ordering::Relaxed);
-            count.bytes.fetch_add(bytes, Ordering::Relaxed);
-        }
+    /// Records a live block; false when there was no memory for it (the block stays untraced).
+    pub fn insert(&self, backing: &impl Backing, block: LiveBlock) -> bool {
+        self.live.insert(block, &self.pool, backing)
     }
 
-    /// Traced allocations with stack `index`, and their bytes, summed over the shards.
-    fn stack_totals(&self, index: usize) -> (u64, u64) {
-        self.counts.iter().fold((0, 0), |(allocs, bytes), shard| {
-            (
-                allocs + shard[index].allocs.load(Ordering::Relaxed),
-                bytes + shard[index].bytes.load(Ordering::Relaxed),
-            )
-        })
+    /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
+    pub fn take(&self, backing: &impl Backing, addr: u64) -> Option<LiveBlock> {
+        self.live.take(&Bytes::of(backing), addr)
     }
 
-    /// Every interned stack with its traced allocations: `(frames, allocations, bytes)`.
-    pub fn stacks(&self) -> Vec<(Vec<u64>, u64, u64)> {
-        (0..self.stack_slots() as u32)
-            .filter_map(|index| {
-                let frames = self.stack(index);
-                (!frames.is_empty()).then(|| {
-                    let (allocs, bytes) = self.stack_totals(index as usize);
-                    (frames, allocs, bytes)
-                })
+    /// The first `end` bytes from the header's start are backed now: readers may read them.
+    /// Returns how many were before.
+    pub fn committed_to(&self, end: u64) -> u64 {
+        self.committed.fetch_max(end, Ordering::Release)
+    }
+
+    /// Stacks not recorded for want of memory (their blocks are not traced).
+    pub fn dropped_stacks(&self) -> u64 {
+        self.stacks.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Blocks not recorded for want of memory.
+    pub fn dropped_blocks(&self) -> u64 {
+        self.live.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Every stack something was counted against: the stack, its traced allocations and
+    /// their bytes.
+    pub fn stacks(&self) -> Vec<(Stack, u64, u64)> {
+        let bytes = self.bytes();
+        self.stacks
+            .counted(&bytes)
+            .filter_map(|id| {
+                let (allocs, total) = self.stacks.totals(&bytes, id);
+                Some((self.stacks.stack(&bytes, id)?, allocs, total))
             })
             .collect()
+    }
+
+    /// The stack with id `id`; empty and not truncated when there is none.
+    pub fn stack(&self, id: u32) -> Stack {
+        self.stacks.stack(&self.bytes(), id).unwrap_or(Stack {
+            frames: Vec::new(),
+            truncated: false,
+        })
     }
 
     /// Allocations recorded in the live table so far: every allocation counted with its
     /// stack was then recorded, or dropped for want of room. Derived, not counted, so that
     /// recording does one atomic add fewer.
     pub fn traced_allocs(&self) -> u64 {
-        let counted: u64 = (0..self.stack_slots())
-            .map(|index| self.stack_totals(index).0)
+        let bytes = self.bytes();
+        let counted: u64 = self
+            .stacks
+            .counted(&bytes)
+            .map(|id| self.stacks.totals(&bytes, id).0)
             .sum();
-        counted.saturating_sub(self.dropped_blocks.load(Ordering::Relaxed))
+        counted.saturating_sub(self.dropped_blocks())
+    }
+
+    /// Every live traced block now. A block freed or allocated during the walk may or may
+    /// not be in it; an entry changed while read is skipped.
+    pub fn live_blocks(&self) -> Vec<LiveBlock> {
+        self.live.blocks(&self.bytes())
+    }
+
+    /// What the trace memory holds, per table.
+    pub fn usage(&self) -> MemoryUsage {
+        let live = self.live_blocks().len() as u64;
+        MemoryUsage {
+            used: self.pool.used(),
+            committed: self.committed.load(Ordering::Relaxed),
+            budget: self.pool.budget(),
+            stacks: TableUsage {
+                entries: u64::from(self.stacks.nodes()),
+                bytes: self.stacks.node_bytes() + self.stacks.index_bytes(),
+                dropped: self.dropped_stacks(),
+            },
+            live: TableUsage {
+                entries: live,
+                bytes: self.live.bytes(),
+                dropped: self.dropped_blocks(),
+            },
+        }
     }
 
     /// Whether a reader follows the event ring now; when its lease has run out, ends it, so
@@ -315,35 +256,6 @@ impl TraceTables {
     /// A reader follows the event ring until `until_ns` (monotonic, `now_ns`).
     pub fn want_events_until(&self, until_ns: u64) {
         self.tail_until_ns.fetch_max(until_ns, Ordering::Relaxed);
-    }
-
-    /// The live-table slots where the block at `addr` may be, in probing order.
-    fn live_probes(&self, addr: u64) -> impl Iterator<Item = usize> {
-        let slots = self.live_slots();
-        probe_sequence(first_slot(addr_hash(addr), slots), slots)
-    }
-
-    /// Records a live block; false when the table had no room (the block stays untraced).
-    pub fn insert(&self, block: LiveBlock) -> bool {
-        for index in self.live_probes(block.addr) {
-            let entry = &self.live[index];
-            let seen = entry.addr.load(Ordering::Relaxed);
-            if (seen == EMPTY || seen == TOMBSTONE)
-                && entry
-                    .addr
-                    .compare_exchange(seen, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                entry.size.store(block.size, Ordering::Relaxed);
-                entry.time_ns.store(block.time_ns, Ordering::Relaxed);
-                entry.scope.store(block.scope, Ordering::Relaxed);
-                entry.stack.store(block.stack, Ordering::Relaxed);
-                entry.addr.store(block.addr, Ordering::Release);
-                return true;
-            }
-        }
-        self.dropped_blocks.fetch_add(1, Ordering::Relaxed);
-        false
     }
 
     /// Appends an event to the ring, overwriting the oldest.
@@ -395,131 +307,88 @@ impl TraceTables {
         }
         (events, lost)
     }
+}
 
-    /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
-    pub fn take(&self, addr: u64) -> Option<LiveBlock> {
-        for index in self.live_probes(addr) {
-            let entry = &self.live[index];
-            let seen = entry.addr.load(Ordering::Acquire);
-            if seen == addr {
-                let block = entry.read(addr);
-                if entry
-                    .addr
-                    .compare_exchange(addr, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return Some(block);
-                }
-                return None;
-            }
-            if seen == EMPTY {
-                return None;
-            }
-        }
-        None
+/// The tables' own memory as a `Backing`: the space after the header, up to the budget. A
+/// segment's trace area replaces it once the tables live in one.
+impl Backing for TraceTables {
+    fn base(&self) -> *mut u8 {
+        self as *const Self as *mut u8
     }
 
-    /// Removes the live block at `addr`; false when it is not in the table.
-    pub fn remove(&self, addr: u64) -> bool {
-        self.take(addr).is_some()
+    fn commit(&self, end: usize) -> bool {
+        if end > core::mem::size_of::<Self>() {
+            return false;
+        }
+        self.committed_to(end as u64);
+        true
     }
 
-    /// Every live traced block now. A block freed or allocated during the walk may or may
-    /// not be in it; an entry changed while read is skipped.
-    pub fn live_blocks(&self) -> Vec<LiveBlock> {
-        let mut blocks = Vec::new();
-        for entry in &self.live[..self.live_slots()] {
-            let addr = entry.addr.load(Ordering::Acquire);
-            if addr <= CLAIMED {
-                continue;
-            }
-            let block = entry.read(addr);
-            if entry.addr.load(Ordering::Acquire) == addr {
-                blocks.push(block);
-            }
-        }
-        blocks
-    }
-
-    /// The frames of stack `index`, innermost first; empty when there is no such stack.
-    pub fn stack(&self, index: u32) -> Vec<u64> {
-        let Some(entry) = self.stacks.get(index as usize) else {
-            return Vec::new();
-        };
-        if entry.hash.load(Ordering::Acquire) <= CLAIMED {
-            return Vec::new();
-        }
-        let depth = (entry.depth.load(Ordering::Relaxed) as usize).min(MAX_DEPTH);
-        entry.frames[..depth]
-            .iter()
-            .map(|frame| frame.load(Ordering::Relaxed))
-            .collect()
+    fn committed(&self) -> usize {
+        self.committed.load(Ordering::Acquire) as usize
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::backing::anon::zeroed;
+    use std::sync::atomic::AtomicBool;
 
-    fn tables() -> Box<TraceTables> {
-        // SAFETY: all-zero is a valid empty `TraceTables` (atomics only); allocated zeroed
-        // on the heap because it is several MiB.
-        unsafe {
-            let layout = std::alloc::Layout::new::<TraceTables>();
-            Box::from_raw(std::alloc::alloc_zeroed(layout) as *mut TraceTables)
+    fn tables(budget: u64) -> Box<TraceTables> {
+        let t = zeroed::<TraceTables>();
+        t.set_budget(budget);
+        t
+    }
+
+    fn block(addr: u64, stack: u32) -> LiveBlock {
+        LiveBlock {
+            addr,
+            size: addr % 4096,
+            time_ns: 5,
+            scope: 3,
+            stack,
         }
     }
 
     #[test]
     fn stacks_are_interned_once_and_blocks_come_and_go() {
-        let t = tables();
-        let a = t.intern(&[1, 2, 3]).unwrap();
-        assert_eq!(t.intern(&[1, 2, 3]), Some(a));
-        let b = t.intern(&[1, 2]).unwrap();
+        let t = tables(64 << 20);
+        let a = t.intern(&*t, &[1, 2, 3], false).unwrap();
+        assert_eq!(t.intern(&*t, &[1, 2, 3], false), Some(a));
+        let b = t.intern(&*t, &[2, 3], true).unwrap();
         assert_ne!(a, b);
-        assert_eq!(t.stack(a), vec![1, 2, 3]);
-        let block = LiveBlock {
-            addr: 0x1000,
-            size: 64,
-            time_ns: 5,
-            scope: 3,
-            stack: a,
-        };
-        assert!(t.insert(block));
-        assert_eq!(t.live_blocks(), vec![block]);
-        assert!(t.remove(0x1000));
-        assert!(!t.remove(0x1000));
+        assert_eq!(t.stack(a).frames, vec![1, 2, 3]);
+        assert!(t.stack(b).truncated);
+        let one = block(0x1000, a);
+        assert!(t.insert(&*t, one));
+        assert_eq!(t.live_blocks(), vec![one]);
+        assert_eq!(t.take(&*t, 0x1000), Some(one));
+        assert_eq!(t.take(&*t, 0x1000), None);
         assert!(t.live_blocks().is_empty());
-    }
-
-    #[test]
-    fn stack_totals_add_up_over_threads_and_traced_allocations_leave_out_drops() {
-        let t = tables();
-        t.limit(8, 2);
-        let stack = t.intern(&[7, 8]).unwrap();
-        for (thread, bytes) in [(1, 10), (2, 20), (9, 30)] {
-            t.count_allocation(stack, bytes, thread);
-        }
-        assert_eq!(t.stacks(), vec![(vec![7, 8], 3, 60)]);
-        let mut recorded = 0;
-        for addr in [0x100, 0x200, 0x300] {
-            let block = LiveBlock {
-                addr,
-                size: 1,
-                time_ns: 0,
-                scope: 0,
-                stack,
-            };
-            recorded += u64::from(t.insert(block));
-        }
-        assert_eq!(recorded, 2);
-        assert_eq!(t.dropped_blocks.load(Ordering::Relaxed), 1);
-        assert_eq!(t.traced_allocs(), 2);
+        t.count_allocation(&*t, a, 10);
+        t.count_allocation(&*t, a, 20);
+        t.count_allocation(&*t, b, 30);
+        assert_eq!(
+            t.stacks(),
+            vec![(t.stack(a), 2, 30), (t.stack(b), 1, 30)],
+            "in id order"
+        );
+        assert_eq!(t.traced_allocs(), 3);
+        let usage = t.usage();
+        assert_eq!(usage.budget, 64 << 20);
+        // The root's node chunk, one index level, one live level: 64 KiB each.
+        assert_eq!(usage.used, 3 * 64 * 1024);
+        assert_eq!(
+            usage.stacks.entries, 5,
+            "the root, 3, 2 and 1 (outermost first), and the cut mark after 2"
+        );
+        assert_eq!(usage.live.bytes, 64 * 1024);
     }
 
     #[test]
     fn events_are_wanted_only_while_a_reader_holds_a_lease() {
-        let t = tables();
+        let t = tables(1 << 20);
         assert!(!t.events_wanted());
         let now = crate::trace::now_ns();
         t.want_events_until(now + 60_000_000_000);
@@ -529,7 +398,7 @@ mod tests {
             t.events_wanted(),
             "a shorter lease does not cut a longer one"
         );
-        let t = tables();
+        let t = tables(1 << 20);
         t.want_events_until(1);
         assert!(!t.events_wanted());
         assert_eq!(
@@ -539,23 +408,61 @@ mod tests {
         );
     }
 
+    /// Four writers grow both tables (new index and live levels, new node chunks) while a
+    /// reader walks them again and again: every block it sees is whole (its fields agree
+    /// with its address) and its stack reads back as written; at the end, every block and
+    /// stack is there.
     #[test]
-    fn a_full_table_drops_and_counts() {
-        let t = tables();
-        let mut inserted = 0;
-        for i in 0..(LIVE_CAPACITY as u64 + 1000) {
-            let block = LiveBlock {
-                addr: 0x10_0000 + i * 16,
-                size: 1,
-                time_ns: 0,
-                scope: 0,
-                stack: 0,
-            };
-            inserted += u64::from(t.insert(block));
-        }
-        let dropped = t.dropped_blocks.load(Ordering::Relaxed);
-        assert_eq!(inserted + dropped, LIVE_CAPACITY as u64 + 1000);
-        assert!(dropped >= 1000);
-        assert_eq!(t.live_blocks().len() as u64, inserted);
+    fn readers_stay_correct_while_writers_on_several_threads_grow_the_tables() {
+        const WRITERS: u64 = 4;
+        const PER_WRITER: u64 = 100_000;
+        let t = tables(512 << 20);
+        let frames = |i: u64| [0x5000 + i % 5000, 0x400 + i % 40, 0x300, 0x200 + i % 3];
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let t = &*t;
+            let done = &done;
+            let writers: Vec<_> = (0..WRITERS)
+                .map(|w| {
+                    scope.spawn(move || {
+                        for i in 0..PER_WRITER {
+                            let n = w * PER_WRITER + i;
+                            let stack = t.intern(t, &frames(n), false).unwrap();
+                            t.count_allocation(t, stack, 1);
+                            let addr = 0x7000_0000 + n * 16;
+                            assert!(t.insert(t, block(addr, stack)));
+                            // Every fourth block is freed again: tombstones as well as growth.
+                            if n.is_multiple_of(4) {
+                                assert!(t.take(t, addr).is_some());
+                            }
+                        }
+                    })
+                })
+                .collect();
+            scope.spawn(move || {
+                let mut walks = 0;
+                while !done.load(Ordering::Acquire) || walks == 0 {
+                    for live in t.live_blocks() {
+                        let n = (live.addr - 0x7000_0000) / 16;
+                        assert_eq!(live, block(live.addr, live.stack));
+                        assert_eq!(t.stack(live.stack).frames, frames(n));
+                    }
+                    walks += 1;
+                }
+                assert!(walks > 1);
+            });
+            for writer in writers {
+                writer.join().unwrap();
+            }
+            done.store(true, Ordering::Release);
+        });
+        let all = WRITERS * PER_WRITER;
+        assert_eq!(t.dropped_blocks() + t.dropped_stacks(), 0);
+        assert_eq!(t.live_blocks().len() as u64, all - all / 4);
+        assert_eq!(t.traced_allocs(), all);
+        // i % 5000, i % 40 and i % 3 of the same i give lcm(5000, 40, 3) = 15,000 distinct stacks; racing threads may add one twice.
+        let distinct: std::collections::HashSet<Vec<u64>> =
+            t.stacks().into_iter().map(|(s, _, _)| s.frames).collect();
+        assert_eq!(distinct.len(), 15_000);
     }
 }

@@ -72,7 +72,7 @@ pub fn read_heap_trace(dir: &Path, pid: u32) -> Result<HeapTrace, TraceError> {
             let blocks: Vec<LiveBlock> = tables.live_blocks();
             let live_stacks: HashMap<u32, Vec<u64>> = blocks
                 .iter()
-                .map(|block| (block.stack, tables.stack(block.stack)))
+                .map(|block| (block.stack, tables.stack(block.stack).frames))
                 .collect();
             (
                 tables.stacks(),
@@ -88,7 +88,8 @@ pub fn read_heap_trace(dir: &Path, pid: u32) -> Result<HeapTrace, TraceError> {
     let mut stacks: Vec<TracedStack> = Vec::with_capacity(recorded.len());
     // Equal stacks may be interned twice (a race between threads): merge by content.
     let mut by_frames: HashMap<Vec<u64>, usize> = HashMap::with_capacity(recorded.len());
-    for (frames, allocations, bytes) in recorded {
+    for (stack, allocations, bytes) in recorded {
+        let frames = stack.frames;
         let index = *by_frames.entry(frames.clone()).or_insert_with(|| {
             stacks.push(TracedStack {
                 frames,
@@ -254,7 +255,7 @@ pub fn by_stack_and_scope(trace: &HeapTrace) -> Vec<StackScope> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::status::{TraceCapacity, TraceCounts};
+    use crate::trace::status::{TraceCounts, TraceMemory};
 
     fn status(sample_bytes: u64) -> TraceStatus {
         TraceStatus {
@@ -269,9 +270,13 @@ mod tests {
                 dropped_blocks: 0,
             },
             live_blocks: 0,
-            capacity: TraceCapacity {
-                stacks: 0,
-                live_blocks: 0,
+            memory: TraceMemory {
+                budget: 0,
+                used: 0,
+                committed: 0,
+                stack_nodes: 0,
+                stack_bytes: 0,
+                live_bytes: 0,
             },
         }
     }

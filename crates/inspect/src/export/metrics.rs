@@ -13,7 +13,6 @@
 use std::fmt::Write;
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 
 use skull_mem_core::counters::Counter;
 
@@ -201,10 +200,7 @@ pub fn read_process(dir: &Path, pid: u32) -> Result<ProcessMetrics, ReadError> {
     // of it (a hundred processes: most of a scrape's time).
     let (reading, trace_dropped) = reader::read_pid_with(dir, pid, |view| {
         let trace = view.trace;
-        (
-            trace.dropped_stacks.load(Ordering::Relaxed),
-            trace.dropped_blocks.load(Ordering::Relaxed),
-        )
+        (trace.dropped_stacks(), trace.dropped_blocks())
     })?;
     let memory = resident(pid, &reading.info.path)?;
     Ok(ProcessMetrics {

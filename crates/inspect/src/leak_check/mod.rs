@@ -220,7 +220,7 @@ fn grouped<'a>(blocks: impl Iterator<Item = &'a LiveBlock>) -> Vec<Group> {
             .entry(block.stack)
             .or_insert_with(|| {
                 region::trace_tables()
-                    .map(|tables| tables.stack(block.stack))
+                    .map(|tables| tables.stack(block.stack).frames)
                     .unwrap_or_default()
             })
             .clone();
@@ -358,8 +358,7 @@ fn report(
         lost: tally(&lost_sites),
         reachable: reachable_tally,
         suppressed,
-        untraced_blocks: region::trace_tables()
-            .map_or(0, |tables| tables.dropped_blocks.load(Ordering::Relaxed)),
+        untraced_blocks: region::trace_tables().map_or(0, |tables| tables.dropped_blocks()),
         scan_seconds,
         lost_sites,
         reachable_sites,

@@ -277,7 +277,11 @@ impl Areas {
         header: &SegmentHeader,
         size: u64,
     ) -> Result<Areas, ReadError> {
-        let map = |record: &AreaRecord, offset: u64, reserved: u64, unit: u64| {
+        // `whole`: map the area's whole reservation, not only what is committed now. The
+        // trace tables grow while they are read, and their own committed mark (never past
+        // the file's end, which only grows) bounds every read; bytes past the end of the file
+        // are mapped but never touched.
+        let map = |record: &AreaRecord, offset: u64, reserved: u64, unit: u64, whole: bool| {
             let committed = segment::area_committed(record, offset, reserved, unit, size)
                 .ok_or_else(|| ReadError::Corrupt {
                     path: path.to_owned(),
@@ -291,7 +295,7 @@ impl Areas {
             unsafe {
                 memmap2::MmapOptions::new()
                     .offset(offset)
-                    .len(committed as usize)
+                    .len(if whole { reserved } else { committed } as usize)
                     .map(file)
             }
             .map(Some)
@@ -308,6 +312,7 @@ impl Areas {
                     segment::group_file_offset(group),
                     GROUP_BYTES as u64,
                     block,
+                    false,
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -316,6 +321,7 @@ impl Areas {
             TRACE_FILE_OFFSET,
             TRACE_AREA.reserved() as u64,
             TRACE_AREA.chunk() as u64,
+            true,
         )?;
         Ok(Areas { groups, trace })
     }

@@ -19,6 +19,8 @@ pub struct TraceSettings {
     pub sample_bytes: u64,
     /// Only allocations charged to these scopes (by name); empty: all scopes.
     pub scopes: Vec<String>,
+    /// The trace tables' memory budget in bytes (`--memory`); `None` keeps the process's.
+    pub memory: Option<u64>,
 }
 
 fn switch(
@@ -56,6 +58,10 @@ fn switch(
         for (word, value) in header.trace_scopes.iter().zip(bits) {
             word.store(value, Ordering::Release);
         }
+    }
+    if let Some(memory) = settings.and_then(|settings| settings.memory) {
+        // Before the control word, so that tracing starts with it.
+        header.trace_budget.store(memory, Ordering::Release);
     }
     let word = config.map_or(0, |config| config.encode());
     header.control.store(word, Ordering::Release);

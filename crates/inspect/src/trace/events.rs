@@ -76,7 +76,7 @@ pub fn events(
         let (events, lost) = tables.events_since(from);
         let stacks: HashMap<u32, Vec<u64>> = events
             .iter()
-            .map(|event| (event.stack, tables.stack(event.stack)))
+            .map(|event| (event.stack, tables.stack(event.stack).frames))
             .collect();
         // Without events (caught up, or all lost), continue from the end of the ring.
         let next = events

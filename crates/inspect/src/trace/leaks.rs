@@ -191,7 +191,7 @@ pub fn leaks(
             let blocks: Vec<LiveBlock> = tables.live_blocks();
             let stacks: HashMap<u32, Vec<u64>> = blocks
                 .iter()
-                .map(|block| (block.stack, tables.stack(block.stack)))
+                .map(|block| (block.stack, tables.stack(block.stack).frames))
                 .collect();
             let unloaded = view.region.unloaded.modules();
             (blocks, stacks, TraceStatus::of_view(view), unloaded)
@@ -290,7 +290,8 @@ pub fn stacks(
     let sampling = sampling(&status);
     // Equal stacks may be interned twice (a race between threads): merge by content.
     let mut merged: HashMap<Vec<u64>, Tally> = HashMap::new();
-    for (frames, allocations, bytes) in recorded {
+    for (stack, allocations, bytes) in recorded {
+        let frames = stack.frames;
         if allocations == 0 {
             continue;
         }

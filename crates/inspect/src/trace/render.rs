@@ -35,16 +35,21 @@ pub fn status_text(pid: u32, status: &TraceStatus) -> String {
     let c = &status.counts;
     format!(
         "tracing of process {pid} {}\n\
-         {} allocations traced, {} freed, {} live; dropped (tables full): {} stacks, {} blocks; \
-         capacity {} stacks, {} live blocks\n",
+         {} allocations traced, {} freed, {} live; dropped (memory full): {} stacks, {} blocks\n\
+         trace memory: {} of {} bytes used ({} committed); stacks {} nodes in {} bytes, \
+         live blocks {} bytes\n",
         describe(status),
         c.traced_allocs,
         c.traced_frees,
         status.live_blocks,
         c.dropped_stacks,
         c.dropped_blocks,
-        status.capacity.stacks,
-        status.capacity.live_blocks
+        status.memory.used,
+        status.memory.budget,
+        status.memory.committed,
+        status.memory.stack_nodes,
+        status.memory.stack_bytes,
+        status.memory.live_bytes
     )
 }
 

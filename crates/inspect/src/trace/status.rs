@@ -23,13 +23,21 @@ pub struct TraceCounts {
     pub dropped_blocks: u64,
 }
 
-/// Entries of the stack and live-block tables.
+/// The memory the trace tables take, of their budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct TraceCapacity {
-    /// `SKULL_MEM_TRACE_STACKS`.
-    pub stacks: usize,
-    /// `SKULL_MEM_TRACE_LIVE`.
-    pub live_blocks: usize,
+pub struct TraceMemory {
+    /// `SKULL_MEM_TRACE_MEMORY` (`skull-trace on --memory`): bytes the tables may take.
+    pub budget: u64,
+    /// Bytes the tables have taken.
+    pub used: u64,
+    /// Bytes backed (the tables' header included).
+    pub committed: u64,
+    /// Nodes of the stack trie (one per frame not shared with an earlier stack).
+    pub stack_nodes: u64,
+    /// Bytes the stack trie takes (nodes and their index).
+    pub stack_bytes: u64,
+    /// Bytes the live-block table takes.
+    pub live_bytes: u64,
 }
 
 /// Tracing state and counts of a process (field names stable in `--json`).
@@ -47,15 +55,16 @@ pub struct TraceStatus {
     pub counts: TraceCounts,
     /// Traced blocks live now.
     pub live_blocks: usize,
-    /// Table sizes.
-    pub capacity: TraceCapacity,
+    /// The tables' memory.
+    pub memory: TraceMemory,
 }
 
 impl TraceStatus {
     /// The status a control word and the tables say.
     pub fn of(word: u64, tables: &TraceTables) -> TraceStatus {
         let config = TraceConfig::decode(word);
-        let live = tables.live_blocks().len();
+        let usage = tables.usage();
+        let live = usage.live.entries as usize;
         let traced_allocs = tables.traced_allocs();
         TraceStatus {
             enabled: config.is_some(),
@@ -66,13 +75,17 @@ impl TraceStatus {
                 traced_allocs,
                 // Every recorded block not live any more was freed.
                 traced_frees: traced_allocs.saturating_sub(live as u64),
-                dropped_stacks: tables.dropped_stacks.load(Ordering::Relaxed),
-                dropped_blocks: tables.dropped_blocks.load(Ordering::Relaxed),
+                dropped_stacks: usage.stacks.dropped,
+                dropped_blocks: usage.live.dropped,
             },
             live_blocks: live,
-            capacity: TraceCapacity {
-                stacks: tables.stack_slots(),
-                live_blocks: tables.live_slots(),
+            memory: TraceMemory {
+                budget: usage.budget,
+                used: usage.used,
+                committed: usage.committed,
+                stack_nodes: usage.stacks.entries,
+                stack_bytes: usage.stacks.bytes,
+                live_bytes: usage.live.bytes,
             },
         }
     }

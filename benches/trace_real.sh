@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# benches/trace_real.sh — tracing every allocation on programs nobody here wrote, against
+# heaptrack, side by side in one run: gcc's cc1 compiling a generated C file, python3 running an
+# allocation-heavy script (PYTHONMALLOC=malloc: every object through malloc), the TypeScript compiler checking this repository (node), and the
+# trace tables' scale program (200,000 stacks, 2,000,000 live blocks). Per workload and
+# configuration (no tool, skull-mem tracing off, sampled every 512 KiB, tracing all, heaptrack):
+# wall and CPU seconds (median of ROUNDS), the ratio to no tool, and tracing all's overhead as a
+# share of heaptrack's (target <= 0.33). Drops come from one more traced-all run of the same
+# workload, read as each of its processes exits (tests/c/stop_at_exit.c); a figure with drops
+# does not count. Also the trace memory that run took and heaptrack's trace file size.
+# Settings: ROUNDS (3), FUNCTIONS (generated C functions, 10000; compiled at -O0), WORKLOADS
+# (default "cc1 python tsc scale").
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+# shellcheck source=library.sh
+source "$here/library.sh"
+ROUNDS=${ROUNDS:-3}
+FUNCTIONS=${FUNCTIONS:-10000}
+lib=$(skull_mem_library trace_real.sh)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/skull-mem-tracereal.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+command -v heaptrack >/dev/null 2>&1 || { echo "heaptrack: not on PATH (apt-get install heaptrack)" >&2; exit 1; }
+
+gcc -shared -fPIC -O1 -o "$tmp/stop.so" "$root/crates/inspect/tests/c/stop_at_exit.c"
+gcc -std=gnu11 -O1 -g -o "$tmp/trace_scale" "$root/crates/inspect/tests/c/trace_scale.c"
+for ((f = 0; f < FUNCTIONS; f++)); do
+    printf 'int f%d(int a, int b) { int s = a * %d; for (int i = 0; i < b; i++) { s += sink(i ^ %d) * (a + i); if (s > %d) s -= b; } return s + f%d(b, a); }\n' \
+        "$f" "$f" "$f" "$f" "$((f > 0 ? f - 1 : 0))"
+done | sed '1i int sink(int);' > "$tmp/big.c"
+cat > "$tmp/alloc.py" <<'PY'
+d = {}
+for i in range(300000):
+    d[str(i)] = [i, str(i) * 3, (i, i + 1)]
+kept = [bytes(i % 500) for i in range(200000)]
+for i in range(0, 300000, 2):
+    del d[str(i)]
+PY
+
+# The workloads, as argument lists of the program itself (no shell between: heaptrack and the
+# preload see the program); `scale` reads one line from stdin before it exits.
+export PYTHONMALLOC=malloc
+cc1=$(gcc -print-prog-name=cc1)
+workload() {
+    case $1 in
+    cc1) args=("$cc1" -quiet -O0 "$tmp/big.c" -o "$tmp/big.s") ;;
+    python) args=(/usr/bin/python3 "$tmp/alloc.py") ;;
+    tsc) args=(node "$root/node_modules/typescript/bin/tsc" --noEmit -p "$root") ;;
+    scale) args=("$tmp/trace_scale") ;;
+    esac
+}
+
+# Wall and CPU (user + system) seconds of one run of workload $1 under configuration $2.
+timed() {
+    local name=$1 config=$2 env=()
+    case $config in
+    none) env=(env -u LD_PRELOAD) ;;
+    off) env=(env LD_PRELOAD="$lib") ;;
+    sampled) env=(env LD_PRELOAD="$lib" SKULL_MEM_TRACE=524288) ;;
+    all) env=(env LD_PRELOAD="$lib" SKULL_MEM_TRACE=all) ;;
+    heaptrack) env=(env -u LD_PRELOAD heaptrack -o "$tmp/ht.$name") ;;
+    esac
+    workload "$name"
+    echo go | /usr/bin/time -f '%e %U %S' -o "$tmp/time" "${env[@]}" "${args[@]}" >/dev/null 2>&1
+    tail -1 "$tmp/time" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }'
+}
+
+# Drops and trace memory of a traced-all run of workload $1, summed over its processes.
+checked() {
+    local name=$1 stops=$tmp/stops segs=$tmp/segs pid
+    rm -rf "$stops" "$segs" && mkdir -p "$stops" "$segs"
+    workload "$name"
+    echo go | env LD_PRELOAD="$tmp/stop.so:$lib" SKULL_MEM_DIR="$segs" SKULL_MEM_TRACE=all SKULL_TEST_STOP_DIR="$stops" \
+        "${args[@]}" >/dev/null 2>&1 &
+    local top=$! seen=" "
+    : > "$tmp/statuses"
+    while :; do
+        local running=1
+        kill -0 "$top" 2>/dev/null || running=0
+        for pid in $(ls "$stops"); do
+            [[ $seen == *" $pid "* ]] && continue
+            seen+="$pid "
+            while [[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) != T ]]; do sleep 0.01; done
+            node "$root/dist/bin/skull-trace.js" status "$pid" --json --dir "$segs" >> "$tmp/statuses" || true
+            echo '@@' >> "$tmp/statuses"
+            kill -CONT "$pid"
+        done
+        ((running)) || break
+        sleep 0.05
+    done
+    wait "$top"
+    node -e '
+        const lines = require("fs").readFileSync(process.argv[1], "utf8").split("@@").map((s) => s.trim()).filter(Boolean).map(JSON.parse);
+        const sum = (f) => lines.reduce((a, s) => a + f(s), 0);
+        console.log([sum((s) => s.counts.traced_allocs), sum((s) => s.counts.dropped_stacks + s.counts.dropped_blocks),
+            sum((s) => s.memory.used), Math.max(...lines.map((s) => s.memory.used))].join(" "));' "$tmp/statuses"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+configs=(none off sampled all heaptrack)
+echo "trace_real: $ROUNDS rounds, median; machine: $(nproc) cores, shared (figures move with the load)"
+for name in ${WORKLOADS:-cc1 python tsc scale}; do
+    : > "$tmp/times"
+    for round in $(seq "$ROUNDS"); do
+        for config in "${configs[@]}"; do
+            echo "$config $(timed "$name" "$config")" >> "$tmp/times"
+        done
+    done
+    read -r allocs drops memory max_memory < <(checked "$name")
+    heaptrack_bytes=$(stat -c %s "$tmp"/ht."$name"* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+    rm -f "$tmp"/ht."$name"*
+    echo
+    echo "$name: traced-all check run: $allocs allocations traced, drops $drops; trace memory $memory bytes (largest process $max_memory); heaptrack trace file $heaptrack_bytes bytes"
+    printf '  %-10s %8s %8s %8s %8s\n' config wall cpu wall/none cpu/none
+    for config in "${configs[@]}"; do
+        wall=$(awk -v c="$config" '$1 == c { print $2 }' "$tmp/times" | median)
+        cpu=$(awk -v c="$config" '$1 == c { print $3 }' "$tmp/times" | median)
+        echo "$config $wall $cpu"
+    done > "$tmp/medians"
+    awk -v drops="$drops" '{ w[$1] = $2; c[$1] = $3; order[NR] = $1 } END {
+        for (i = 1; i <= NR; i++) { k = order[i]; printf "  %-10s %8.2f %8.2f %7.2fx %7.2fx\n", k, w[k], c[k], w[k] / w["none"], c[k] / c["none"] }
+        hw = w["heaptrack"] - w["none"]; hc = c["heaptrack"] - c["none"]
+        printf "  all: overhead %.2f of heaptrack'"'"'s wall, %.2f of its CPU (target <= 0.33; drops %d%s); sampled/off wall %.3fx (target <= 1.05x)\n", \
+            (w["all"] - w["none"]) / hw, (c["all"] - c["none"]) / hc, drops, drops ? ": does not count" : "", w["sampled"] / w["off"]
+    }' "$tmp/medians"
+done

@@ -1,0 +1,282 @@
+//! The live traced blocks: an open-addressing table keyed by address, in `Levels` that are
+//! added as it fills, so it holds millions of blocks without ever moving one. A block goes
+//! into the newest level (or, when that has no room near its key, an older level with a free
+//! slot near it, and only then a new level); a free looks in the newest level first, where young blocks are.
+//!
+//! Entries are published by a final Release store of their address, so a reader that sees
+//! an address sees the fields written before it.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::backing::{Backing, Bytes};
+use super::levels::{probes, Levels};
+use super::pool::{Pool, CHUNK};
+
+const EMPTY: u64 = 0;
+/// A slot whose block was freed: reusable, but probing goes on past it.
+const TOMBSTONE: u64 = 1;
+/// A slot being written.
+const CLAIMED: u64 = 2;
+
+/// One live traced block.
+#[repr(C)]
+struct Entry {
+    /// The user pointer; `EMPTY`, `TOMBSTONE` or `CLAIMED` when it holds no block.
+    addr: AtomicU64,
+    size: AtomicU64,
+    /// Monotonic clock, ns, at allocation.
+    time_ns: AtomicU64,
+    scope: AtomicU32,
+    stack: AtomicU32,
+}
+
+const ENTRY_BYTES: u64 = core::mem::size_of::<Entry>() as u64;
+/// Entries of the first level (64 KiB).
+const FIRST_SLOTS: u64 = CHUNK / ENTRY_BYTES;
+
+/// A live traced block, as a reader sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveBlock {
+    /// User pointer.
+    pub addr: u64,
+    /// Requested size.
+    pub size: u64,
+    /// Monotonic ns at allocation.
+    pub time_ns: u64,
+    /// Scope charged.
+    pub scope: u32,
+    /// Its stack's id.
+    pub stack: u32,
+}
+
+impl Entry {
+    /// The fields of the block at `addr` (whose key the caller loaded with Acquire).
+    fn read(&self, addr: u64) -> LiveBlock {
+        LiveBlock {
+            addr,
+            size: self.size.load(Ordering::Relaxed),
+            time_ns: self.time_ns.load(Ordering::Relaxed),
+            scope: self.scope.load(Ordering::Relaxed),
+            stack: self.stack.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn addr_hash(addr: u64) -> u64 {
+    // Blocks are 16-aligned: drop the zero bits, then mix.
+    let mixed = (addr >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    mixed ^ (mixed >> 31)
+}
+
+/// The live table's part of the tables header.
+#[repr(C)]
+pub struct LiveTable {
+    levels: Levels,
+    /// Blocks not recorded for want of memory.
+    pub dropped: AtomicU64,
+}
+
+impl LiveTable {
+    /// Records a live block; false when there was no room for it (counted in `dropped`).
+    pub fn insert(&self, block: LiveBlock, pool: &Pool, backing: &impl Backing) -> bool {
+        if self.levels.count() == 0 {
+            self.levels.add(0, FIRST_SLOTS, ENTRY_BYTES, pool, backing);
+        }
+        let hash = addr_hash(block.addr);
+        let newest = self.levels.count();
+        if newest > 0 {
+            let level = newest - 1;
+            if let Some(full) = self.insert_in(level, hash, block, backing) {
+                if full {
+                    self.levels
+                        .add(level + 1, FIRST_SLOTS, ENTRY_BYTES, pool, backing);
+                }
+                return true;
+            }
+            // No room near the key: the freed and empty slots of older levels, and only
+            // then a next level (a level twice the size for one crowded key would waste).
+            if (0..level)
+                .rev()
+                .any(|older| self.insert_in(older, hash, block, backing).is_some())
+            {
+                return true;
+            }
+            if self
+                .levels
+                .add(level + 1, FIRST_SLOTS, ENTRY_BYTES, pool, backing)
+                && self.insert_in(level + 1, hash, block, backing).is_some()
+            {
+                return true;
+            }
+        }
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        false
+    }
+
+    /// Records `block` in `level`: `None` when the level has no room near its key, else
+    /// whether the level is now full enough for the next to be added.
+    fn insert_in(
+        &self,
+        level: usize,
+        hash: u64,
+        block: LiveBlock,
+        backing: &impl Backing,
+    ) -> Option<bool> {
+        let bytes = Bytes::of(backing);
+        let (offset, slots) = self.levels.level(level, FIRST_SLOTS)?;
+        for index in probes(hash, slots) {
+            let entry = Levels::slot::<Entry>(&bytes, offset, index)?;
+            let seen = entry.addr.load(Ordering::Relaxed);
+            if (seen == EMPTY || seen == TOMBSTONE)
+                && entry
+                    .addr
+                    .compare_exchange(seen, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                entry.size.store(block.size, Ordering::Relaxed);
+                entry.time_ns.store(block.time_ns, Ordering::Relaxed);
+                entry.scope.store(block.scope, Ordering::Relaxed);
+                entry.stack.store(block.stack, Ordering::Relaxed);
+                entry.addr.store(block.addr, Ordering::Release);
+                return Some(seen == EMPTY && self.levels.claimed(level, FIRST_SLOTS));
+            }
+        }
+        None
+    }
+
+    /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
+    pub fn take(&self, bytes: &Bytes, addr: u64) -> Option<LiveBlock> {
+        let hash = addr_hash(addr);
+        for level in (0..self.levels.count()).rev() {
+            let (offset, slots) = self.levels.level(level, FIRST_SLOTS)?;
+            for index in probes(hash, slots) {
+                let entry = Levels::slot::<Entry>(bytes, offset, index)?;
+                let seen = entry.addr.load(Ordering::Acquire);
+                if seen == addr {
+                    let block = entry.read(addr);
+                    return entry
+                        .addr
+                        .compare_exchange(addr, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                        .then_some(block);
+                }
+                if seen == EMPTY {
+                    break;
+                }
+            }
+        }
+        None
+    }
+
+    /// Every live traced block now. A block freed or allocated during the walk may or may
+    /// not be in it; an entry changed while read is skipped.
+    pub fn blocks(&self, bytes: &Bytes) -> Vec<LiveBlock> {
+        let mut blocks = Vec::new();
+        for level in 0..self.levels.count() {
+            let Some((offset, slots)) = self.levels.level(level, FIRST_SLOTS) else {
+                continue;
+            };
+            for index in 0..slots {
+                let Some(entry) = Levels::slot::<Entry>(bytes, offset, index) else {
+                    break;
+                };
+                let addr = entry.addr.load(Ordering::Acquire);
+                if addr <= CLAIMED {
+                    continue;
+                }
+                let block = entry.read(addr);
+                if entry.addr.load(Ordering::Acquire) == addr {
+                    blocks.push(block);
+                }
+            }
+        }
+        blocks
+    }
+
+    /// Bytes of the levels taken.
+    pub fn bytes(&self) -> u64 {
+        (0..self.levels.count())
+            .filter_map(|level| self.levels.level(level, FIRST_SLOTS))
+            .map(|(_, slots)| slots * ENTRY_BYTES)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::backing::anon::{zeroed, AnonBacking};
+
+    fn block(addr: u64) -> LiveBlock {
+        LiveBlock {
+            addr,
+            size: addr / 16 % 1000,
+            time_ns: addr * 3,
+            scope: (addr % 7) as u32,
+            stack: (addr % 1013) as u32,
+        }
+    }
+
+    #[test]
+    fn two_million_blocks_are_all_kept_found_and_taken() {
+        let backing = AnonBacking::new(1 << 30);
+        let pool = zeroed::<Pool>();
+        pool.configure(0, 512 << 20);
+        let table = zeroed::<LiveTable>();
+        let addrs = (0..2_000_000u64).map(|i| 0x7f00_0000_0000 + i * 48);
+        for addr in addrs.clone() {
+            assert!(table.insert(block(addr), &pool, &backing));
+        }
+        assert_eq!(table.dropped.load(Ordering::Relaxed), 0);
+        let bytes = Bytes::of(&backing);
+        let mut seen = table.blocks(&bytes);
+        seen.sort_by_key(|b| b.addr);
+        assert_eq!(seen, addrs.clone().map(block).collect::<Vec<_>>());
+        // Levels of 2048, 4096, ... entries of 32 bytes, each added at three quarters full:
+        // 2,000,000 blocks fill levels up to 2048 << 10 (2,097,152 entries), 128 MiB in all.
+        assert!(
+            table.bytes() <= 2048 * 32 * ((1 << 11) - 1),
+            "{}",
+            table.bytes()
+        );
+        for addr in addrs.clone().step_by(2) {
+            assert_eq!(table.take(&bytes, addr), Some(block(addr)));
+            assert_eq!(table.take(&bytes, addr), None);
+        }
+        assert_eq!(table.blocks(&bytes).len(), 1_000_000);
+        // Freed slots are used again: the same blocks again take no more memory.
+        let before = table.bytes();
+        for addr in addrs.step_by(2) {
+            assert!(table.insert(block(addr), &pool, &backing));
+        }
+        assert_eq!(table.bytes(), before);
+        assert_eq!(table.blocks(&bytes).len(), 2_000_000);
+    }
+
+    #[test]
+    fn past_the_budget_blocks_are_dropped_and_counted_and_freed_slots_still_serve() {
+        let backing = AnonBacking::new(1 << 30);
+        let pool = zeroed::<Pool>();
+        pool.configure(0, 3 * CHUNK);
+        let table = zeroed::<LiveTable>();
+        let mut kept = Vec::new();
+        for i in 0..20_000u64 {
+            let addr = 0x10_0000 + i * 16;
+            if table.insert(block(addr), &pool, &backing) {
+                kept.push(addr);
+            }
+        }
+        let dropped = table.dropped.load(Ordering::Relaxed);
+        // Levels of 2048 and 4096 entries fit in 3 chunks; the next would not.
+        assert_eq!(table.bytes(), 3 * CHUNK);
+        assert_eq!(kept.len() as u64 + dropped, 20_000);
+        assert!(kept.len() > 4000 && kept.len() <= 6144, "{}", kept.len());
+        let bytes = Bytes::of(&backing);
+        for &addr in &kept {
+            assert!(table.take(&bytes, addr).is_some());
+        }
+        for i in 0..1000u64 {
+            assert!(table.insert(block(0x900_0000 + i * 16), &pool, &backing));
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Unique stacks as a trie of (parent, return address) nodes, outermost frame at the root,
+//! so stacks that share their outer frames (all of a program's stacks share `main` and what
+//! calls it) store them once. A stack's id is the id of its innermost node, stable for the
+//! life of the process; a stack cut at the depth limit ends in a node whose address is 0.
+//!
+//! Nodes live in chunks of the pool, found through a directory of chunk offsets; the index
+//! from (parent, address) to node is a `Levels` hash table. Writers only compare-and-swap:
+//! two threads adding the same node at once may both add it (a stack then has two ids,
+//! which readers merge by their frames).
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::backing::{Backing, Bytes};
+use super::levels::{probes, Levels};
+use super::pool::{Pool, CHUNK};
+
+/// One node: a frame, the stack it extends, and the traced allocations of the stack that
+/// ends here.
+#[repr(C)]
+struct Node {
+    /// Return address (0: the stack was cut here at the depth limit).
+    ret: AtomicU64,
+    /// The node of the next frame out (0: the root, the empty stack).
+    parent: AtomicU32,
+    /// Frames from the root, written last with Release: 0 while the node is not written.
+    depth: AtomicU32,
+    /// Traced allocations with exactly this stack.
+    allocs: AtomicU64,
+    /// Their bytes.
+    bytes: AtomicU64,
+}
+
+const NODE_BYTES: u64 = core::mem::size_of::<Node>() as u64;
+const NODES_PER_CHUNK: u64 = CHUNK / NODE_BYTES;
+/// Chunks of nodes at most: 2^26 nodes (2 GiB), past any budget.
+const NODE_CHUNKS: usize = 1 << 15;
+/// Index slots in the first level (64 KiB).
+const FIRST_SLOTS: u64 = CHUNK / 8;
+
+/// The address that marks a stack cut at the depth limit.
+const CUT: u64 = 0;
+
+/// The stack trie's part of the tables header.
+#[repr(C)]
+pub struct StackTrie {
+    /// Nodes handed out, the root (id 0) included.
+    nodes: AtomicU32,
+    _pad: u32,
+    /// Offset of each chunk of nodes; 0 until taken.
+    chunks: [AtomicU64; NODE_CHUNKS],
+    /// (parent, address) → node, as `tag << 32 | id` (0: empty).
+    index: Levels,
+    /// Stacks not recorded for want of memory.
+    pub dropped: AtomicU64,
+}
+
+/// A stack as a reader sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stack {
+    /// Return addresses, innermost first.
+    pub frames: Vec<u64>,
+    /// Whether it was cut at the depth limit (it went on further out).
+    pub truncated: bool,
+}
+
+fn key_hash(parent: u32, ret: u64) -> u64 {
+    let mixed =
+        (ret ^ (u64::from(parent) << 40) ^ u64::from(parent)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    mixed ^ (mixed >> 29)
+}
+
+/// The tag an index slot keeps beside the id, so most mismatches are told without reading
+/// the node (never 0, so a used slot is never 0).
+fn tag(hash: u64) -> u64 {
+    (hash >> 32) | 1
+}
+
+impl StackTrie {
+    fn node<'a>(&self, bytes: &'a Bytes, id: u32) -> Option<&'a Node> {
+        let chunk = (u64::from(id) / NODES_PER_CHUNK) as usize;
+        let offset = self.chunks.get(chunk)?.load(Ordering::Acquire);
+        if offset == 0 {
+            return None;
+        }
+        bytes.get(offset + (u64::from(id) % NODES_PER_CHUNK) * NODE_BYTES)
+    }
+
+    /// A fresh node's id with its chunk taken; `None` without memory.
+    fn new_node(&self, pool: &Pool, backing: &impl Backing) -> Option<u32> {
+        let id = self.nodes.fetch_add(1, Ordering::Relaxed);
+        self.ensure_chunk(id, pool, backing).then_some(id)
+    }
+
+    /// Takes the chunk node `id` lives in unless it is there. Two threads may both take
+    /// one; the loser's stays unused (64 KiB, once in a while at worst).
+    fn ensure_chunk(&self, id: u32, pool: &Pool, backing: &impl Backing) -> bool {
+        let Some(slot) = self.chunks.get((u64::from(id) / NODES_PER_CHUNK) as usize) else {
+            return false;
+        };
+        if slot.load(Ordering::Acquire) != 0 {
+            return true;
+        }
+        let Some(offset) = pool.take(backing, CHUNK) else {
+            return false;
+        };
+        let _ = slot.compare_exchange(0, offset, Ordering::Release, Ordering::Acquire);
+        true
+    }
+
+    /// The id of the stack `frames` (innermost first; `truncated` when cut at the depth
+    /// limit), added if new; `None` without memory (counted in `dropped`).
+    pub fn intern(
+        &self,
+        frames: &[u64],
+        truncated: bool,
+        pool: &Pool,
+        backing: &impl Backing,
+    ) -> Option<u32> {
+        // The root exists once anything is interned: its chunk holds the first nodes.
+        if self.nodes.load(Ordering::Relaxed) == 0 {
+            let _ = self
+                .nodes
+                .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        if !self.ensure_chunk(0, pool, backing) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let mut node = 0u32;
+        // Once a node is new, its children are too: no one else can have looked it up.
+        let mut fresh = false;
+        let cut = truncated.then_some(CUT);
+        for (depth, &ret) in frames.iter().rev().chain(cut.iter()).enumerate() {
+            let found = if fresh {
+                None
+            } else {
+                self.find(&Bytes::of(backing), node, ret)
+            };
+            node = match found {
+                Some(id) => id,
+                None => {
+                    fresh = true;
+                    let Some(id) = self.add(node, ret, depth as u32 + 1, pool, backing) else {
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
+                        return None;
+                    };
+                    id
+                }
+            };
+        }
+        Some(node)
+    }
+
+    fn find(&self, bytes: &Bytes, parent: u32, ret: u64) -> Option<u32> {
+        let hash = key_hash(parent, ret);
+        for level in 0..self.index.count() {
+            let (offset, slots) = self.index.level(level, FIRST_SLOTS)?;
+            for index in probes(hash, slots) {
+                let slot = Levels::slot::<AtomicU64>(bytes, offset, index)?;
+                let seen = slot.load(Ordering::Acquire);
+                if seen == 0 {
+                    break;
+                }
+                if seen >> 32 == tag(hash) {
+                    let id = seen as u32;
+                    let node = self.node(bytes, id)?;
+                    if node.parent.load(Ordering::Relaxed) == parent
+                        && node.ret.load(Ordering::Relaxed) == ret
+                    {
+                        return Some(id);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Writes a new node and indexes it; its id, or `None` without memory for the node. A
+    /// node the index has no room for is still a valid stack, only not found again.
+    fn add(
+        &self,
+        parent: u32,
+        ret: u64,
+        depth: u32,
+        pool: &Pool,
+        backing: &impl Backing,
+    ) -> Option<u32> {
+        let id = self.new_node(pool, backing)?;
+        let bytes = Bytes::of(backing);
+        let node = self.node(&bytes, id)?;
+        node.ret.store(ret, Ordering::Relaxed);
+        node.parent.store(parent, Ordering::Relaxed);
+        node.depth.store(depth, Ordering::Release);
+        let hash = key_hash(parent, ret);
+        let entry = tag(hash) << 32 | u64::from(id);
+        if self.index.count() == 0 {
+            self.index.add(0, FIRST_SLOTS, 8, pool, backing);
+        }
+        let newest = self.index.count();
+        // The newest level; when it has no room near the key, the empty slots of older ones
+        // (a lookup searches them all); and only then a next level.
+        if newest == 0 {
+            return Some(id);
+        }
+        let levels = (0..newest).rev().chain(core::iter::once(newest));
+        for level in levels {
+            if level == newest && !self.index.add(level, FIRST_SLOTS, 8, pool, backing) {
+                break;
+            }
+            // Read again each time: a level added since lies past an older view.
+            let bytes = Bytes::of(backing);
+            let Some((offset, slots)) = self.index.level(level, FIRST_SLOTS) else {
+                break;
+            };
+            for index in probes(hash, slots) {
+                let Some(slot) = Levels::slot::<AtomicU64>(&bytes, offset, index) else {
+                    break;
+                };
+                if slot
+                    .compare_exchange(0, entry, Ordering::Release, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    if self.index.claimed(level, FIRST_SLOTS) {
+                        self.index.add(level + 1, FIRST_SLOTS, 8, pool, backing);
+                    }
+                    return Some(id);
+                }
+            }
+        }
+        Some(id)
+    }
+
+    /// Counts a traced allocation of `bytes` with stack `id`.
+    pub fn count(&self, bytes: &Bytes, id: u32, size: u64) {
+        if let Some(node) = self.node(bytes, id) {
+            node.allocs.fetch_add(1, Ordering::Relaxed);
+            node.bytes.fetch_add(size, Ordering::Relaxed);
+        }
+    }
+
+    /// Node ids handed out so far, the root included (some may not be written yet).
+    pub fn nodes(&self) -> u32 {
+        self.nodes.load(Ordering::Acquire)
+    }
+
+    /// The stack with id `id`; `None` when there is none (or it is being written).
+    pub fn stack(&self, bytes: &Bytes, id: u32) -> Option<Stack> {
+        let mut frames = Vec::new();
+        let mut truncated = false;
+        let mut node = id;
+        while node != 0 {
+            let entry = self.node(bytes, node)?;
+            let depth = entry.depth.load(Ordering::Acquire);
+            // Depths fall by one towards the root: anything else is a corrupt segment, and a
+            // cycle cannot be followed for ever.
+            if depth == 0 {
+                return None;
+            }
+            let ret = entry.ret.load(Ordering::Relaxed);
+            if ret == CUT && frames.is_empty() {
+                truncated = true;
+            } else {
+                frames.push(ret);
+            }
+            let parent = entry.parent.load(Ordering::Relaxed);
+            if parent != 0 && self.node(bytes, parent)?.depth.load(Ordering::Acquire) + 1 != depth {
+                return None;
+            }
+            node = parent;
+        }
+        Some(Stack { frames, truncated })
+    }
+
+    /// Traced allocations with stack `id`, and their bytes.
+    pub fn totals(&self, bytes: &Bytes, id: u32) -> (u64, u64) {
+        self.node(bytes, id).map_or((0, 0), |node| {
+            (
+                node.allocs.load(Ordering::Relaxed),
+                node.bytes.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    /// Ids of the stacks something was counted against, in id order.
+    pub fn counted(&self, bytes: &Bytes) -> impl Iterator<Item = u32> + '_ {
+        let bytes = *bytes;
+        let nodes = self
+            .nodes()
+            .min((NODE_CHUNKS as u64 * NODES_PER_CHUNK) as u32);
+        (0..nodes).filter(move |&id| self.totals(&bytes, id).0 > 0)
+    }
+
+    /// Bytes of the index levels (the rest of the trie's memory is node chunks).
+    pub fn index_bytes(&self) -> u64 {
+        (0..self.index.count())
+            .filter_map(|level| self.index.level(level, FIRST_SLOTS))
+            .map(|(_, slots)| slots * 8)
+            .sum()
+    }
+
+    /// Bytes of node chunks taken.
+    pub fn node_bytes(&self) -> u64 {
+        let chunks = u64::from(self.nodes()).div_ceil(NODES_PER_CHUNK);
+        chunks.min(NODE_CHUNKS as u64) * CHUNK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::backing::anon::{zeroed, AnonBacking};
+
+    fn setup(budget: u64) -> (AnonBacking, Box<Pool>, Box<StackTrie>) {
+        let pool = zeroed::<Pool>();
+        pool.configure(0, budget);
+        (AnonBacking::new(1 << 30), pool, zeroed())
+    }
+
+    #[test]
+    fn shared_outer_frames_are_stored_once_and_ids_are_stable() {
+        let (backing, pool, trie) = setup(1 << 30);
+        let bytes = || Bytes::of(&backing);
+        let a = trie.intern(&[3, 2, 1], false, &pool, &backing).unwrap();
+        let b = trie.intern(&[4, 2, 1], false, &pool, &backing).unwrap();
+        assert_eq!(trie.intern(&[3, 2, 1], false, &pool, &backing), Some(a));
+        // The root, then 1, 2, 3 and 4: the outer frames 1 and 2 are shared.
+        assert_eq!(trie.nodes(), 5);
+        let prefix = trie.intern(&[2, 1], false, &pool, &backing).unwrap();
+        assert_eq!(
+            trie.nodes(),
+            5,
+            "a stack that is a prefix of another is a node of it"
+        );
+        assert_eq!(trie.stack(&bytes(), a).unwrap().frames, vec![3, 2, 1]);
+        assert_eq!(trie.stack(&bytes(), b).unwrap().frames, vec![4, 2, 1]);
+        assert_eq!(trie.stack(&bytes(), prefix).unwrap().frames, vec![2, 1]);
+        let empty = trie.intern(&[], false, &pool, &backing).unwrap();
+        assert_eq!(empty, 0);
+        assert_eq!(
+            trie.stack(&bytes(), empty),
+            Some(Stack {
+                frames: vec![],
+                truncated: false
+            })
+        );
+        assert_eq!(trie.stack(&bytes(), 99), None, "no such stack");
+    }
+
+    #[test]
+    fn a_cut_stack_is_not_the_stack_that_ends_there() {
+        let (backing, pool, trie) = setup(1 << 30);
+        let whole = trie.intern(&[2, 1], false, &pool, &backing).unwrap();
+        let cut = trie.intern(&[2, 1], true, &pool, &backing).unwrap();
+        assert_ne!(whole, cut);
+        let bytes = Bytes::of(&backing);
+        assert_eq!(
+            trie.stack(&bytes, cut),
+            Some(Stack {
+                frames: vec![2, 1],
+                truncated: true
+            })
+        );
+        assert!(!trie.stack(&bytes, whole).unwrap().truncated);
+        trie.count(&bytes, cut, 10);
+        trie.count(&bytes, cut, 5);
+        assert_eq!(trie.totals(&bytes, cut), (2, 15));
+        assert_eq!(trie.counted(&bytes).collect::<Vec<_>>(), vec![cut]);
+    }
+
+    #[test]
+    fn two_hundred_thousand_stacks_are_all_kept_and_found_again() {
+        let (backing, pool, trie) = setup(1 << 30);
+        // 200,000 stacks of depth 8: 1000 outer paths of 6 frames, each with 200 inner pairs.
+        let stack = |i: u64| -> [u64; 8] {
+            let outer = i / 200;
+            [
+                0x90000 + i,
+                0x8000 + i % 7,
+                0x600 + outer,
+                0x500,
+                0x400,
+                0x300,
+                0x200,
+                0x100,
+            ]
+        };
+        let ids: Vec<u32> = (0..200_000)
+            .map(|i| trie.intern(&stack(i), false, &pool, &backing).unwrap())
+            .collect();
+        assert_eq!(trie.dropped.load(Ordering::Relaxed), 0);
+        let bytes = Bytes::of(&backing);
+        for (i, &id) in ids.iter().enumerate() {
+            assert_eq!(
+                trie.intern(&stack(i as u64), false, &pool, &backing),
+                Some(id)
+            );
+            assert_eq!(trie.stack(&bytes, id).unwrap().frames, stack(i as u64));
+        }
+        // Root, 5 shared frames, 1000 outer frames, then per outer path 7 middles at most
+        // (200 stacks use i % 7 for all 7) and 200 innermost frames.
+        assert_eq!(trie.nodes(), 1 + 5 + 1000 + 1000 * 7 + 200_000);
+    }
+
+    #[test]
+    fn past_the_budget_stacks_are_dropped_and_counted() {
+        let (backing, pool, trie) = setup(4 * CHUNK);
+        let mut kept = 0;
+        for i in 0..10_000u64 {
+            kept += u64::from(trie.intern(&[i + 16, 1], false, &pool, &backing).is_some());
+        }
+        assert!(kept > 0 && kept < 10_000);
+        assert_eq!(kept + trie.dropped.load(Ordering::Relaxed), 10_000);
+        assert_eq!(pool.used(), 4 * CHUNK, "never past the budget");
+    }
+}
