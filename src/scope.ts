@@ -27,8 +27,10 @@
  *   async resource created inside a scope, the way AsyncLocalStorage does on Node 20, and
  *   `before`/`after` switch to the tag of the resource whose callback runs.
  * Measured, benches/node_scope.mjs, await fn() with three awaits wrapped in `run`, against plain
- * node (busy 2-core machine): Node 24 promise-hooks 1.9x, context-frame 2.8x, async-hooks 4.4x;
- * Node 20 async-hooks 4-6x. benches/README.md has the full table.
+ * node, two runs on a 2-core machine shared with a dozen busy processes (load ~12): Node 24
+ * promise-hooks 1.9x and 2.6x, context-frame 2.8x and 4.1x, async-hooks 4.4x and 6.7x (a sync
+ * `run`: 200-470 ns with promise-hooks or async-hooks, 0.9-2.3 µs with context-frame); Node 22
+ * async-hooks 1.7-2.7x; Node 20 async-hooks 5.2x.
  *
  * Without the preload (or without the native files) nothing is measured and scopes are
  * pass-throughs: `run(fn)` is `fn()`, every scope has the id of `core`, nothing throws.

@@ -98,6 +98,8 @@ describe('the typed binding', () => {
            traceControl: () => b.traceControl(pid, undefined, 8, 0, []),
            traceStatus: () => b.traceStatus(pid),
            traceLeaks: () => b.traceLeaks(pid, undefined, 0, undefined, 1),
+           traceLeaksAsync: () => b.traceLeaksAsync(pid, undefined, 0, undefined, 1),
+           releaseSymbols: () => b.releaseSymbols(),
            traceReport: () => b.traceReport(pid, undefined, 1),
            traceEvents: () => b.traceEvents(pid, undefined, 0, 1, 0),
            leaksText: () => b.leaksText(b.traceLeaks(pid, undefined, 0, undefined, 1)),
@@ -150,6 +152,8 @@ describe('the typed binding', () => {
         diff: 'object',
         traceControl: 'object',
         traceLeaks: 'object',
+        traceLeaksAsync: 'promise',
+        releaseSymbols: 'boolean',
         traceReport: 'object',
         traceEvents: 'object',
       });
