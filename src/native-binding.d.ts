@@ -728,12 +728,6 @@ export declare function traceLeaks(pid: number, dir: string | undefined | null, 
  */
 export declare function traceLeaksAsync(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number, groupBy?: 'stack' | 'line' | 'function'): Promise<LeakOutcome>
 
-/**
- * The pprof heap profile (gzipped `perftools.profiles.Profile`) of the stacks traced in
- * process `pid`: allocations and live blocks by stack and scope.
- */
-export declare function tracePprof(pid: number, dir?: string | undefined | null): Buffer
-
 /** The memory the trace tables take, of their budget (`SKULL_MEM_TRACE_MEMORY`). */
 export interface TraceMemory {
   /** Bytes the tables may take. */
@@ -749,6 +743,12 @@ export interface TraceMemory {
   /** Bytes the live-block table takes. */
   live_bytes: number
 }
+
+/**
+ * The pprof heap profile (gzipped `perftools.profiles.Profile`) of the stacks traced in
+ * process `pid`: allocations and live blocks by stack and scope.
+ */
+export declare function tracePprof(pid: number, dir?: string | undefined | null): Buffer
 
 /**
  * Every stack tracing has recorded in process `pid`, with its traced allocations and bytes
