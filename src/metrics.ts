@@ -64,7 +64,7 @@ export interface PrometheusRegistry {
  */
 export function prometheus(register?: PrometheusRegistry): void {
   // Loaded here, not at import: prom-client is an optional peer dependency.
-  const client = require('prom-client') as typeof import('prom-client');
+  const client: typeof import('prom-client') = require('prom-client');
   const registers = [(register ?? client.register) as import('prom-client').Registry];
   for (const [index, family] of families().entries()) {
     const options = { name: family.name, help: family.help, labelNames: ['scope', 'kind'] as const, registers };

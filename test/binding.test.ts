@@ -112,6 +112,10 @@ describe('the typed binding', () => {
            SettingKind: () => b.SettingKind,
            checkSetting: () => b.checkSetting('cache', '4096'),
            parseTraceSetting: () => b.parseTraceSetting('all:8'),
+           renderMetrics: () => b.renderMetrics(undefined, false),
+           scopeMetricFamilies: () => b.scopeMetricFamilies(),
+           ownScopeMetrics: () => b.ownScopeMetrics(),
+           scrapeHeapProfile: () => b.scrapeHeapProfile(pid),
          };
          const kind = (value) => {
            if (value instanceof Promise) return 'promise';
@@ -156,6 +160,10 @@ describe('the typed binding', () => {
         releaseSymbols: 'boolean',
         traceReport: 'object',
         traceEvents: 'object',
+        renderMetrics: 'object',
+        scopeMetricFamilies: 'array',
+        ownScopeMetrics: 'array',
+        scrapeHeapProfile: 'object',
       });
       expect(result.summary).toEqual(['1.5 KiB', true, 1, true]);
     } finally {
