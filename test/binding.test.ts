@@ -41,6 +41,7 @@ const TEXT_FUNCTIONS = [
   'memoryTable',
   'stacksText',
   'statusText',
+  'traceHtml',
 ];
 
 describe('the typed binding', () => {
@@ -116,6 +117,9 @@ describe('the typed binding', () => {
            scopeMetricFamilies: () => b.scopeMetricFamilies(),
            ownScopeMetrics: () => b.ownScopeMetrics(),
            scrapeHeapProfile: () => b.scrapeHeapProfile(pid),
+           tracePprof: () => b.tracePprof(pid),
+           traceHtml: () => b.traceHtml(pid),
+           snapshotPprof: () => b.snapshotPprof(pid),
          };
          const kind = (value) => {
            if (value instanceof Promise) return 'promise';
@@ -164,6 +168,8 @@ describe('the typed binding', () => {
         scopeMetricFamilies: 'array',
         ownScopeMetrics: 'array',
         scrapeHeapProfile: 'object',
+        tracePprof: 'object',
+        snapshotPprof: 'object',
       });
       expect(result.summary).toEqual(['1.5 KiB', true, 1, true]);
     } finally {

@@ -104,10 +104,11 @@ impl Task for LeaksTask {
 /// Puts the calling thread at nice 19. Failure leaves it at the process's priority, which
 /// only costs the service some CPU time.
 fn lowest_priority() {
-    // SAFETY: `gettid` has no preconditions; `setpriority` on this thread's own id changes
-    // only its scheduling priority.
+    // SAFETY: SYS_gettid takes no arguments and cannot fail (the system call, not glibc's
+    // gettid(), which only glibc 2.30 and later have); `setpriority` on this thread's own id
+    // changes only its scheduling priority.
     unsafe {
-        let tid = libc::gettid();
+        let tid = libc::syscall(libc::SYS_gettid);
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
     }
 }
