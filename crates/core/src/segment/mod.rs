@@ -110,6 +110,8 @@ pub struct SegmentHeader {
     /// Tracing's memory budget asked for by `skull-trace on --memory` (0: none asked), written
     /// by the CLI before the control word; the library applies it as it next records.
     pub trace_budget: AtomicU64,
+    /// Whether `skull-trace tail` follows the event ring, and until when.
+    pub tail: crate::trace::tables::TailLease,
     /// With the control word's scope flag, the scopes to trace: bit `id % 64` of word
     /// `id / 64`. Written by the CLI before the control word.
     pub trace_scopes: [AtomicU64; crate::region::MAX_SCOPES / 64],

@@ -248,7 +248,7 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     };
     tables.count_allocation(&memory, stack, info.size as u64);
     if tables.insert(&memory, block) {
-        if tables.events_wanted() {
+        if region.header.tail.events_wanted() {
             tables.push_event(event(EVENT_ALLOC, &block));
         }
         // SAFETY: the caller's block; only the traced bit changes.
@@ -275,7 +275,7 @@ pub(crate) fn thread_exiting() {
 pub(crate) fn on_free(user: *mut u8) {
     if let Some(tables) = tables() {
         if let Some(block) = tables.take(&OwnMemory, user as u64) {
-            if tables.events_wanted() {
+            if crate::region::get().is_some_and(|region| region.header.tail.events_wanted()) {
                 let free = LiveBlock {
                     time_ns: now_ns(),
                     ..block

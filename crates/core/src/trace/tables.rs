@@ -62,12 +62,42 @@ pub struct Event {
     pub thread: u32,
 }
 
+/// Until when (monotonic ns, `now_ns`) a reader follows the event ring; 0 when none does.
+/// Events are written only while one does: `skull-trace tail` renews the lease as it polls.
+/// It lives in the segment's header, the one part a reader may write (as it writes the control
+/// word): the tables' own memory is mapped read-only by readers.
+#[repr(C)]
+pub struct TailLease {
+    until_ns: AtomicU64,
+}
+
+impl TailLease {
+    /// Whether a reader follows the event ring now; ends an expired lease.
+    #[inline]
+    pub fn events_wanted(&self) -> bool {
+        let until = self.until_ns.load(Ordering::Relaxed);
+        if until == 0 {
+            return false;
+        }
+        if super::now_ns() < until {
+            return true;
+        }
+        let _ = self
+            .until_ns
+            .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed);
+        false
+    }
+
+    /// A reader follows the event ring until `until_ns` (monotonic, `now_ns`); a shorter
+    /// lease does not cut a longer one.
+    pub fn want_events_until(&self, until_ns: u64) {
+        self.until_ns.fetch_max(until_ns, Ordering::Relaxed);
+    }
+}
+
 /// Tracing's part of the segment.
 #[repr(C)]
 pub struct TraceTables {
-    /// Until when (monotonic ns, `now_ns`) a reader follows the event ring; 0 when none does.
-    /// Events are written only while one does: `skull-trace tail` renews this as it polls.
-    tail_until_ns: AtomicU64,
     /// Events ever written to the ring (the next event's sequence number).
     pub events_written: AtomicU64,
     /// Bytes from the header's start that are backed: all a reader may read.
@@ -237,27 +267,6 @@ impl TraceTables {
         }
     }
 
-    /// Whether a reader follows the event ring now; when its lease has run out, ends it, so
-    /// that later calls do not read the clock.
-    pub fn events_wanted(&self) -> bool {
-        let until = self.tail_until_ns.load(Ordering::Relaxed);
-        if until == 0 {
-            return false;
-        }
-        if super::now_ns() < until {
-            return true;
-        }
-        let _ = self
-            .tail_until_ns
-            .compare_exchange(until, 0, Ordering::Relaxed, Ordering::Relaxed);
-        false
-    }
-
-    /// A reader follows the event ring until `until_ns` (monotonic, `now_ns`).
-    pub fn want_events_until(&self, until_ns: u64) {
-        self.tail_until_ns.fetch_max(until_ns, Ordering::Relaxed);
-    }
-
     /// Appends an event to the ring, overwriting the oldest.
     pub fn push_event(&self, event: Event) {
         let seq = self.events_written.fetch_add(1, Ordering::Relaxed);
@@ -388,21 +397,25 @@ mod tests {
 
     #[test]
     fn events_are_wanted_only_while_a_reader_holds_a_lease() {
-        let t = tables(1 << 20);
-        assert!(!t.events_wanted());
+        let lease = TailLease {
+            until_ns: AtomicU64::new(0),
+        };
+        assert!(!lease.events_wanted());
         let now = crate::trace::now_ns();
-        t.want_events_until(now + 60_000_000_000);
-        assert!(t.events_wanted());
-        t.want_events_until(now - 1);
+        lease.want_events_until(now + 60_000_000_000);
+        assert!(lease.events_wanted());
+        lease.want_events_until(now - 1);
         assert!(
-            t.events_wanted(),
+            lease.events_wanted(),
             "a shorter lease does not cut a longer one"
         );
-        let t = tables(1 << 20);
-        t.want_events_until(1);
-        assert!(!t.events_wanted());
+        let lease = TailLease {
+            until_ns: AtomicU64::new(0),
+        };
+        lease.want_events_until(1);
+        assert!(!lease.events_wanted());
         assert_eq!(
-            t.tail_until_ns.load(Ordering::Relaxed),
+            lease.until_ns.load(Ordering::Relaxed),
             0,
             "an expired lease is ended"
         );

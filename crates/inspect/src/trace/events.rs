@@ -71,7 +71,10 @@ pub fn events(
                 });
             }
             let lease = (follow_seconds.min(MAX_FOLLOW_SECONDS) * 1e9) as u64;
-            tables.want_events_until(skull_mem_core::trace::now_ns() + lease);
+            view.region
+                .header
+                .tail
+                .want_events_until(skull_mem_core::trace::now_ns() + lease);
         }
         let (events, lost) = tables.events_since(from);
         let stacks: HashMap<u32, Vec<u64>> = events
