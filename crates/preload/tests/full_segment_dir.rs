@@ -22,8 +22,8 @@ const NOTE: &str = "skull-mem: measurement degraded: ";
 /// How the segment directory is prepared.
 #[derive(Clone, Copy, Debug)]
 enum Room {
-    /// A 1 MiB tmpfs: the fixed part (132 KiB) and a few thread blocks (88 KiB each) fit,
-    /// tracing's tables (about 6 MiB) do not.
+    /// A 1 MiB tmpfs: the fixed part (156 KiB) and a few thread blocks (88 KiB each) fit,
+    /// tracing's tables (committed in 1 MiB chunks) do not.
     OneMiB,
     /// A 64 MiB tmpfs filled to the last page before the program starts: no segment at all.
     Full64MiB,

@@ -1,5 +1,5 @@
 //! Under `ulimit -v`, the library takes little of the address space: the fixed part of the
-//! segment (132 KiB), one block group's reservation (2.75 MiB) and the library itself; the
+//! segment (156 KiB), one block group's reservation (2.75 MiB) and the library itself; the
 //! trace area is reserved only when tracing first records. Before issue 11 the segment was a
 //! 93 MiB mapping, and a program under a 512 MiB limit got about 90 MiB less heap.
 
