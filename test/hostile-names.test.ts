@@ -131,7 +131,8 @@ describe('text from a measured process is escaped on the terminal', () => {
   });
 
   it('leaks_report_and_collapsed_show_scopes_and_frames_escaped', () => {
-    const leaks = safe(trace(['leaks', String(pid), '--dir', dir]));
+    // By stack: one group per scope (grouped by line, the three scopes' blocks are one site).
+    const leaks = safe(trace(['leaks', String(pid), '--group-by', 'stack', '--dir', dir]));
     for (const shown of SHOWN) expect(leaks).toContain(`scope ${shown}`);
     expect(leaks).toContain('allocate_in at ');
     expect(leaks).toContain('hostile\\e]0;FILE\\x07.c:');

@@ -85,7 +85,9 @@ describe('skull-mem memory', () => {
     // Two of parser's blocks were freed from `cache`: credited back to parser, as cross-scope frees.
     expect([parser2.used_bytes, parser2.live_blocks]).toEqual([8_000, 8]);
     expect([parser2.counters.cross_freed_blocks, parser2.counters.cross_freed_bytes]).toEqual([2, 2_000]);
-    expect(parser2.peak_used_bytes).toBe(10_000);
+    // An outside reading does not write its peak into the segment (issue 11: readers never
+    // write); the program made no report of its own, so the peak is this reading's figure.
+    expect(parser2.peak_used_bytes).toBe(8_000);
     const cache2 = scope(second, 'cache');
     expect([cache2.used_bytes, cache2.counters.calloc_calls, cache2.counters.free_calls]).toEqual([10 * 4096, 10, 2]);
 

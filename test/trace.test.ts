@@ -326,7 +326,8 @@ describe('skull-trace on a busy process', () => {
     const program = new Started([exe, 'many', '80000'], dir, { SKULL_MEM_TRACE_MEMORY: '1048576' });
     const pid = Number((await program.line(/ready (\d+)/))[1]);
     const [segment] = fs.readdirSync(dir);
-    const size = fs.statSync(path.join(dir, segment)).size;
+    const allocated = () => fs.statSync(path.join(dir, segment)).blocks * 512;
+    const before = allocated();
     trace(['on', String(pid), '--dir', dir]);
     program.send();
     await program.line(/done 1/);
@@ -341,7 +342,9 @@ describe('skull-trace on a busy process', () => {
     expect(status.live_blocks).toBeGreaterThan(14_336 * 0.75);
     expect(status.counts.dropped_blocks).toBeGreaterThan(80_000 - 14_336);
     expect(status.counts.traced_allocs + status.counts.dropped_blocks).toBeGreaterThanOrEqual(80_000);
-    expect(fs.statSync(path.join(dir, segment)).size).toBe(size);
+    // The file gains the trace area only: the tables' header (about 200 KiB) and the pool's
+    // 1 MiB, reserved in 1 MiB chunks: 2 chunks, however many blocks were dropped.
+    expect(allocated() - before).toBe(2 * 1_048_576);
     const text = trace(['status', String(pid), '--dir', dir]);
     expect(text.stdout).toMatch(new RegExp(`dropped \\(memory full\\): 0 stacks, ${status.counts.dropped_blocks} blocks`));
     expect(text.stdout).toContain('trace memory: 589824 of 1048576 bytes used');

@@ -240,6 +240,7 @@ fn map() -> Option<&'static Region> {
         .header
         .control
         .store(crate::options::trace_word(), Ordering::Relaxed);
+    crate::trace::configure_budget();
     crate::cache::configure();
     // SAFETY: `region` is mapped, shared with its file when `file_backed`.
     unsafe { crate::trace::mirror_control(region, file_backed) };

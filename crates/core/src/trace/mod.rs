@@ -26,11 +26,19 @@ use tables::{Event, LiveBlock, TraceTables, EVENT_ALLOC, EVENT_FREE};
 
 pub(crate) use control_page::mirror_control;
 
-/// Gives the trace tables the memory budget `SKULL_MEM_TRACE_MEMORY` says. Read once, when
-/// the region is mapped.
-pub(crate) fn limit_tables(tables: &TraceTables) {
+/// The memory budget `SKULL_MEM_TRACE_MEMORY` says, read when the region is mapped (so a
+/// refused value is said at start-up, like every other setting); 0 until then.
+static START_BUDGET: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Reads the trace memory budget once, at start-up.
+pub(crate) fn configure_budget() {
     use crate::options::{number_or_default, TRACE_MEMORY};
-    tables.set_budget(number_or_default(&TRACE_MEMORY));
+    START_BUDGET.store(number_or_default(&TRACE_MEMORY), Ordering::Relaxed);
+}
+
+/// Gives the trace tables the budget read at start-up (`configure_budget`).
+pub(crate) fn limit_tables(tables: &TraceTables) {
+    tables.set_budget(START_BUDGET.load(Ordering::Relaxed));
 }
 
 /// The trace memory of this process as the tables grow it: the segment's trace area
