@@ -97,7 +97,7 @@ describe('skull-mem memory', () => {
     const rows = table.stdout.split('\n').filter((line) => /^\s+(module|service)\s/.test(line));
     expect(rows.map((row) => row.trim().split(/\s+/).slice(0, 5))).toEqual([
       ['service', 'cache', '40960', '40960', '10'],
-      ['module', 'parser', '8000', '10000', '8'],
+      ['module', 'parser', '8000', '8000', '8'],
     ]);
     expect(table.stdout).toMatch(/Process RSS\s+\d+ bytes/);
 
