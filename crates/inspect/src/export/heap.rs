@@ -9,6 +9,7 @@ use skull_mem_core::trace::tables::LiveBlock;
 use skull_mem_symbolize::{Frame, Process};
 
 use crate::reader::{self, SegmentView};
+use crate::trace::estimate::Sampling;
 use crate::trace::status::TraceStatus;
 use crate::trace::TraceError;
 
@@ -150,17 +151,6 @@ pub fn function_name(frame: &Frame) -> String {
     }
 }
 
-/// How many allocations one sampled allocation of `size` bytes stands for when tracing
-/// samples one allocation every `mean` bytes on average (Poisson sampling): it was sampled
-/// with probability `1 − e^(−size/mean)`, so `1 / (1 − e^(−size/mean))` (as Go's
-/// `scaleHeapSample`). 1 when every allocation is traced (`mean` 0).
-pub fn sample_scale(size: f64, mean: u64) -> f64 {
-    if mean == 0 || size <= 0.0 {
-        return 1.0;
-    }
-    1.0 / (1.0 - (-size / mean as f64).exp())
-}
-
 /// The figures of one stack in one scope: allocated since tracing started and live now,
 /// estimated when tracing samples.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -192,7 +182,7 @@ pub struct StackScope {
 /// of each live block; the allocation figures of a stack (not recorded by scope) go with the
 /// scope that holds most of its live bytes, or with no scope when nothing of it is live.
 pub fn by_stack_and_scope(trace: &HeapTrace) -> Vec<StackScope> {
-    let mean = trace.status.sample_bytes.unwrap_or(0);
+    let sampling = Sampling::new(trace.status.sample_bytes.unwrap_or(0));
     let scope_index: HashMap<u32, usize> = trace
         .scopes
         .iter()
@@ -204,7 +194,7 @@ pub fn by_stack_and_scope(trace: &HeapTrace) -> Vec<StackScope> {
     // most of a profile's time).
     let mut per_stack: Vec<Vec<(Option<usize>, Figures)>> = vec![Vec::new(); trace.stacks.len()];
     for block in &trace.live {
-        let scale = sample_scale(block.size as f64, mean);
+        let scale = sampling.blocks_per_sample(block.size as f64);
         let scope = scope_index.get(&block.scope).copied();
         let scopes = &mut per_stack[block.stack];
         let at = match scopes.iter().position(|(known, _)| *known == scope) {
@@ -238,7 +228,7 @@ pub fn by_stack_and_scope(trace: &HeapTrace) -> Vec<StackScope> {
                 scopes.len() - 1
             });
             let average = traced.bytes as f64 / traced.allocations as f64;
-            let scale = sample_scale(average, mean);
+            let scale = sampling.blocks_per_sample(average);
             let figures = &mut scopes[at].1;
             figures.alloc_objects += traced.allocations as f64 * scale;
             figures.alloc_space += traced.bytes as f64 * scale;
@@ -369,15 +359,15 @@ mod tests {
 
     #[test]
     fn every_allocation_traced_counts_once() {
-        assert_eq!(sample_scale(100.0, 0), 1.0);
+        assert_eq!(Sampling::new(0).blocks_per_sample(100.0), 1.0);
     }
 
     #[test]
     fn a_sampled_allocation_stands_for_its_probability_inverse() {
         // size = mean: sampled with probability 1 − 1/e, so it stands for e / (e − 1).
         let e = std::f64::consts::E;
-        assert!((sample_scale(512.0, 512) - e / (e - 1.0)).abs() < 1e-12);
+        assert!((Sampling::new(512).blocks_per_sample(512.0) - e / (e - 1.0)).abs() < 1e-12);
         // Far larger than the mean: sampled almost surely.
-        assert!((sample_scale(1e9, 512) - 1.0).abs() < 1e-12);
+        assert!((Sampling::new(512).blocks_per_sample(1e9) - 1.0).abs() < 1e-12);
     }
 }

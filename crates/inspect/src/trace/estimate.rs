@@ -27,12 +27,13 @@ impl Sampling {
     }
 
     /// How many blocks of `size` bytes one sampled block of that size stands for.
-    pub fn blocks_per_sample(&self, size: u64) -> f64 {
+    /// `size` may be an average (the pprof export scales a stack's allocations by theirs).
+    pub fn blocks_per_sample(&self, size: f64) -> f64 {
         if !self.sampled() {
             return 1.0;
         }
         // -expm1(-x) is 1 − e^(−x) without cancellation for the small blocks (x ≪ 1).
-        let chance = -(-(size.max(1) as f64) / self.mean).exp_m1();
+        let chance = -(-size.max(1.0) / self.mean).exp_m1();
         1.0 / chance
     }
 }
@@ -53,7 +54,7 @@ pub struct Tally {
 impl Tally {
     /// Adds `count` traced blocks of `size` bytes each.
     pub fn add(&mut self, sampling: Sampling, size: u64, count: u64) {
-        let scale = sampling.blocks_per_sample(size) * count as f64;
+        let scale = sampling.blocks_per_sample(size as f64) * count as f64;
         self.samples += count;
         self.sampled_bytes += size * count;
         self.blocks += scale;
@@ -63,7 +64,7 @@ impl Tally {
     /// Adds `count` traced blocks of `bytes` bytes in all, each taken to be of their mean size.
     pub fn add_total(&mut self, sampling: Sampling, count: u64, bytes: u64) {
         let mean = bytes as f64 / count.max(1) as f64;
-        let scale = sampling.blocks_per_sample(mean.round() as u64) * count as f64;
+        let scale = sampling.blocks_per_sample(mean.round()) * count as f64;
         self.samples += count;
         self.sampled_bytes += bytes;
         self.blocks += scale;
@@ -125,13 +126,13 @@ mod tests {
     #[test]
     fn a_sampled_block_stands_for_its_size_over_its_chance_of_being_sampled() {
         let every = Sampling::new(0);
-        assert_eq!(every.blocks_per_sample(100), 1.0);
+        assert_eq!(every.blocks_per_sample(100.0), 1.0);
         let sampled = Sampling::new(1000);
         // A block as large as the mean is sampled with chance 1 − 1/e.
         let want = 1.0 / (1.0 - (-1.0f64).exp());
-        assert!((sampled.blocks_per_sample(1000) - want).abs() < 1e-12);
+        assert!((sampled.blocks_per_sample(1000.0) - want).abs() < 1e-12);
         // A tiny block stands for mean / size blocks, to first order.
-        assert!((sampled.blocks_per_sample(1) - 1000.5).abs() < 1e-3);
+        assert!((sampled.blocks_per_sample(1.0) - 1000.5).abs() < 1e-3);
         let mut tally = Tally::default();
         tally.add(sampled, 1000, 4);
         assert_eq!((tally.samples, tally.sampled_bytes), (4, 4000));
