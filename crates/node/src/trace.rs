@@ -41,13 +41,25 @@ pub(crate) fn release_symbolizer() -> bool {
     dropped.is_some()
 }
 
-/// The grouping a caller named (`stack`, `line` or `function`), or the default.
-pub(crate) fn group_by_of(name: Option<String>) -> Result<GroupBy> {
-    match name.as_deref().map(str::parse::<GroupBy>) {
-        None => Ok(GroupBy::default()),
-        Some(Ok(group_by)) => Ok(group_by),
-        Some(Err(message)) => Err(fail(BAD_ARGUMENT, message)),
-    }
+/// The options of a leak report as the binding's callers give them; the grouping named
+/// (`stack`, `line` or `function`) or the default.
+pub(crate) fn leak_options(
+    min_age: f64,
+    scope: Option<String>,
+    top: u32,
+    group_by: Option<String>,
+) -> Result<LeakOptions> {
+    let group_by = match group_by.as_deref().map(str::parse::<GroupBy>) {
+        None => GroupBy::default(),
+        Some(Ok(group_by)) => group_by,
+        Some(Err(message)) => return Err(fail(BAD_ARGUMENT, message)),
+    };
+    Ok(LeakOptions {
+        min_age,
+        scope,
+        top: top as usize,
+        group_by,
+    })
 }
 
 /// A tracing failure, with its stable code and message.
@@ -102,12 +114,7 @@ pub fn trace_leaks(
     top: u32,
     #[napi(ts_arg_type = "'stack' | 'line' | 'function'")] group_by: Option<String>,
 ) -> Result<LeakReport> {
-    let options = LeakOptions {
-        min_age,
-        scope,
-        top: top as usize,
-        group_by: group_by_of(group_by)?,
-    };
+    let options = leak_options(min_age, scope, top, group_by)?;
     as_tool(|| {
         let report =
             with_symbolizer(|symbolizer| leaks(&dir_or_default(dir), pid, &options, symbolizer))

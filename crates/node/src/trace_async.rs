@@ -15,7 +15,7 @@ use skull_mem_inspect::trace::leaks::{leaks, LeakOptions};
 
 use crate::error::CORRUPT;
 use crate::reader::{as_tool, dir_or_default};
-use crate::trace::{group_by_of, release_symbolizer, with_symbolizer};
+use crate::trace::{leak_options, release_symbolizer, with_symbolizer};
 
 /// A leak report or why there is none. The report travels as JSON (the `--json` output of
 /// `skull-trace leaks`, the same fields as `traceLeaks`' object): made on the worker thread,
@@ -128,12 +128,7 @@ pub fn trace_leaks_async(
     Ok(AsyncTask::new(LeaksTask {
         pid,
         dir,
-        options: Some(LeakOptions {
-            min_age,
-            scope,
-            top: top as usize,
-            group_by: group_by_of(group_by)?,
-        }),
+        options: Some(leak_options(min_age, scope, top, group_by)?),
     }))
 }
 

@@ -191,16 +191,7 @@ impl Area {
                 && reserve_in_file(fd, offset, len)
                 // SAFETY: replaces part of our own reservation with the file range just
                 // reserved; a range mapped already maps the same file pages again.
-                && unsafe {
-                    libc::mmap(
-                        at.cast(),
-                        len,
-                        libc::PROT_READ | libc::PROT_WRITE,
-                        libc::MAP_SHARED | libc::MAP_FIXED,
-                        fd,
-                        offset as libc::off_t,
-                    ) != libc::MAP_FAILED
-                }
+                && unsafe { map_file_at(at, len, fd, offset) }
         };
         if backed {
             self.publish(end);
@@ -295,16 +286,7 @@ impl Area {
             && unsafe { super::file::write_all(fd, source, committed, file_offset) }
             // SAFETY: maps the child's file over the area's committed range, at the same
             // address, so every pointer into it stays valid.
-            && unsafe {
-                libc::mmap(
-                    base.cast(),
-                    committed,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED | libc::MAP_FIXED,
-                    fd,
-                    file_offset as libc::off_t,
-                ) != libc::MAP_FAILED
-            };
+            && unsafe { map_file_at(base, committed, fd, file_offset) };
         if !in_file {
             // SAFETY: the only thread; `base` is our committed range.
             unsafe { self.become_anonymous(base, committed, source) };
@@ -359,6 +341,25 @@ fn file_identity(fd: i32) -> Option<u64> {
         return None;
     }
     Some((stat.st_dev << 40) ^ stat.st_ino | 1)
+}
+
+/// Maps `len` bytes of file `fd` from `offset`, shared and writable, over `at`.
+///
+/// # Safety
+/// `[at, at + len)` is this process's own mapping that nothing else uses as other memory
+/// (it is replaced), and the file range is reserved (`reserve_in_file`).
+unsafe fn map_file_at(at: *mut u8, len: usize, fd: i32, offset: u64) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        libc::mmap(
+            at.cast(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd,
+            offset as libc::off_t,
+        ) != libc::MAP_FAILED
+    }
 }
 
 /// Reserves `[offset, offset + len)` of the file, so stores into its mapping never fault.
