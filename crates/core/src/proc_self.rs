@@ -49,6 +49,21 @@ pub fn start_time() -> Option<u64> {
     start_time_from_stat(&buf[..len])
 }
 
+/// The identity of this process's pid namespace: the inode of `/proc/self/ns/pid` (0 when
+/// it cannot be read). The segment records it so that a reader in another pid namespace (a
+/// container's process read from the host) can find which of its processes wrote it.
+pub fn pid_namespace() -> u64 {
+    // SAFETY: a zeroed stat is a valid out-buffer; the path is NUL-terminated.
+    unsafe {
+        let mut stat: libc::stat = core::mem::zeroed();
+        if libc::stat(c"/proc/self/ns/pid".as_ptr(), &mut stat) == 0 {
+            stat.st_ino
+        } else {
+            0
+        }
+    }
+}
+
 /// Writes the executable path, NUL-terminated and truncated to fit, into `dest`.
 pub fn executable(dest: &mut [u8]) {
     // SAFETY: readlink writes at most `dest.len() - 1` bytes into `dest`.

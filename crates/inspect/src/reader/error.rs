@@ -39,6 +39,9 @@ pub enum ReadError {
     Corrupt { path: PathBuf, what: &'static str },
     /// Left by a process that has ended (its pid may since belong to another process).
     Stale { path: PathBuf, pid: u32 },
+    /// The file's process is in a pid namespace this reader does not see whole (a
+    /// container's, read without root or under `hidepid`): neither found nor proven gone.
+    OtherNamespace { path: PathBuf, pid: u32 },
     /// Any other I/O failure.
     Io { path: PathBuf, error: io::Error },
 }
@@ -59,6 +62,7 @@ impl ReadError {
             ReadError::Version { .. } => "VERSION_MISMATCH",
             ReadError::Corrupt { .. } => "CORRUPT",
             ReadError::Stale { .. } => "STALE",
+            ReadError::OtherNamespace { .. } => "OTHER_NAMESPACE",
             ReadError::Io { .. } => "IO",
         }
     }
@@ -131,6 +135,11 @@ impl fmt::Display for Raw<'_> {
             ReadError::Stale { path, pid } => write!(
                 f,
                 "{} is left over from process {pid}, which has ended",
+                path.display()
+            ),
+            ReadError::OtherNamespace { path, pid } => write!(
+                f,
+                "{} is of process {pid} of another pid namespace, which this reader cannot see whole; read it as root from the host, or from inside its container",
                 path.display()
             ),
             ReadError::Io { path, error } => write!(f, "{}: {error}", path.display()),

@@ -34,6 +34,7 @@ use skull_mem_core::snapshot::{self, Snapshot};
 use skull_mem_core::trace::tables::TraceTables;
 
 mod error;
+mod namespace;
 mod process;
 mod scan;
 
@@ -89,10 +90,23 @@ fn lossy_path<S: serde::Serializer>(path: &Path, serializer: S) -> Result<S::Ok,
 /// A checked segment and the snapshot read from it.
 #[derive(Clone, Debug)]
 pub struct Reading {
-    /// Whose segment.
+    /// Whose segment. Its `pid` is the process's pid in the reader's pid namespace once
+    /// `read_pid` or `scan` found the process (the header's, in the process's own namespace,
+    /// from `read_file`).
     pub info: SegmentInfo,
     /// Its counters.
     pub snapshot: Snapshot,
+    /// The process's pid namespace as the segment records it (0: unknown).
+    pub pid_namespace: u64,
+}
+
+impl Reading {
+    /// Names the process by `pid`, its pid in the reader's namespace.
+    fn seen_as(mut self, pid: u32) -> Reading {
+        self.info.pid = pid;
+        self.snapshot.pid = pid;
+        self
+    }
 }
 
 /// `$SKULL_MEM_DIR`, or `/dev/shm`: where processes put their segments.
@@ -144,13 +158,16 @@ pub fn read_pid_with<T>(
         return Err(ReadError::NoProcess { pid });
     };
     let uid = process_uid(pid).ok_or(ReadError::NoProcess { pid })?;
-    let mut path = segment_path(dir, uid, pid);
+    // The segment is named by the pid the process has in its own pid namespace (a
+    // container's process read from the host has another pid there).
+    let own_pid = namespace::innermost_pid(pid).ok_or(ReadError::NoProcess { pid })?;
+    let mut path = segment_path(dir, uid, own_pid);
     let reading = match read(&path) {
         Err(ReadError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
             // The segment is named for the user id the process had when it made it; a
             // process that has changed its user id since (a daemon dropping root) has it
             // under the old one.
-            match segment_of_other_user(dir, pid) {
+            match segment_of_other_user(dir, own_pid) {
                 Some(found) => {
                     path = found;
                     read(&path)?
@@ -165,15 +182,25 @@ pub fn read_pid_with<T>(
         }
         other => other?,
     };
-    if reading.info.pid != pid {
+    if reading.info.pid != own_pid {
         return Err(ReadError::Corrupt {
             path,
             what: "its header names another pid",
         });
     }
+    // A segment of the same pid in another namespace is another process's (the directory
+    // of a container read with the pid of a host process).
+    let namespace = namespace::pid_namespace_of(pid);
+    if reading.pid_namespace != 0 && namespace.is_some_and(|ns| ns != reading.pid_namespace) {
+        return Err(ReadError::NotMeasured {
+            pid,
+            command: process_command(pid),
+        });
+    }
     if reading.info.start_time != start_time || maps_segment(pid, &path) == Some(false) {
         return Err(ReadError::Stale { path, pid });
     }
+    let reading = reading.seen_as(pid);
     match result {
         Some(extra) => Ok((reading, extra)),
         None => Err(ReadError::Corrupt {
@@ -232,6 +259,7 @@ pub fn read_file_with<T>(
     let region = unsafe { &*(fixed.as_ptr() as *const Region) };
     let areas = Areas::map(path, &file, header, size)?;
     let info = SegmentInfo::of(path, header);
+    let pid_namespace = header.pid_namespace;
     let blocks = areas.blocks();
     let snapshot = snapshot::of_region(region, &blocks, header.pid, areas.mapped_bytes());
     let extra = also(&SegmentView {
@@ -242,7 +270,14 @@ pub fn read_file_with<T>(
     });
     drop(areas);
     drop(fixed);
-    Ok((Reading { info, snapshot }, extra))
+    Ok((
+        Reading {
+            info,
+            snapshot,
+            pid_namespace,
+        },
+        extra,
+    ))
 }
 
 /// Maps the first `len` bytes (the fixed part, or less of a short file): writable where the
