@@ -23,7 +23,9 @@ fn run_in(dir: Option<&Path>, argv: &[&str]) -> Output {
     let mut command = Command::new(argv[0]);
     command.args(&argv[1..]).env_remove("SKULL_MEM_DIR");
     match dir {
-        Some(dir) => command.env("LD_PRELOAD", lib_path()).env("SKULL_MEM_DIR", dir),
+        Some(dir) => command
+            .env("LD_PRELOAD", lib_path())
+            .env("SKULL_MEM_DIR", dir),
         None => command.env_remove("LD_PRELOAD"),
     };
     command.output().expect("run the program")
@@ -39,7 +41,13 @@ fn directory(mode: u32) -> TestDir {
 fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("list the directory")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     names.sort();
     names

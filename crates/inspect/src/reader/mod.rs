@@ -9,7 +9,11 @@
 //! Only committed bytes are mapped: the fixed part, and of each area (thread block groups,
 //! tracing's tables) what its header record says is committed, checked to lie inside the
 //! file where this layout puts the area (a record that does not is refused as corrupt).
-//! Holes of the file are never read: on a full tmpfs that could fault.
+//! Holes of the file are never read: on a full tmpfs that faults, even for a read. The
+//! library reserves what it records before recording it; the reader refuses a file that
+//! has fewer bytes reserved (`st_blocks`) than its fixed part and committed ranges take,
+//! such as one whose pages were punched out or never reserved. (A file crafted by its owner
+//! with its reserved bytes elsewhere is not caught, like truncation during the read below.)
 //!
 //! The reader never writes into the segment except the tracing control word that
 //! `skull-trace on/off` writes by design: the fixed part is mapped writable for that alone,
@@ -258,6 +262,18 @@ pub fn read_file_with<T>(
     // page-aligned and lives until `fixed` drops below.
     let region = unsafe { &*(fixed.as_ptr() as *const Region) };
     let areas = Areas::map(path, &file, header, size)?;
+    // Every byte read from here on must be reserved in the file: the fixed part and what
+    // each area record says is committed.
+    let blocks = file
+        .metadata()
+        .map_err(|error| io_error(path, error))?
+        .blocks();
+    if blocks * 512 < (FIXED_FILE_BYTES + areas.committed_bytes()) as u64 {
+        return Err(ReadError::Corrupt {
+            path: path.to_owned(),
+            what: "it records more than is reserved in the file (it has holes)",
+        });
+    }
     let info = SegmentInfo::of(path, header);
     let pid_namespace = header.pid_namespace;
     let blocks = areas.blocks();
@@ -301,6 +317,8 @@ fn map_fixed(file: &File, len: usize, writable: bool) -> io::Result<View> {
 struct Areas {
     groups: Vec<Option<memmap2::Mmap>>,
     trace: Option<memmap2::Mmap>,
+    /// What the area records say is committed, in bytes.
+    committed: usize,
 }
 
 impl Areas {
@@ -316,7 +334,8 @@ impl Areas {
         // trace tables grow while they are read, and their own committed mark (never past
         // the file's end, which only grows) bounds every read; bytes past the end of the file
         // are mapped but never touched.
-        let map = |record: &AreaRecord, offset: u64, reserved: u64, unit: u64, whole: bool| {
+        let mut committed_bytes = 0;
+        let mut map = |record: &AreaRecord, offset: u64, reserved: u64, unit: u64, whole: bool| {
             let committed = segment::area_committed(record, offset, reserved, unit, size)
                 .ok_or_else(|| ReadError::Corrupt {
                     path: path.to_owned(),
@@ -325,6 +344,7 @@ impl Areas {
             if committed == 0 {
                 return Ok(None);
             }
+            committed_bytes += committed as usize;
             // SAFETY: a read-only view of committed bytes, inside the file (checked above),
             // reserved by the writer before it recorded them; only read through atomics.
             unsafe {
@@ -358,7 +378,11 @@ impl Areas {
             TRACE_AREA.chunk() as u64,
             true,
         )?;
-        Ok(Areas { groups, trace })
+        Ok(Areas {
+            groups,
+            trace,
+            committed: committed_bytes,
+        })
     }
 
     /// The committed thread blocks, group by group.
@@ -389,6 +413,12 @@ impl Areas {
             }
             _ => empty_trace_tables(),
         }
+    }
+
+    /// Bytes of the areas' committed ranges that will be read: the block groups', and the
+    /// trace area's as its record says (the tables read no further).
+    fn committed_bytes(&self) -> usize {
+        self.committed
     }
 
     /// Address space the counters take in the process: the fixed part and each block

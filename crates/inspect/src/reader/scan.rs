@@ -77,10 +77,13 @@ pub fn scan(dir: &Path, clean: bool) -> Result<Scan, ReadError> {
                         .push(ReadError::OtherNamespace { path, pid }),
                 }
             }
-            // Unreadable (not yet written, another version, corrupt): its namespace is
+            // Unreadable (in the making, another version, corrupt): its namespace is
             // unknown, so its pid proves nothing alone; it goes only when nobody holds its
-            // lock and it is past the making.
-            Err(_) if process_start_time(pid).is_none() && made_before(&path, MAKING) => {
+            // lock, and a file that may be in the making only once past the making.
+            Err(error)
+                if process_start_time(pid).is_none()
+                    && (!in_making(&error) || made_before(&path, MAKING)) =>
+            {
                 stale(&mut scan, path, pid, clean, judged)
             }
             Err(error) => scan.unreadable.push(error),
@@ -88,6 +91,15 @@ pub fn scan(dir: &Path, clean: bool) -> Result<Scan, ReadError> {
     }
     scan.live.sort_by_key(|reading| reading.info.pid);
     Ok(scan)
+}
+
+/// Whether `error` is what a file still being made reads as: empty or short (before its
+/// fixed part is reserved), or without magic (before its header is written).
+fn in_making(error: &ReadError) -> bool {
+    matches!(
+        error,
+        ReadError::Truncated { .. } | ReadError::NotASegment { .. }
+    )
 }
 
 /// Device and inode of the file at `path` itself (not followed).
