@@ -1,0 +1,120 @@
+/*
+ * reader_named.c — threads that native code names, charged to `thread:<name>` pseudo-scopes.
+ *
+ * usage: reader_named
+ * Seven threads, each allocating with malloc and keeping its blocks unless said otherwise:
+ *   alpha:   names itself "alpha" (pthread_setname_np) before its first allocation, then
+ *            mallocs 3 blocks of 100 bytes and frees one of them.
+ *   beta:    mallocs 2 blocks of 50 bytes under the name it was born with (the process's,
+ *            "reader_named"), renames itself "beta" with prctl(PR_SET_NAME), mallocs 4 blocks
+ *            of 70 bytes and frees one 50-byte block of before the rename.
+ *   plain:   never named: mallocs 1 block of 33 bytes.
+ *   pool-17, pool-18: each names itself and mallocs 1 block of 10 bytes.
+ *   delta:   names itself, enters scope "work" before its first allocation, mallocs 5 bytes,
+ *            leaves, mallocs 7 bytes.
+ *   eta:     named "eta" by the main thread (pthread_setname_np of another thread) before it
+ *            allocates; then mallocs 9 bytes.
+ * The main thread prints "main.current=<id>", then "ready" once every thread is done, and
+ * waits for a line; the threads stay alive until then.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sys/prctl.h>
+
+#include "reader_common.h"
+
+#define THREADS 7
+
+static skull_scope_id work;
+static pthread_barrier_t named, done, release;
+
+static void *keep(size_t size)
+{
+    void *p = malloc(size);
+    if (!p)
+        rc_die("malloc");
+    return p;
+}
+
+static void name_self(const char *name)
+{
+    if (pthread_setname_np(pthread_self(), name) != 0)
+        rc_die("pthread_setname_np");
+}
+
+static void *worker(void *arg)
+{
+    long which = (long)arg;
+    void *held[2];
+    switch (which) {
+    case 0:
+        name_self("alpha");
+        keep(100);
+        keep(100);
+        free(keep(100));
+        break;
+    case 1:
+        held[0] = keep(50);
+        held[1] = keep(50);
+        (void)held[1];
+        if (prctl(PR_SET_NAME, "beta", 0, 0, 0) != 0)
+            rc_die("prctl");
+        for (int i = 0; i < 4; i++)
+            keep(70);
+        free(held[0]);
+        break;
+    case 2:
+        keep(33);
+        break;
+    case 3:
+        name_self("pool-17");
+        keep(10);
+        break;
+    case 4:
+        name_self("pool-18");
+        keep(10);
+        break;
+    case 5: {
+        name_self("delta");
+        skull_scope_id prev = skull_scope_enter(work);
+        if (prev == SKULL_SCOPE_INVALID)
+            rc_die("enter");
+        keep(5);
+        skull_scope_leave(prev);
+        keep(7);
+        break;
+    }
+    case 6:
+        pthread_barrier_wait(&named);
+        keep(9);
+        break;
+    }
+    pthread_barrier_wait(&done);
+    pthread_barrier_wait(&release);
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_t threads[THREADS];
+    char line[64];
+    work = rc_scope("work", "module");
+    pthread_barrier_init(&named, NULL, 2);
+    pthread_barrier_init(&done, NULL, THREADS + 1);
+    pthread_barrier_init(&release, NULL, THREADS + 1);
+    for (long t = 0; t < THREADS; t++)
+        if (pthread_create(&threads[t], NULL, worker, (void *)t) != 0)
+            rc_die("pthread_create");
+    if (pthread_setname_np(threads[6], "eta") != 0)
+        rc_die("pthread_setname_np eta");
+    pthread_barrier_wait(&named);
+    pthread_barrier_wait(&done);
+    snprintf(line, sizeof line, "main.current=%u\n", skull_scope_current());
+    rc_say(line);
+    rc_say("ready\n");
+    rc_wait_line(0);
+    pthread_barrier_wait(&release);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+    return 0;
+}
