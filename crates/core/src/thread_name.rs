@@ -7,8 +7,9 @@
 //! kernel knows it (its `comm`, 15 bytes at most), kind `thread`. Threads of one name share
 //! the row: a pool of eight `libvips worker` threads is one `thread:libvips worker`.
 //!
-//! Bounds: a run of ASCII digits in the name becomes one `*` (`worker-17` and `worker-18`
-//! are both `thread:worker-*`), and at most `MAX_THREAD_SCOPES` distinct pseudo-scopes are
+//! Bounds: a number in the name becomes one `*` (`worker-17` and `worker-18` are both
+//! `thread:worker-*`); digits that continue a word stay (`V8 DefaultWorke`, `python3`), so
+//! names keep their meaning. At most `MAX_THREAD_SCOPES` distinct pseudo-scopes are
 //! registered; later names share `thread:*`. A program starting 100,000 uniquely named
 //! threads therefore takes at most `MAX_THREAD_SCOPES + 1` of the table's 512 ids. A full
 //! table leaves the thread in the default scope (`core`, or `init` before `main`).
@@ -58,7 +59,8 @@ fn comm(buf: &mut [u8; COMM_MAX]) -> &[u8] {
     &buf[..len]
 }
 
-/// Writes `thread:` and `name` with every run of ASCII digits made one `*` into `out`;
+/// Writes `thread:` and `name` into `out`, every number (a run of ASCII digits that does
+/// not continue a word: not right after a letter, or digits after one) made one `*`;
 /// returns the text. Bytes that are not UTF-8 (a name cut inside a character, or set to
 /// arbitrary bytes) end the name there, since scope names are text.
 fn pseudo_name<'a>(name: &[u8], out: &'a mut [u8; NAME_MAX]) -> &'a str {
@@ -69,15 +71,30 @@ fn pseudo_name<'a>(name: &[u8], out: &'a mut [u8; NAME_MAX]) -> &'a str {
         // The first `valid_up_to` bytes are valid UTF-8 by definition.
         Err(error) => core::str::from_utf8(&name[..error.valid_up_to()]).unwrap_or(""),
     };
-    let mut in_digits = false;
+    // What the previous byte was: a letter (a digit after it is part of a word), a number
+    // being collapsed, or anything else.
+    #[derive(PartialEq)]
+    enum After {
+        Letter,
+        Number,
+        Other,
+    }
+    let mut after = After::Other;
     for &byte in text.as_bytes() {
         let digit = byte.is_ascii_digit();
-        if digit && in_digits {
+        let collapse = digit && after != After::Letter;
+        if collapse && after == After::Number {
             continue;
         }
-        in_digits = digit;
+        after = if collapse {
+            After::Number
+        } else if byte.is_ascii_alphabetic() || (digit && after == After::Letter) {
+            After::Letter
+        } else {
+            After::Other
+        };
         // 7 + 15 bytes at most: always room.
-        out[len] = if digit { b'*' } else { byte };
+        out[len] = if collapse { b'*' } else { byte };
         len += 1;
     }
     // Only whole UTF-8 characters were copied, and `*` replaced ASCII digits one for one.
@@ -116,11 +133,14 @@ mod tests {
     }
 
     #[test]
-    fn digits_collapse_to_one_star_per_run() {
+    fn numbers_collapse_to_one_star_and_digits_in_words_stay() {
         assert_eq!(named(b"worker-17"), "thread:worker-*");
-        assert_eq!(named(b"pool-2-x99y"), "thread:pool-*-x*y");
+        assert_eq!(named(b"pool-2-x99y 7"), "thread:pool-*-x99y *");
+        assert_eq!(named(b"GC Thread#12"), "thread:GC Thread#*");
+        assert_eq!(named(b"123abc"), "thread:*abc");
         assert_eq!(named(b"libvips worker"), "thread:libvips worker");
         assert_eq!(named(b"V8 DefaultWorke"), "thread:V8 DefaultWorke");
+        assert_eq!(named(b"python3.11"), "thread:python3.*");
         assert_eq!(named(b""), "thread:");
     }
 

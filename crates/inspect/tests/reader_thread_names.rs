@@ -32,6 +32,8 @@ fn plus(a: [u64; COUNTER_COUNT], b: [u64; COUNTER_COUNT]) -> [u64; COUNTER_COUNT
 fn named_threads_charge_one_pseudo_scope_per_name_and_follow_renames() {
     let dir = TestDir::new("named");
     let mut program = Measured::start("reader_named", &[], dir.path());
+    // A child forked by a named thread: that thread is the child's main thread, so `core`.
+    program.expect(&format!("fork.child.current={SCOPE_CORE}"));
     // The main thread keeps charging `core`.
     program.expect(&format!("main.current={SCOPE_CORE}"));
     program.expect("ready");
@@ -73,6 +75,7 @@ fn named_threads_charge_one_pseudo_scope_per_name_and_follow_renames() {
     assert_counters(scope(&reading, "thread:delta"), &kept(1, 7));
     // eta was named by the main thread before it allocated: its name is read when needed.
     assert_counters(scope(&reading, "thread:eta"), &kept(1, 9));
+    assert_counters(scope(&reading, "thread:forker"), &kept(1, 3));
 
     // Nothing else became a pseudo-scope, and each has the kind `thread`.
     let mut rows: Vec<(&str, &str)> = reading
@@ -90,6 +93,7 @@ fn named_threads_charge_one_pseudo_scope_per_name_and_follow_renames() {
             ("thread:beta", "thread"),
             ("thread:delta", "thread"),
             ("thread:eta", "thread"),
+            ("thread:forker", "thread"),
             ("thread:pool-*", "thread"),
             ("thread:reader_named", "thread"),
         ]

@@ -14,16 +14,19 @@
  *            leaves, mallocs 7 bytes.
  *   eta:     named "eta" by the main thread (pthread_setname_np of another thread) before it
  *            allocates; then mallocs 9 bytes.
+ *   forker:  names itself, mallocs 3 bytes, forks; the child (whose main thread it is) prints
+ *            "fork.child.current=<id>" and ends with _exit; the thread waits for it.
  * The main thread prints "main.current=<id>", then "ready" once every thread is done, and
  * waits for a line; the threads stay alive until then.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include "reader_common.h"
 
-#define THREADS 7
+#define THREADS 8
 
 static skull_scope_id work;
 static pthread_barrier_t named, done, release;
@@ -88,6 +91,23 @@ static void *worker(void *arg)
         pthread_barrier_wait(&named);
         keep(9);
         break;
+    case 7: {
+        name_self("forker");
+        keep(3);
+        pid_t child = fork();
+        if (child < 0)
+            rc_die("fork");
+        if (child == 0) {
+            char line[64];
+            snprintf(line, sizeof line, "fork.child.current=%u\n", skull_scope_current());
+            rc_say(line);
+            _exit(0);
+        }
+        int status;
+        if (waitpid(child, &status, 0) != child || status != 0)
+            rc_die("fork child");
+        break;
+    }
     }
     pthread_barrier_wait(&done);
     pthread_barrier_wait(&release);
