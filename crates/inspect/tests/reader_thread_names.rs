@@ -6,6 +6,7 @@ mod support;
 use skull_mem_core::counters::Counter::*;
 use skull_mem_core::counters::COUNTER_COUNT;
 use skull_mem_core::scopes::SCOPE_CORE;
+use skull_mem_core::thread_name::{MAX_THREAD_SCOPES, OVERFLOW_NAME};
 use skull_mem_inspect::reader;
 use support::*;
 
@@ -98,6 +99,40 @@ fn named_threads_charge_one_pseudo_scope_per_name_and_follow_renames() {
             ("thread:reader_named", "thread"),
         ]
     );
+    program.send("");
+    program.wait_success();
+}
+
+#[test]
+fn three_hundred_uniquely_named_threads_take_sixty_five_rows() {
+    // Threads "u0".."u299" one after the other, each keeping 24 bytes: the first 64 names
+    // (`MAX_THREAD_SCOPES`) get a row each, the other 236 threads share `thread:*`.
+    const THREADS: u64 = 300;
+    let dir = TestDir::new("many");
+    let mut program = Measured::start("reader_named", &["many", &THREADS.to_string()], dir.path());
+    program.expect("ready");
+    let reading = reader::read_pid(dir.path(), program.pid()).unwrap();
+    let rows: Vec<&str> = reading
+        .snapshot
+        .scopes
+        .iter()
+        .filter(|s| s.kind == "thread")
+        .map(|s| s.name.as_str())
+        .collect();
+    let mut want: Vec<String> = (0..MAX_THREAD_SCOPES)
+        .map(|i| format!("thread:u{i}"))
+        .collect();
+    want.push(OVERFLOW_NAME.to_owned());
+    assert_eq!(rows, want);
+    // Each thread has exited: glibc's `__libc_thread_freeres` then calls free twice, for its
+    // thread-local strerror and strsignal buffers (never allocated here: free(NULL)), in the
+    // thread's scope.
+    let exited = |n: u64| plus(kept(n, 24), counters(&[(FreeCalls, 2 * n)]));
+    for i in 0..MAX_THREAD_SCOPES {
+        assert_counters(scope(&reading, &format!("thread:u{i}")), &exited(1));
+    }
+    let shared = THREADS - u64::from(MAX_THREAD_SCOPES);
+    assert_counters(scope(&reading, OVERFLOW_NAME), &exited(shared));
     program.send("");
     program.wait_success();
 }

@@ -2,7 +2,8 @@
  * reader_named.c — threads that native code names, charged to `thread:<name>` pseudo-scopes.
  *
  * usage: reader_named
- * Seven threads, each allocating with malloc and keeping its blocks unless said otherwise:
+ *        reader_named many N
+ * Without arguments: eight threads, each allocating with malloc and keeping its blocks unless said otherwise:
  *   alpha:   names itself "alpha" (pthread_setname_np) before its first allocation, then
  *            mallocs 3 blocks of 100 bytes and frees one of them.
  *   beta:    mallocs 2 blocks of 50 bytes under the name it was born with (the process's,
@@ -18,6 +19,8 @@
  *            "fork.child.current=<id>" and ends with _exit; the thread waits for it.
  * The main thread prints "main.current=<id>", then "ready" once every thread is done, and
  * waits for a line; the threads stay alive until then.
+ * With "many N": N threads, one after the other, each named "u<i>" (i from 0) and mallocing
+ * 1 block of 24 bytes, kept; then "ready" and a line as above.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -114,10 +117,34 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int main(void)
+static void *unique(void *arg)
+{
+    char name[16];
+    snprintf(name, sizeof name, "u%ld", (long)arg);
+    name_self(name);
+    keep(24);
+    return NULL;
+}
+
+static int many(long n)
+{
+    for (long i = 0; i < n; i++) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, unique, (void *)i) != 0)
+            rc_die("pthread_create");
+        pthread_join(thread, NULL);
+    }
+    rc_say("ready\n");
+    rc_wait_line(0);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     pthread_t threads[THREADS];
     char line[64];
+    if (argc == 3 && strcmp(argv[1], "many") == 0)
+        return many(atol(argv[2]));
     work = rc_scope("work", "module");
     pthread_barrier_init(&named, NULL, 2);
     pthread_barrier_init(&done, NULL, THREADS + 1);
