@@ -4,7 +4,8 @@
 //! - `alloc`: the malloc family with glibc's semantics over a `RawAlloc`, counted;
 //!   `cache`: the per-thread cache of small freed blocks in front of it.
 //! - `thread`: the per-thread state and the counting fast path; `thread_exit` reuse of
-//!   blocks after a thread ends.
+//!   blocks after a thread ends; `thread_name` the `thread:<name>` pseudo-scope a thread
+//!   started by native code charges by default.
 //! - `region`: the mapping with every thread's counters; `scopes`: the scope table;
 //!   `segment`: the region as a shared-memory file the CLI reads (`skull-mem-inspect`).
 //! - `trace`: on-demand tracing (control word, stack capture, bounded tables in the region).
@@ -31,6 +32,7 @@ pub mod snapshot;
 mod sys;
 pub mod thread;
 mod thread_exit;
+pub mod thread_name;
 mod tls;
 pub mod trace;
 

@@ -1,7 +1,10 @@
 //! The scope table: names and kinds of the components allocations are charged to.
 //!
 //! Registration is rare and takes a short spin lock; the allocation path never touches the
-//! table, it only uses the scope id kept in the thread state.
+//! table, it only uses the scope id kept in the thread state. The exception is a thread's
+//! first allocation, which may register its `thread:<name>` pseudo-scope (`thread_name`):
+//! registration neither allocates nor calls out while it holds the lock, so that is safe
+//! inside malloc.
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -135,11 +138,17 @@ impl ScopeTable {
         result
     }
 
+    /// The id of the registered scope `name` of `kind`, without taking the lock: published
+    /// entries never change.
+    pub fn find(&self, name: &str, kind: &str) -> Option<u32> {
+        (0..self.len()).find(|&id| self.name(id) == name && self.kind(id) == kind)
+    }
+
     fn register_locked(&self, name: &str, kind: &str) -> Result<u32, RegisterError> {
-        let count = self.count.load(Ordering::Relaxed);
-        if let Some(id) = (0..count).find(|&id| self.name(id) == name && self.kind(id) == kind) {
+        if let Some(id) = self.find(name, kind) {
             return Ok(id);
         }
+        let count = self.count.load(Ordering::Relaxed);
         if count as usize >= MAX_SCOPES {
             return Err(RegisterError::TableFull);
         }

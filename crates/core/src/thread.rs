@@ -27,6 +27,12 @@ const STATUS_ACTIVE: u8 = 2;
 /// No block of its own (all taken, or the thread is exiting): counts go to the overflow set.
 const STATUS_SHARED: u8 = 3;
 
+/// `ThreadState::home` before it is first needed (the initial value).
+const HOME_UNKNOWN: u32 = SCOPE_INVALID;
+/// `ThreadState::home` of the main thread, and of a thread that could get no pseudo-scope:
+/// the default scope, `init` before `main`, then `core`.
+const HOME_DEFAULT: u32 = SCOPE_INVALID - 1;
+
 /// `ThreadState::fast_below` of a thread with a block of its own: every size a header can
 /// hold. A thread without one has 0, so that no size takes the fast paths.
 const FAST_BELOW: u64 = MAX_SIZE as u64 + 1;
@@ -54,6 +60,10 @@ struct ThreadState {
     /// The thread's slot in the region, when `STATUS_ACTIVE`.
     slot: Cell<u32>,
     status: Cell<u8>,
+    /// The scope the thread charges when it has not entered one (`home_scope`):
+    /// `HOME_UNKNOWN` until first needed, `HOME_DEFAULT` for the main thread, else the
+    /// thread's `thread:<name>` pseudo-scope.
+    home: Cell<u32>,
     /// Tracing's per-thread state (sampling countdown), all zero at first.
     trace: crate::trace::ThreadTrace,
     /// Freed blocks kept for the next allocations of their size, all zero (empty) at first.
@@ -73,7 +83,8 @@ pub(crate) fn trace_state() -> &'static crate::trace::ThreadTrace {
 #[inline(always)]
 fn thread() -> &'static ThreadState {
     // SAFETY: `tls` storage is `STATE_SIZE` bytes, 8-aligned, initialised to the
-    // `ThreadState` of a new thread (null, 0, 0, null, SCOPE_INVALID, 0, STATUS_NEW), and
+    // `ThreadState` of a new thread (null, 0, 0, null, SCOPE_INVALID, 0, STATUS_NEW,
+    // HOME_UNKNOWN), and
     // used only by its own thread (`ThreadState` is not `Sync`, and the reference never
     // leaves the thread).
     unsafe { &*(crate::tls::state_addr() as *const ThreadState) }
@@ -100,6 +111,44 @@ impl ThreadState {
     fn set_scope(&self, scope: u32) {
         self.scope.set(scope);
         self.sync_current();
+    }
+
+    /// The scope the thread charges outside any scope it entered: the default scope for
+    /// the main thread, else its `thread:<name>` pseudo-scope, found (and registered) the
+    /// first time it is needed. Slow path only: the first time costs three system calls.
+    fn home_scope(&self) -> u32 {
+        let mut home = self.home.get();
+        if home == HOME_UNKNOWN {
+            home = crate::thread_name::calling_thread_scope().unwrap_or(HOME_DEFAULT);
+            self.home.set(home);
+        }
+        if home == HOME_DEFAULT {
+            DEFAULT_SCOPE.load(Ordering::Relaxed)
+        } else {
+            home
+        }
+    }
+
+    /// The scope that `scope` charges: the home scope when the thread has none of its own.
+    fn resolved(&self, scope: u32) -> u32 {
+        if scope == SCOPE_INVALID {
+            self.home_scope()
+        } else {
+            scope
+        }
+    }
+
+    /// Forgets the home scope, so that it is found again from the thread's name and process
+    /// when next needed; a thread that was charging its home scope charges the new one now.
+    fn rehome(&self) {
+        if self.home.get() == HOME_UNKNOWN {
+            return;
+        }
+        let was_home = self.scope.get() == self.home_scope();
+        self.home.set(HOME_UNKNOWN);
+        if was_home {
+            self.set_scope(self.home_scope());
+        }
     }
 }
 
@@ -404,24 +453,16 @@ pub(crate) fn record_slow<E: Event>(event: E) -> u32 {
     if !sets.is_null() {
         return event.apply(&OwnBlock(sets), thread.scope.get());
     }
-    let scope = resolved_scope(thread.scope.get());
+    let scope = thread.resolved(thread.scope.get());
     match region::get_or_map() {
         Some(region) => event.apply(&Overflow(region), scope),
         None => event.apply(&Nowhere, scope),
     }
 }
 
-fn resolved_scope(scope: u32) -> u32 {
-    if scope == SCOPE_INVALID {
-        DEFAULT_SCOPE.load(Ordering::Relaxed)
-    } else {
-        scope
-    }
-}
-
 fn attach(thread: &ThreadState) {
     thread.status.set(STATUS_ATTACHING);
-    thread.set_scope(resolved_scope(thread.scope.get()));
+    thread.set_scope(thread.resolved(thread.scope.get()));
     let Some(region) = region::get_or_map() else {
         thread.status.set(STATUS_SHARED);
         return;
@@ -479,7 +520,8 @@ pub fn drain_cache() {
 
 /// The calling thread's current scope.
 pub fn current_scope() -> u32 {
-    resolved_scope(thread().scope.get())
+    let thread = thread();
+    thread.resolved(thread.scope.get())
 }
 
 /// Makes `scope` current and returns the previous scope; `SCOPE_INVALID` (and no change)
@@ -490,7 +532,7 @@ pub fn enter(scope: u32) -> u32 {
         return SCOPE_INVALID;
     }
     let thread = thread();
-    let previous = resolved_scope(thread.scope.get());
+    let previous = thread.resolved(thread.scope.get());
     thread.set_scope(scope);
     previous
 }
@@ -515,6 +557,15 @@ pub(crate) fn leave_own_scope(previous: u32) {
     thread().set_scope(previous);
 }
 
+/// The calling thread's name changed (`pthread_setname_np`, `prctl(PR_SET_NAME)`): a thread
+/// charging its `thread:<name>` pseudo-scope charges the one of its new name from now on.
+/// Blocks it allocated before stay charged to the old name, as blocks always stay with
+/// the scope that allocated them. A scope entered before the rename and left after it
+/// gives back the old pseudo-scope (the id `enter` returned).
+pub fn renamed() {
+    thread().rehome();
+}
+
 /// `main` has started: threads without a scope of their own now count as `core`.
 pub fn main_started() {
     DEFAULT_SCOPE.store(SCOPE_CORE, Ordering::Relaxed);
@@ -530,4 +581,7 @@ pub fn after_fork_in_child() {
     let thread = thread();
     let keep = (thread.status.get() == STATUS_ACTIVE).then(|| thread.slot.get() as usize);
     region.release_all_slots_but(keep);
+    // The thread that forked is the child's main thread: if it charged its pseudo-scope,
+    // it charges the default scope now, as a main thread does.
+    thread.rehome();
 }

@@ -216,7 +216,17 @@ fn sixty_four_threads_in_two_hundred_scopes_are_summed_exactly() {
     );
     program.expect("ready");
     let reading = reader::read_pid(dir.path(), program.pid()).unwrap();
-    assert_eq!(reading.snapshot.scopes.len(), 3 + SCOPES as usize);
+    // The built-ins, the program's scopes, and last `thread:reader_threads`: the workers are
+    // not the main thread, so their malloc/free pair outside any user scope is charged to the
+    // pseudo-scope of their name (the process's), registered at the first one's first malloc.
+    assert_eq!(reading.snapshot.scopes.len(), 3 + SCOPES as usize + 1);
+    let workers = &reading.snapshot.scopes[3 + SCOPES as usize];
+    assert_eq!(
+        (workers.name.as_str(), workers.kind.as_str()),
+        ("thread:reader_threads", "thread")
+    );
+    assert_eq!(workers.get(MallocCalls), THREADS);
+    assert_eq!(workers.used_bytes(), 0);
     // Every worker and the main thread hold a block while paused.
     assert_eq!(reading.snapshot.threads, Some(THREADS as usize + 1));
 

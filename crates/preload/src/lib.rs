@@ -6,6 +6,8 @@
 //! - `start`: the load-time constructor and the `__libc_start_main` hook that tells
 //!   allocations before `main` (scope `init`) from the rest.
 //! - `leak_exit`: the leak check at exit (`SKULL_MEM_LEAK_CHECK`).
+//! - `thread_names`: the `pthread_setname_np` and `prctl` wrappers that let a renamed thread
+//!   charge the `thread:<name>` pseudo-scope of its new name.
 //! - `unload`: the `dlclose` wrapper that keeps stack capture's cache true, and `unloading`,
 //!   which records the unloaded object for leak reports.
 
@@ -14,5 +16,6 @@ mod exports;
 mod leak_exit;
 mod libc_alloc;
 mod start;
+mod thread_names;
 mod unload;
 mod unloading;
