@@ -1,7 +1,8 @@
 //! The live traced blocks: an open-addressing table keyed by address, in `Levels` that are
 //! added as it fills, so it holds millions of blocks without ever moving one. A block goes
 //! into the newest level (or, when that has no room near its key, an older level with a free
-//! slot near it, and only then a new level); a free looks in the newest level first, where young blocks are.
+//! slot near it, and only then a new level). `insert` returns the level, which the block's
+//! header keeps (`header::BlockInfo::level`), so a free goes straight to it.
 //!
 //! Entries are published by a final Release store of their address, so a reader that sees
 //! an address sees the fields written before it.
@@ -77,8 +78,9 @@ pub struct LiveTable {
 }
 
 impl LiveTable {
-    /// Records a live block; false when there was no room for it (counted in `dropped`).
-    pub fn insert(&self, block: LiveBlock, pool: &Pool, backing: &impl Backing) -> bool {
+    /// Records a live block and returns the level that holds it (the hint `take` is given
+    /// back); `None` when there was no room for it (counted in `dropped`).
+    pub fn insert(&self, block: LiveBlock, pool: &Pool, backing: &impl Backing) -> Option<u8> {
         if self.levels.count() == 0 {
             self.levels.add(0, FIRST_SLOTS, ENTRY_BYTES, pool, backing);
         }
@@ -91,26 +93,26 @@ impl LiveTable {
                     self.levels
                         .add(level + 1, FIRST_SLOTS, ENTRY_BYTES, pool, backing);
                 }
-                return true;
+                return Some(level as u8);
             }
             // No room near the key: the freed and empty slots of older levels, and only
             // then a next level (a level twice the size for one crowded key would waste).
-            if (0..level)
+            if let Some(older) = (0..level)
                 .rev()
-                .any(|older| self.insert_in(older, hash, block, backing).is_some())
+                .find(|&older| self.insert_in(older, hash, block, backing).is_some())
             {
-                return true;
+                return Some(older as u8);
             }
             if self
                 .levels
                 .add(level + 1, FIRST_SLOTS, ENTRY_BYTES, pool, backing)
                 && self.insert_in(level + 1, hash, block, backing).is_some()
             {
-                return true;
+                return Some(level as u8 + 1);
             }
         }
         self.dropped.fetch_add(1, Ordering::Relaxed);
-        false
+        None
     }
 
     /// Records `block` in `level`: `None` when the level has no room near its key, else
@@ -145,24 +147,41 @@ impl LiveTable {
     }
 
     /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
-    pub fn take(&self, bytes: &Bytes, addr: u64) -> Option<LiveBlock> {
+    /// `hint` is the level `insert` returned: the search starts there, so a free costs one
+    /// level's probes, not a probe of every level newer than the block's.
+    pub fn take(&self, bytes: &Bytes, addr: u64, hint: u8) -> Option<LiveBlock> {
         let hash = addr_hash(addr);
-        for level in (0..self.levels.count()).rev() {
-            let (offset, slots) = self.levels.level(level, FIRST_SLOTS)?;
-            for index in probes(hash, slots) {
-                let entry = Levels::slot::<Entry>(bytes, offset, index)?;
-                let seen = entry.addr.load(Ordering::Acquire);
-                if seen == addr {
-                    let block = entry.read(addr);
-                    return entry
-                        .addr
-                        .compare_exchange(addr, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_ok()
-                        .then_some(block);
-                }
-                if seen == EMPTY {
-                    break;
-                }
+        let hint = usize::from(hint);
+        let count = self.levels.count();
+        // The hinted level, then (a wrong hint: a header written without one) the others.
+        let order = (hint < count)
+            .then_some(hint)
+            .into_iter()
+            .chain((0..count).rev().filter(move |&level| level != hint));
+        for level in order {
+            if let Some(block) = self.take_in(bytes, level, hash, addr) {
+                return Some(block);
+            }
+        }
+        None
+    }
+
+    /// Removes the block at `addr` from `level` when it is there.
+    fn take_in(&self, bytes: &Bytes, level: usize, hash: u64, addr: u64) -> Option<LiveBlock> {
+        let (offset, slots) = self.levels.level(level, FIRST_SLOTS)?;
+        for index in probes(hash, slots) {
+            let entry = Levels::slot::<Entry>(bytes, offset, index)?;
+            let seen = entry.addr.load(Ordering::Acquire);
+            if seen == addr {
+                let block = entry.read(addr);
+                return entry
+                    .addr
+                    .compare_exchange(addr, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                    .then_some(block);
+            }
+            if seen == EMPTY {
+                return None;
             }
         }
         None
@@ -224,9 +243,10 @@ mod tests {
         pool.configure(0, 512 << 20);
         let table = zeroed::<LiveTable>();
         let addrs = (0..2_000_000u64).map(|i| 0x7f00_0000_0000 + i * 48);
-        for addr in addrs.clone() {
-            assert!(table.insert(block(addr), &pool, &backing));
-        }
+        let levels: Vec<u8> = addrs
+            .clone()
+            .map(|addr| table.insert(block(addr), &pool, &backing).unwrap())
+            .collect();
         assert_eq!(table.dropped.load(Ordering::Relaxed), 0);
         let bytes = Bytes::of(&backing);
         let mut seen = table.blocks(&bytes);
@@ -239,15 +259,18 @@ mod tests {
             "{}",
             table.bytes()
         );
-        for addr in addrs.clone().step_by(2) {
-            assert_eq!(table.take(&bytes, addr), Some(block(addr)));
-            assert_eq!(table.take(&bytes, addr), None);
+        for (i, addr) in addrs.clone().enumerate().step_by(2) {
+            // Every other block with the level it was put in; the others with a wrong hint
+            // (level 0), which the search goes past.
+            let hint = if i % 4 == 0 { levels[i] } else { 0 };
+            assert_eq!(table.take(&bytes, addr, hint), Some(block(addr)));
+            assert_eq!(table.take(&bytes, addr, levels[i]), None);
         }
         assert_eq!(table.blocks(&bytes).len(), 1_000_000);
         // Freed slots are used again: the same blocks again take no more memory.
         let before = table.bytes();
         for addr in addrs.step_by(2) {
-            assert!(table.insert(block(addr), &pool, &backing));
+            assert!(table.insert(block(addr), &pool, &backing).is_some());
         }
         assert_eq!(table.bytes(), before);
         assert_eq!(table.blocks(&bytes).len(), 2_000_000);
@@ -262,8 +285,8 @@ mod tests {
         let mut kept = Vec::new();
         for i in 0..20_000u64 {
             let addr = 0x10_0000 + i * 16;
-            if table.insert(block(addr), &pool, &backing) {
-                kept.push(addr);
+            if let Some(level) = table.insert(block(addr), &pool, &backing) {
+                kept.push((addr, level));
             }
         }
         let dropped = table.dropped.load(Ordering::Relaxed);
@@ -272,11 +295,13 @@ mod tests {
         assert_eq!(kept.len() as u64 + dropped, 20_000);
         assert!(kept.len() > 4000 && kept.len() <= 6144, "{}", kept.len());
         let bytes = Bytes::of(&backing);
-        for &addr in &kept {
-            assert!(table.take(&bytes, addr).is_some());
+        for &(addr, level) in &kept {
+            assert!(table.take(&bytes, addr, level).is_some());
         }
         for i in 0..1000u64 {
-            assert!(table.insert(block(0x900_0000 + i * 16), &pool, &backing));
+            assert!(table
+                .insert(block(0x900_0000 + i * 16), &pool, &backing)
+                .is_some());
         }
     }
 }

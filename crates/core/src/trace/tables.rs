@@ -181,14 +181,16 @@ impl TraceTables {
         self.stacks.count(&Bytes::of(backing), id, bytes);
     }
 
-    /// Records a live block; false when there was no memory for it (the block stays untraced).
-    pub fn insert(&self, backing: &impl Backing, block: LiveBlock) -> bool {
+    /// Records a live block and returns the level of the live table that holds it (for
+    /// `take`); `None` when there was no memory for it (the block stays untraced).
+    pub fn insert(&self, backing: &impl Backing, block: LiveBlock) -> Option<u8> {
         self.live.insert(block, &self.pool, backing)
     }
 
     /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
-    pub fn take(&self, backing: &impl Backing, addr: u64) -> Option<LiveBlock> {
-        self.live.take(&Bytes::of(backing), addr)
+    /// `level` is what `insert` returned for it (searched first).
+    pub fn take(&self, backing: &impl Backing, addr: u64, level: u8) -> Option<LiveBlock> {
+        self.live.take(&Bytes::of(backing), addr, level)
     }
 
     /// The first `end` bytes from the header's start are backed now: readers may read them.
@@ -370,10 +372,10 @@ mod tests {
         assert_eq!(t.stack(a).frames, vec![1, 2, 3]);
         assert!(t.stack(b).truncated);
         let one = block(0x1000, a);
-        assert!(t.insert(&*t, one));
+        assert_eq!(t.insert(&*t, one), Some(0), "the first level");
         assert_eq!(t.live_blocks(), vec![one]);
-        assert_eq!(t.take(&*t, 0x1000), Some(one));
-        assert_eq!(t.take(&*t, 0x1000), None);
+        assert_eq!(t.take(&*t, 0x1000, 0), Some(one));
+        assert_eq!(t.take(&*t, 0x1000, 0), None);
         assert!(t.live_blocks().is_empty());
         t.count_allocation(&*t, a, 10);
         t.count_allocation(&*t, a, 20);
@@ -443,10 +445,10 @@ mod tests {
                             let stack = t.intern(t, &frames(n), false).unwrap();
                             t.count_allocation(t, stack, 1);
                             let addr = 0x7000_0000 + n * 16;
-                            assert!(t.insert(t, block(addr, stack)));
+                            let level = t.insert(t, block(addr, stack)).unwrap();
                             // Every fourth block is freed again: tombstones as well as growth.
                             if n.is_multiple_of(4) {
-                                assert!(t.take(t, addr).is_some());
+                                assert!(t.take(t, addr, level).is_some());
                             }
                         }
                     })
