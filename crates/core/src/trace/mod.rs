@@ -13,6 +13,7 @@ mod levels;
 mod live;
 pub mod modules;
 mod pool;
+mod stack_cache;
 mod stacks;
 pub mod tables;
 mod unwind;
