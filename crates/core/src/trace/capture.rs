@@ -112,8 +112,8 @@ fn recent_stacks(recent: &Cell<*mut RecentStacks>) -> Option<*mut RecentStacks> 
         // which is skull-mem's when preloaded.
         let previous = crate::thread::enter_own_scope();
         // SAFETY: a plain zeroed allocation of the struct's size (malloc's alignment suffices).
-        stacks = unsafe { libc::calloc(1, core::mem::size_of::<RecentStacks>()) }
-            as *mut RecentStacks;
+        stacks =
+            unsafe { libc::calloc(1, core::mem::size_of::<RecentStacks>()) } as *mut RecentStacks;
         if !stacks.is_null() {
             // SAFETY: `stacks` is a fresh zeroed allocation of the right size and alignment.
             unsafe { RecentStacks::init(stacks) };

@@ -83,12 +83,11 @@ mod tests {
     #[test]
     fn a_stack_is_interned_once_and_different_stacks_keep_their_ids() {
         let mut cache = Box::new(StackCache::new());
-        let mut calls = 0;
-        let mut next = 0u32;
+        // Each call of the trie's intern gives the next id: 1, 2, ...
+        let calls = std::cell::Cell::new(0u32);
         let mut intern = |_: &[u64], _: bool| {
-            calls += 1;
-            next += 1;
-            Some(next)
+            calls.set(calls.get() + 1);
+            Some(calls.get())
         };
         let a = cache.intern(&[1, 2, 3], false, &mut intern);
         assert_eq!(cache.intern(&[1, 2, 3], false, &mut intern), a);
@@ -96,7 +95,7 @@ mod tests {
         let b = cache.intern(&[1, 2, 3], true, &mut intern);
         let c = cache.intern(&[3, 2, 1], false, &mut intern);
         let d = cache.intern(&[1, 2], false, &mut intern);
-        assert_eq!(calls, 4, "a, b, c and d interned once each");
+        assert_eq!(calls.get(), 4, "a, b, c and d interned once each");
         let ids = [a, b, c, d].map(Option::unwrap);
         assert_eq!(ids, [1, 2, 3, 4]);
         assert_eq!(cache.intern(&[1, 2, 3], false, &mut intern), a);
