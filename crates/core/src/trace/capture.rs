@@ -7,6 +7,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::control::MAX_DEPTH;
 use super::stack_cache::StackCache;
+use super::tables::TriePath;
 use super::unwind;
 
 /// The address range of the code that calls `capture` (the interposer): frames in it are
@@ -58,11 +59,14 @@ pub(crate) struct RecentStacks {
     /// Stacks this thread interned, by their frames: a walk that is not recognised (another
     /// stack pointer, or other words on the stack) mostly still finds a known stack.
     interned: StackCache,
+    /// The trie path of the stack this thread interned last (all zeros: none).
+    path: TriePath,
 }
 
 impl RecentStacks {
-    /// Readies a `RecentStacks` in zeroed memory (the empty `StackCache` is all zeros, so
-    /// its 64 KiB are never built on the stack of a thread that may have a small one).
+    /// Readies a `RecentStacks` in zeroed memory (the empty `StackCache` and `TriePath` are
+    /// all zeros, so the cache's 64 KiB are never built on the stack of a thread that may
+    /// have a small one).
     ///
     /// # Safety
     /// `at` is valid for writes of a `RecentStacks`, aligned, and all zero.
@@ -148,7 +152,7 @@ pub(crate) fn release_recent(recent: &Cell<*mut RecentStacks>) {
 pub(crate) fn capture_interned(
     recent: &Cell<*mut RecentStacks>,
     depth: usize,
-    intern: impl FnOnce(&[u64], bool) -> Option<u32>,
+    intern: impl FnOnce(&[u64], bool, &mut TriePath) -> Option<u32>,
 ) -> Option<u32> {
     // One frame more than kept: whether it is found says whether the stack was cut.
     let mut frames = [0u64; MAX_DEPTH + 1];
@@ -164,7 +168,7 @@ pub(crate) fn capture_interned(
             &mut unwind::WalkMemo::new(),
         );
         let (len, truncated) = cut(len.unwrap_or(0));
-        return intern(&frames[..len], truncated);
+        return intern(&frames[..len], truncated, &mut TriePath::new());
     };
     // SAFETY: allocated for this thread, which alone uses it, and not re-entrantly:
     // recording sets the thread's busy flag, so nothing it calls records again.
@@ -174,7 +178,12 @@ pub(crate) fn capture_interned(
         return Some(last.stack);
     };
     let (len, truncated) = cut(len);
-    match recent.interned.intern(&frames[..len], truncated, intern) {
+    let path = &mut recent.path;
+    match recent
+        .interned
+        .intern(&frames[..len], truncated, |frames, truncated| {
+            intern(frames, truncated, path)
+        }) {
         Some(stack) => {
             last.stack = stack;
             Some(stack)

@@ -243,8 +243,8 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     }
     let memory = OwnMemory;
     let recent = &crate::thread::trace_state().recent;
-    let Some(stack) = capture::capture_interned(recent, config.depth, |frames, truncated| {
-        tables.intern(&memory, frames, truncated)
+    let Some(stack) = capture::capture_interned(recent, config.depth, |frames, truncated, path| {
+        tables.intern(&memory, frames, truncated, path)
     }) else {
         return;
     };

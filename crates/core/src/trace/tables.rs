@@ -12,8 +12,8 @@ use super::backing::{Backing, Bytes};
 pub use super::live::LiveBlock;
 use super::live::LiveTable;
 use super::pool::{Pool, CHUNK};
-pub use super::stacks::Stack;
 use super::stacks::StackTrie;
+pub use super::stacks::{Stack, TriePath};
 
 /// Events the ring keeps for `skull-trace tail`; older ones are overwritten.
 pub const EVENT_CAPACITY: usize = 4096;
@@ -171,9 +171,17 @@ impl TraceTables {
     }
 
     /// Interns `frames` (innermost first; `truncated` when cut at the depth limit) and
-    /// returns the stack's id, or `None` without memory for it.
-    pub fn intern(&self, backing: &impl Backing, frames: &[u64], truncated: bool) -> Option<u32> {
-        self.stacks.intern(frames, truncated, &self.pool, backing)
+    /// returns the stack's id, or `None` without memory for it. `path` is the calling
+    /// thread's last interned stack (see `TriePath`).
+    pub fn intern(
+        &self,
+        backing: &impl Backing,
+        frames: &[u64],
+        truncated: bool,
+        path: &mut TriePath,
+    ) -> Option<u32> {
+        self.stacks
+            .intern(frames, truncated, &self.pool, backing, path)
     }
 
     /// Counts a traced allocation of `bytes` with stack `id`.
@@ -365,9 +373,14 @@ mod tests {
     #[test]
     fn stacks_are_interned_once_and_blocks_come_and_go() {
         let t = tables(64 << 20);
-        let a = t.intern(&*t, &[1, 2, 3], false).unwrap();
-        assert_eq!(t.intern(&*t, &[1, 2, 3], false), Some(a));
-        let b = t.intern(&*t, &[2, 3], true).unwrap();
+        let a = t
+            .intern(&*t, &[1, 2, 3], false, &mut TriePath::new())
+            .unwrap();
+        assert_eq!(
+            t.intern(&*t, &[1, 2, 3], false, &mut TriePath::new()),
+            Some(a)
+        );
+        let b = t.intern(&*t, &[2, 3], true, &mut TriePath::new()).unwrap();
         assert_ne!(a, b);
         assert_eq!(t.stack(a).frames, vec![1, 2, 3]);
         assert!(t.stack(b).truncated);
@@ -440,9 +453,10 @@ mod tests {
             let writers: Vec<_> = (0..WRITERS)
                 .map(|w| {
                     scope.spawn(move || {
+                        let mut path = TriePath::new();
                         for i in 0..PER_WRITER {
                             let n = w * PER_WRITER + i;
-                            let stack = t.intern(t, &frames(n), false).unwrap();
+                            let stack = t.intern(t, &frames(n), false, &mut path).unwrap();
                             t.count_allocation(t, stack, 1);
                             let addr = 0x7000_0000 + n * 16;
                             let level = t.insert(t, block(addr, stack)).unwrap();
