@@ -85,25 +85,25 @@ mod tests {
         let mut cache = Box::new(StackCache::new());
         // Each call of the trie's intern gives the next id: 1, 2, ...
         let calls = std::cell::Cell::new(0u32);
-        let mut intern = |_: &[u64], _: bool| {
+        let intern = |_: &[u64], _: bool| {
             calls.set(calls.get() + 1);
             Some(calls.get())
         };
-        let a = cache.intern(&[1, 2, 3], false, &mut intern);
-        assert_eq!(cache.intern(&[1, 2, 3], false, &mut intern), a);
+        let a = cache.intern(&[1, 2, 3], false, intern);
+        assert_eq!(cache.intern(&[1, 2, 3], false, intern), a);
         // The same frames cut at the limit, in another order, or one frame fewer: other stacks.
-        let b = cache.intern(&[1, 2, 3], true, &mut intern);
-        let c = cache.intern(&[3, 2, 1], false, &mut intern);
-        let d = cache.intern(&[1, 2], false, &mut intern);
+        let b = cache.intern(&[1, 2, 3], true, intern);
+        let c = cache.intern(&[3, 2, 1], false, intern);
+        let d = cache.intern(&[1, 2], false, intern);
         assert_eq!(calls.get(), 4, "a, b, c and d interned once each");
         let ids = [a, b, c, d].map(Option::unwrap);
         assert_eq!(ids, [1, 2, 3, 4]);
-        assert_eq!(cache.intern(&[1, 2, 3], false, &mut intern), a);
-        assert_eq!(cache.intern(&[3, 2, 1], false, &mut intern), c);
+        assert_eq!(cache.intern(&[1, 2, 3], false, intern), a);
+        assert_eq!(cache.intern(&[3, 2, 1], false, intern), c);
         // No room in the trie: nothing is kept, and the next try interns again.
-        let mut full = |_: &[u64], _: bool| None;
-        assert_eq!(cache.intern(&[9], false, &mut full), None);
-        assert_eq!(cache.intern(&[9], false, &mut intern), Some(5));
+        let full = |_: &[u64], _: bool| None;
+        assert_eq!(cache.intern(&[9], false, full), None);
+        assert_eq!(cache.intern(&[9], false, intern), Some(5));
     }
 
     #[test]
