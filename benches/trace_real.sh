@@ -7,7 +7,10 @@
 # wall and CPU seconds (median of ROUNDS), the ratio to no tool, and tracing all's overhead as a
 # share of heaptrack's (target <= 0.33). Drops come from one more traced-all run of the same
 # workload, read as each of its processes exits (tests/c/stop_at_exit.c); a figure with drops
-# does not count. Also the trace memory that run took and heaptrack's trace file size.
+# does not count. Also the trace memory that run took and heaptrack's trace file size, and per
+# process the tables' bytes per live block (live table / blocks live at exit) and per unique
+# stack (trie nodes and index / nodes; a node is one frame of a stack, shared by the stacks
+# that go through it).
 # Settings: ROUNDS (3), FUNCTIONS (generated C functions, 10000; compiled at -O0), WORKLOADS
 # (default "cc1 python tsc scale").
 set -euo pipefail
@@ -92,8 +95,11 @@ checked() {
     node -e '
         const lines = require("fs").readFileSync(process.argv[1], "utf8").split("@@").map((s) => s.trim()).filter(Boolean).map(JSON.parse);
         const sum = (f) => lines.reduce((a, s) => a + f(s), 0);
+        const ratio = (a, b) => (b ? (a / b).toFixed(1) : "-");
         console.log([sum((s) => s.counts.traced_allocs), sum((s) => s.counts.dropped_stacks + s.counts.dropped_blocks),
-            sum((s) => s.memory.used), Math.max(...lines.map((s) => s.memory.used))].join(" "));' "$tmp/statuses"
+            sum((s) => s.memory.used), Math.max(...lines.map((s) => s.memory.used)),
+            ratio(sum((s) => s.memory.live_bytes), sum((s) => s.live_blocks)), sum((s) => s.live_blocks),
+            ratio(sum((s) => s.memory.stack_bytes), sum((s) => s.memory.stack_nodes)), sum((s) => s.memory.stack_nodes)].join(" "));' "$tmp/statuses"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -107,11 +113,12 @@ for name in ${WORKLOADS:-cc1 python tsc scale}; do
             echo "$config $(timed "$name" "$config")" >> "$tmp/times"
         done
     done
-    read -r allocs drops memory max_memory < <(checked "$name")
+    read -r allocs drops memory max_memory per_block blocks per_node nodes < <(checked "$name")
     heaptrack_bytes=$(stat -c %s "$tmp"/ht."$name"* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
     rm -f "$tmp"/ht."$name"*
     echo
     echo "$name: traced-all check run: $allocs allocations traced, drops $drops; trace memory $memory bytes (largest process $max_memory); heaptrack trace file $heaptrack_bytes bytes"
+    echo "  tables: $per_block bytes per live block ($blocks live at exit), $per_node bytes per stack node ($nodes nodes)"
     printf '  %-10s %8s %8s %8s %8s\n' config wall cpu wall/none cpu/none
     for config in "${configs[@]}"; do
         wall=$(awk -v c="$config" '$1 == c { print $2 }' "$tmp/times" | median)

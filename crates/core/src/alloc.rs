@@ -289,7 +289,7 @@ unsafe fn free_other<R: RawAlloc>(raw: *mut u8) {
 #[inline(always)]
 unsafe fn release<R: RawAlloc>(ptr: *mut u8, block: &BlockInfo) {
     if block.traced {
-        trace::on_free(ptr);
+        trace::on_free(ptr, block.level);
     }
     if block.shift != PLAIN_SHIFT {
         // libc reuses the front of the raw block, not the padding where this header sits;
@@ -341,7 +341,7 @@ pub unsafe fn realloc<R: RawAlloc>(ptr: *mut u8, size: usize, api: Api) -> *mut 
     if old.traced {
         // Moved or resized, it is a new block to tracing; if libc fails, the old one stays
         // but is no longer traced (its traced bit only costs a table lookup at its free).
-        trace::on_free(ptr);
+        trace::on_free(ptr, old.level);
     }
     let raw = if old.shift == PLAIN_SHIFT {
         // SAFETY: `ptr` is ours and plain, so its raw block is a libc block.
@@ -437,6 +437,7 @@ pub unsafe fn memalign<R: RawAlloc>(align: usize, size: usize, api: Api) -> *mut
                 scope,
                 shift: align.trailing_zeros(),
                 traced: false,
+                level: 0,
             },
         );
         traced(user, size)

@@ -2,15 +2,16 @@
 //!
 //! ```text
 //!   raw (from libc)                       header (16 B)          user pointer
-//!   |<-- padding for aligned blocks -->|  size:48 scope:16 | hash + meta:8 |  data...
+//!   |<-- padding for aligned blocks -->|  size:48 scope:16 | hash + meta:12 |  data...
 //! ```
 //! `raw = user - (1 << shift)`: plain blocks have shift 4 (just the header); aligned blocks
 //! with alignment `A > 16` are allocated with `A` extra bytes from libc's memalign and the
 //! user pointer is `raw + A`, so the shift is `log2(A)` and no offset needs storing.
 //! The second word is a keyed hash of the header's address and first word, plus the meta
-//! byte (shift and traced bit). A pointer whose second word is not within 255 above the
-//! hash was not allocated by us (a foreign pointer) and goes to libc untouched; a random
-//! foreign pointer matches with probability 2^-56. For a plain, untraced block the whole
+//! bits (shift, traced bit, and for a traced block the live-table level that holds its
+//! entry). A pointer whose second word is not within 4095 above the hash was not allocated by
+//! us (a foreign pointer) and goes to libc untouched; a random foreign pointer matches with
+//! probability 2^-52. For a plain, untraced block the whole
 //! second word is known in advance, so `free`'s fast path checks it with one compare.
 
 /// Size of the header in bytes; also the smallest distance from `raw` to the user pointer.
@@ -27,7 +28,12 @@ pub const SCOPE_SHIFT: u32 = 48;
 const SIZE_MASK: u64 = (1 << SCOPE_SHIFT) - 1;
 const SHIFT_MASK: u64 = 0x3f;
 const TRACED_BIT: u64 = 0x40;
-const META_BITS: u32 = 8;
+/// Where a traced block's live-table level sits in the meta bits: tracing's free goes to
+/// that level instead of searching every level (see `trace::live`).
+const LEVEL_SHIFT: u32 = 7;
+/// Levels the meta bits can name: 0 to 31 (the live table has at most 28).
+const LEVEL_MASK: u64 = 0x1f;
+const META_BITS: u32 = 12;
 const META_MASK: u64 = (1 << META_BITS) - 1;
 /// The meta byte of a plain, untraced block.
 const PLAIN_META: u64 = PLAIN_SHIFT as u64;
@@ -45,6 +51,9 @@ pub struct BlockInfo {
     pub shift: u32,
     /// Whether the block was recorded by tracing.
     pub traced: bool,
+    /// For a traced block, the level of tracing's live table that holds its entry (a hint:
+    /// a free looks there first); 0 otherwise.
+    pub level: u8,
 }
 
 impl BlockInfo {
@@ -118,6 +127,7 @@ fn info_of(word0: u64, meta: u64) -> BlockInfo {
         scope: (word0 >> SCOPE_SHIFT) as u32,
         shift: (meta & SHIFT_MASK) as u32,
         traced: meta & TRACED_BIT != 0,
+        level: ((meta >> LEVEL_SHIFT) & LEVEL_MASK) as u8,
     }
 }
 
@@ -135,7 +145,9 @@ pub fn plain_info(word0: u64) -> BlockInfo {
 pub unsafe fn write(user: *mut u8, info: BlockInfo) {
     let at = user.sub(HEADER_SIZE) as *mut u64;
     let word0 = (info.size as u64 & SIZE_MASK) | (u64::from(info.scope) << SCOPE_SHIFT);
-    let meta = u64::from(info.shift) | if info.traced { TRACED_BIT } else { 0 };
+    let meta = u64::from(info.shift)
+        | if info.traced { TRACED_BIT } else { 0 }
+        | (u64::from(info.level) & LEVEL_MASK) << LEVEL_SHIFT;
     // SAFETY: the caller guarantees the 16 bytes before `user` belong to the block; `user`
     // is at least 16-aligned, so both words are aligned.
     unsafe {
@@ -216,6 +228,7 @@ mod tests {
             scope: 65_535,
             shift: 21,
             traced: true,
+            level: 27,
         };
         // SAFETY: `buf` holds the 16 bytes before `user`.
         unsafe {
@@ -242,6 +255,7 @@ mod tests {
                     scope: 7,
                     shift,
                     traced,
+                    level: u8::from(traced) * 31,
                 };
                 write(user, info);
                 assert_eq!(read_plain(base as *const u8), None);
@@ -263,6 +277,7 @@ mod tests {
             scope: 3,
             shift: PLAIN_SHIFT,
             traced: false,
+            level: 0,
         };
         // SAFETY: `buf` holds the header bytes of both pointers; all access goes through `base`.
         unsafe {

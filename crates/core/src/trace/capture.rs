@@ -6,6 +6,8 @@ use core::cell::Cell;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::control::MAX_DEPTH;
+use super::stack_cache::StackCache;
+use super::tables::TriePath;
 use super::unwind;
 
 /// The address range of the code that calls `capture` (the interposer): frames in it are
@@ -45,33 +47,48 @@ struct Remembered {
 /// stack depth.
 const REMEMBERED: usize = 8;
 
-/// A thread's remembered walks (about 8 KiB): allocated on the thread's first capture rather
-/// than kept in thread-local storage, so that threads never traced do not pay for them.
+/// A thread's remembered walks (about 8 KiB) and interned stacks (64 KiB): allocated on the
+/// thread's first capture rather than kept in thread-local storage, so that threads never
+/// traced do not pay for them.
 pub(crate) struct RecentStacks {
     /// The starting stack pointer of each remembered walk (0: none).
     sps: [usize; REMEMBERED],
     /// The entry to replace next (round robin).
     next: usize,
     walks: [Remembered; REMEMBERED],
+    /// Stacks this thread interned, by their frames: a walk that is not recognised (another
+    /// stack pointer, or other words on the stack) mostly still finds a known stack.
+    interned: StackCache,
+    /// The trie path of the stack this thread interned last (all zeros: none).
+    path: TriePath,
 }
 
 impl RecentStacks {
-    const fn new() -> Self {
-        RecentStacks {
-            sps: [0; REMEMBERED],
-            next: 0,
-            walks: [const {
-                Remembered {
-                    walk: unwind::WalkMemo::new(),
-                    stack: 0,
-                }
-            }; REMEMBERED],
+    /// Readies a `RecentStacks` in zeroed memory (the empty `StackCache` and `TriePath` are
+    /// all zeros, so the cache's 64 KiB are never built on the stack of a thread that may
+    /// have a small one).
+    ///
+    /// # Safety
+    /// `at` is valid for writes of a `RecentStacks`, aligned, and all zero.
+    unsafe fn init(at: *mut RecentStacks) {
+        // SAFETY: the caller's contract; each field is written whole.
+        unsafe {
+            core::ptr::addr_of_mut!((*at).sps).write([0; REMEMBERED]);
+            core::ptr::addr_of_mut!((*at).next).write(0);
+            core::ptr::addr_of_mut!((*at).walks).write(
+                [const {
+                    Remembered {
+                        walk: unwind::WalkMemo::new(),
+                        stack: 0,
+                    }
+                }; REMEMBERED],
+            );
         }
     }
 
-    /// The entry for walks from `sp`: the one remembered from there, or the next to replace.
-    fn entry(&mut self, sp: usize) -> &mut Remembered {
-        let index = match self.sps.iter().position(|&remembered| remembered == sp) {
+    /// The index of the walk from `sp`: the one remembered from there, or the next to replace.
+    fn entry(&mut self, sp: usize) -> usize {
+        match self.sps.iter().position(|&remembered| remembered == sp) {
             Some(index) => index,
             None => {
                 let index = self.next;
@@ -80,8 +97,7 @@ impl RecentStacks {
                 self.walks[index].walk.forget();
                 index
             }
-        };
-        &mut self.walks[index]
+        }
     }
 }
 
@@ -99,11 +115,12 @@ fn recent_stacks(recent: &Cell<*mut RecentStacks>) -> Option<*mut RecentStacks> 
         // traced, and not traced (the caller is recording). Through the process's malloc,
         // which is skull-mem's when preloaded.
         let previous = crate::thread::enter_own_scope();
-        // SAFETY: a plain allocation of the struct's size (malloc's alignment suffices).
-        stacks = unsafe { libc::malloc(core::mem::size_of::<RecentStacks>()) } as *mut RecentStacks;
+        // SAFETY: a plain zeroed allocation of the struct's size (malloc's alignment suffices).
+        stacks =
+            unsafe { libc::calloc(1, core::mem::size_of::<RecentStacks>()) } as *mut RecentStacks;
         if !stacks.is_null() {
-            // SAFETY: `stacks` is a fresh allocation of the right size and alignment.
-            unsafe { stacks.write(RecentStacks::new()) };
+            // SAFETY: `stacks` is a fresh zeroed allocation of the right size and alignment.
+            unsafe { RecentStacks::init(stacks) };
             recent.set(stacks);
             crate::thread_exit::watch();
         }
@@ -135,7 +152,7 @@ pub(crate) fn release_recent(recent: &Cell<*mut RecentStacks>) {
 pub(crate) fn capture_interned(
     recent: &Cell<*mut RecentStacks>,
     depth: usize,
-    intern: impl FnOnce(&[u64], bool) -> Option<u32>,
+    intern: impl FnOnce(&[u64], bool, &mut TriePath) -> Option<u32>,
 ) -> Option<u32> {
     // One frame more than kept: whether it is found says whether the stack was cut.
     let mut frames = [0u64; MAX_DEPTH + 1];
@@ -151,16 +168,22 @@ pub(crate) fn capture_interned(
             &mut unwind::WalkMemo::new(),
         );
         let (len, truncated) = cut(len.unwrap_or(0));
-        return intern(&frames[..len], truncated);
+        return intern(&frames[..len], truncated, &mut TriePath::new());
     };
     // SAFETY: allocated for this thread, which alone uses it, and not re-entrantly:
     // recording sets the thread's busy flag, so nothing it calls records again.
-    let last = unsafe { &mut *recent }.entry(start.sp);
+    let recent = unsafe { &mut *recent };
+    let last = &mut recent.walks[recent.entry(start.sp)];
     let Some(len) = unwind::walk(start, &own, &mut frames[..max], &mut last.walk) else {
         return Some(last.stack);
     };
     let (len, truncated) = cut(len);
-    match intern(&frames[..len], truncated) {
+    let path = &mut recent.path;
+    match recent
+        .interned
+        .intern(&frames[..len], truncated, |frames, truncated| {
+            intern(frames, truncated, path)
+        }) {
         Some(stack) => {
             last.stack = stack;
             Some(stack)

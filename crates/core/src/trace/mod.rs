@@ -13,6 +13,7 @@ mod levels;
 mod live;
 pub mod modules;
 mod pool;
+mod stack_cache;
 mod stacks;
 pub mod tables;
 mod unwind;
@@ -242,8 +243,8 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     }
     let memory = OwnMemory;
     let recent = &crate::thread::trace_state().recent;
-    let Some(stack) = capture::capture_interned(recent, config.depth, |frames, truncated| {
-        tables.intern(&memory, frames, truncated)
+    let Some(stack) = capture::capture_interned(recent, config.depth, |frames, truncated, path| {
+        tables.intern(&memory, frames, truncated, path)
     }) else {
         return;
     };
@@ -255,16 +256,17 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
         stack,
     };
     tables.count_allocation(&memory, stack, info.size as u64);
-    if tables.insert(&memory, block) {
+    if let Some(level) = tables.insert(&memory, block) {
         if region.header.tail.events_wanted() {
             tables.push_event(event(EVENT_ALLOC, &block));
         }
-        // SAFETY: the caller's block; only the traced bit changes.
+        // SAFETY: the caller's block; only the traced bit and the level hint change.
         unsafe {
             header::write(
                 user,
                 BlockInfo {
                     traced: true,
+                    level,
                     ..info
                 },
             )
@@ -277,12 +279,13 @@ pub(crate) fn thread_exiting() {
     capture::release_recent(&crate::thread::trace_state().recent);
 }
 
-/// A traced block is being freed (or moved by realloc): drops it from the live table.
+/// A traced block is being freed (or moved by realloc): drops it from the live table,
+/// looking first in `level`, the live-table level its header names.
 #[cold]
 #[inline(never)]
-pub(crate) fn on_free(user: *mut u8) {
+pub(crate) fn on_free(user: *mut u8, level: u8) {
     if let Some(tables) = tables() {
-        if let Some(block) = tables.take(&OwnMemory, user as u64) {
+        if let Some(block) = tables.take(&OwnMemory, user as u64, level) {
             if crate::region::get().is_some_and(|region| region.header.tail.events_wanted()) {
                 let free = LiveBlock {
                     time_ns: now_ns(),

@@ -12,8 +12,8 @@ use super::backing::{Backing, Bytes};
 pub use super::live::LiveBlock;
 use super::live::LiveTable;
 use super::pool::{Pool, CHUNK};
-pub use super::stacks::Stack;
 use super::stacks::StackTrie;
+pub use super::stacks::{Stack, TriePath};
 
 /// Events the ring keeps for `skull-trace tail`; older ones are overwritten.
 pub const EVENT_CAPACITY: usize = 4096;
@@ -171,9 +171,17 @@ impl TraceTables {
     }
 
     /// Interns `frames` (innermost first; `truncated` when cut at the depth limit) and
-    /// returns the stack's id, or `None` without memory for it.
-    pub fn intern(&self, backing: &impl Backing, frames: &[u64], truncated: bool) -> Option<u32> {
-        self.stacks.intern(frames, truncated, &self.pool, backing)
+    /// returns the stack's id, or `None` without memory for it. `path` is the calling
+    /// thread's last interned stack (see `TriePath`).
+    pub fn intern(
+        &self,
+        backing: &impl Backing,
+        frames: &[u64],
+        truncated: bool,
+        path: &mut TriePath,
+    ) -> Option<u32> {
+        self.stacks
+            .intern(frames, truncated, &self.pool, backing, path)
     }
 
     /// Counts a traced allocation of `bytes` with stack `id`.
@@ -181,14 +189,16 @@ impl TraceTables {
         self.stacks.count(&Bytes::of(backing), id, bytes);
     }
 
-    /// Records a live block; false when there was no memory for it (the block stays untraced).
-    pub fn insert(&self, backing: &impl Backing, block: LiveBlock) -> bool {
+    /// Records a live block and returns the level of the live table that holds it (for
+    /// `take`); `None` when there was no memory for it (the block stays untraced).
+    pub fn insert(&self, backing: &impl Backing, block: LiveBlock) -> Option<u8> {
         self.live.insert(block, &self.pool, backing)
     }
 
     /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
-    pub fn take(&self, backing: &impl Backing, addr: u64) -> Option<LiveBlock> {
-        self.live.take(&Bytes::of(backing), addr)
+    /// `level` is what `insert` returned for it (searched first).
+    pub fn take(&self, backing: &impl Backing, addr: u64, level: u8) -> Option<LiveBlock> {
+        self.live.take(&Bytes::of(backing), addr, level)
     }
 
     /// The first `end` bytes from the header's start are backed now: readers may read them.
@@ -363,17 +373,22 @@ mod tests {
     #[test]
     fn stacks_are_interned_once_and_blocks_come_and_go() {
         let t = tables(64 << 20);
-        let a = t.intern(&*t, &[1, 2, 3], false).unwrap();
-        assert_eq!(t.intern(&*t, &[1, 2, 3], false), Some(a));
-        let b = t.intern(&*t, &[2, 3], true).unwrap();
+        let a = t
+            .intern(&*t, &[1, 2, 3], false, &mut TriePath::new())
+            .unwrap();
+        assert_eq!(
+            t.intern(&*t, &[1, 2, 3], false, &mut TriePath::new()),
+            Some(a)
+        );
+        let b = t.intern(&*t, &[2, 3], true, &mut TriePath::new()).unwrap();
         assert_ne!(a, b);
         assert_eq!(t.stack(a).frames, vec![1, 2, 3]);
         assert!(t.stack(b).truncated);
         let one = block(0x1000, a);
-        assert!(t.insert(&*t, one));
+        assert_eq!(t.insert(&*t, one), Some(0), "the first level");
         assert_eq!(t.live_blocks(), vec![one]);
-        assert_eq!(t.take(&*t, 0x1000), Some(one));
-        assert_eq!(t.take(&*t, 0x1000), None);
+        assert_eq!(t.take(&*t, 0x1000, 0), Some(one));
+        assert_eq!(t.take(&*t, 0x1000, 0), None);
         assert!(t.live_blocks().is_empty());
         t.count_allocation(&*t, a, 10);
         t.count_allocation(&*t, a, 20);
@@ -438,15 +453,16 @@ mod tests {
             let writers: Vec<_> = (0..WRITERS)
                 .map(|w| {
                     scope.spawn(move || {
+                        let mut path = TriePath::new();
                         for i in 0..PER_WRITER {
                             let n = w * PER_WRITER + i;
-                            let stack = t.intern(t, &frames(n), false).unwrap();
+                            let stack = t.intern(t, &frames(n), false, &mut path).unwrap();
                             t.count_allocation(t, stack, 1);
                             let addr = 0x7000_0000 + n * 16;
-                            assert!(t.insert(t, block(addr, stack)));
+                            let level = t.insert(t, block(addr, stack)).unwrap();
                             // Every fourth block is freed again: tombstones as well as growth.
                             if n.is_multiple_of(4) {
-                                assert!(t.take(t, addr).is_some());
+                                assert!(t.take(t, addr, level).is_some());
                             }
                         }
                     })
