@@ -9,13 +9,13 @@ import {
   GROUP_BY,
   type GroupBy,
   describeTracing,
-  leakReport,
+  type LeakReport,
   renderCollapsed,
   renderEvent,
   renderLeaks,
   renderStackReport,
   renderTraceStatus,
-  stackReport,
+  type StackReport,
   startTracing,
   stopTracing,
   traceEvents,
@@ -24,6 +24,8 @@ import {
   tracingStatus,
 } from '../src/trace';
 import { SkullMemError } from '../src/status';
+import { callAddon } from '../src/errors';
+import { nativeBinding } from '../src/native';
 import { CliError, parsePid, parseSeconds } from './cli/cli-error';
 import { writeOutput } from './cli/output';
 import { newProgram, runCli } from './cli/run-cli';
@@ -99,7 +101,11 @@ function program(exit: (code: number) => void): Command {
     .option('--json', 'JSON on stdout')
     .option('--dir <dir>', 'where segments are (default $SKULL_MEM_DIR or /dev/shm)')
     .action((pid: number, options: { minAge?: number; scope?: string; top?: number; groupBy: GroupBy; json?: boolean; dir?: string }) => {
-      const report = leakReport(pid, { minAge: options.minAge, scope: options.scope, top: options.top, groupBy: options.groupBy }, options.dir);
+      // Straight to the binding, which says how symbolizing goes on a terminal (never in JSON);
+      // the API's leakReport never prints.
+      const report: LeakReport = callAddon(() =>
+        nativeBinding().traceLeaks(pid, options.dir, options.minAge ?? 0, options.scope, options.top ?? 0, options.groupBy, !options.json),
+      );
       process.stdout.write(options.json ? jsonLine(report, 2) : renderLeaks(report));
       exit(0);
     });
@@ -138,7 +144,9 @@ function program(exit: (code: number) => void): Command {
         writeOutput('skull-trace', options.output, traceHtml(pid, options.dir), what);
         return exit(0);
       }
-      const report = stackReport(pid, options.top ?? 0, options.dir);
+      const report: StackReport = callAddon(() =>
+        nativeBinding().traceReport(pid, options.dir, options.top ?? 0, options.format !== 'json'),
+      );
       const render: Record<'text' | 'json' | 'collapsed', () => string> = {
         text: () => renderStackReport(report),
         json: () => jsonLine(report, 2),

@@ -68,6 +68,7 @@ export {
   type TraceFrame,
   type TraceOptions,
   type TraceStatus,
+  type Untraced,
 } from './trace';
 
 /** Report formats: the "Skull Memory Measurement" table, or the same figures as JSON. */

@@ -150,6 +150,8 @@ export interface LeakReport {
   stacks: number
   /** The groups listed, largest first. */
   groups: Array<LeakGroup>
+  /** Live blocks the scopes count that no table holds. */
+  untraced: Untraced
 }
 
 /** The leak report as text: one block per stack, largest first (`skull-trace leaks`). */
@@ -594,6 +596,8 @@ export interface StackReport {
   stacks: number
   /** The stacks listed, largest by bytes first. */
   by_stack: Array<StackEntry>
+  /** Live blocks the scopes count that no table holds. */
+  untraced: Untraced
 }
 
 /** The report by stack as text (`skull-trace report`). */
@@ -718,9 +722,10 @@ export declare function traceHtml(pid: number, dir?: string | undefined | null):
  * Traced blocks of process `pid` still live, grouped by `group_by` (`line`, the default:
  * symbolized call sites; `stack`; `function`), largest first: the leak candidates.
  * `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope; `top` 0 lists
- * every group.
+ * every group. `progress`: say on stderr how symbolizing goes, when stderr is a terminal and
+ * it takes over a second (the CLI's; the API leaves it off).
  */
-export declare function traceLeaks(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number, groupBy?: 'stack' | 'line' | 'function'): LeakReport
+export declare function traceLeaks(pid: number, dir: string | undefined | null, minAge: number, scope: string | undefined | null, top: number, groupBy?: 'stack' | 'line' | 'function', progress?: boolean | undefined | null): LeakReport
 
 /**
  * `traceLeaks` on a threadpool thread: resolves with the report of process `pid`, or the
@@ -753,8 +758,9 @@ export declare function tracePprof(pid: number, dir?: string | undefined | null)
 /**
  * Every stack tracing has recorded in process `pid`, with its traced allocations and bytes
  * since tracing started (freed or not), largest first: where the allocations come from.
+ * `progress` as for `trace_leaks`.
  */
-export declare function traceReport(pid: number, dir: string | undefined | null, top: number): StackReport
+export declare function traceReport(pid: number, dir: string | undefined | null, top: number, progress?: boolean | undefined | null): StackReport
 
 /** How a `SKULL_MEM_TRACE` value traces. */
 export interface TraceSetting {
@@ -791,4 +797,29 @@ export interface Unreadable {
   code: string
   /** One line for the user. */
   message: string
+}
+
+/**
+ * Live blocks counted in the program's scopes (skull-mem's own left out) and not traced:
+ * allocated before tracing was ready or switched on, not sampled, or dropped.
+ */
+export interface Untraced {
+  /** Their bytes. */
+  bytes: number
+  /** How many blocks. */
+  blocks: number
+  /** By cause; empty when every live block is traced. */
+  parts: Array<UntracedPart>
+}
+
+/** Live blocks of one cause that no trace table holds. */
+export interface UntracedPart {
+  /** `before_main`, `before_tracing` or `not_sampled`. */
+  reason: 'before_main' | 'before_tracing' | 'not_sampled'
+  /** Their bytes. */
+  bytes: number
+  /** How many blocks. */
+  blocks: number
+  /** The reason in words. */
+  why: string
 }

@@ -110,6 +110,18 @@ export interface LeakReport {
   /** Groups with live blocks (before `top`). */
   stacks: number;
   groups: LeakGroup[];
+  /** Live blocks the scopes count that no trace table holds (of `scope`, when given). */
+  untraced: Untraced;
+}
+
+/** Live blocks counted in the program's scopes (skull-mem's own left out) that the trace
+ * tables do not hold, by cause: `before_main` (scope `init`, allocated before tracing was
+ * ready, such as libstdc++'s emergency pool), `before_tracing` (allocated before tracing was
+ * switched on), `not_sampled` (sampled tracing). */
+export interface Untraced {
+  bytes: number;
+  blocks: number;
+  parts: { reason: 'before_main' | 'before_tracing' | 'not_sampled'; bytes: number; blocks: number; why: string }[];
 }
 
 /** Which blocks `leaks` lists. */
@@ -182,6 +194,8 @@ export interface StackReport {
   stacks: number;
   /** Allocations and bytes estimated when `estimated`; `truncated`: cut at the recording depth. */
   by_stack: (Estimate & { allocations: number; bytes: number; truncated: boolean; frames: TraceFrame[] })[];
+  /** Live blocks the scopes count that no trace table holds. */
+  untraced: Untraced;
 }
 
 /** Every stack tracing recorded in process `pid`, largest by bytes first (`top` 0: all). */

@@ -119,6 +119,7 @@ fn folded(trace: &HeapTrace, symbolizer: &mut Symbolizer) -> String {
         })
         .collect();
     collapsed(&StackReport {
+        untraced: Default::default(),
         pid: trace.pid,
         status: trace.status,
         estimated: false,

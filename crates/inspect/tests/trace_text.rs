@@ -9,6 +9,7 @@ use skull_mem_inspect::trace::render::{
     collapsed, event_line, leaks_text, stacks_text, status_text,
 };
 use skull_mem_inspect::trace::status::{TraceCounts, TraceMemory, TraceStatus};
+use skull_mem_inspect::trace::untraced::{Untraced, UntracedPart};
 
 fn status(enabled: bool, sample_bytes: u64) -> TraceStatus {
     TraceStatus {
@@ -94,9 +95,34 @@ fn estimate(sampled: bool, blocks: u64, bytes: u64) -> Estimate {
     }
 }
 
+/// Live blocks a traced C++ program's scopes count and its tables do not hold: libstdc++'s
+/// emergency pool, allocated before the library's constructor readied tracing, and blocks
+/// allocated before tracing was switched on.
+fn untraced() -> Untraced {
+    let part = |reason: &str, bytes, blocks, why: &str| UntracedPart {
+        reason: reason.into(),
+        bytes,
+        blocks,
+        why: why.into(),
+    };
+    Untraced {
+        bytes: 72_704 + 1600,
+        blocks: 1 + 100,
+        parts: vec![
+            part("before_main", 72_704, 1, "allocated before main"),
+            part("before_tracing", 1600, 100, "allocated before tracing"),
+        ],
+    }
+}
+
 fn leaks(status: TraceStatus, stacks: usize) -> LeakReport {
     let sampled = status.sample_bytes.unwrap_or(0) != 0;
     LeakReport {
+        untraced: if sampled {
+            Untraced::default()
+        } else {
+            untraced()
+        },
         pid: 4242,
         status,
         group_by: "line".into(),
@@ -132,6 +158,7 @@ fn leaks(status: TraceStatus, stacks: usize) -> LeakReport {
 #[test]
 fn tracing_text_is_the_one_the_typescript_printed() {
     let stacks = StackReport {
+        untraced: untraced(),
         pid: 4242,
         status: status(true, 0),
         estimated: false,
@@ -169,6 +196,7 @@ fn tracing_text_is_the_one_the_typescript_printed() {
         ..event.clone()
     };
     let none = LeakReport {
+        untraced: Untraced::default(),
         pid: 4242,
         status: status(false, 0),
         group_by: "stack".into(),
@@ -177,6 +205,7 @@ fn tracing_text_is_the_one_the_typescript_printed() {
         groups: Vec::new(),
     };
     let empty = StackReport {
+        untraced: Untraced::default(),
         pid: 4242,
         status: status(false, 0),
         estimated: false,

@@ -59,6 +59,8 @@ pub(crate) fn leak_options(
         scope,
         top: top as usize,
         group_by,
+        // A library call never prints; `trace_leaks` turns it on for the CLI.
+        progress: false,
     })
 }
 
@@ -104,7 +106,8 @@ pub fn trace_status(pid: u32, dir: Option<String>) -> Result<TraceStatus> {
 /// Traced blocks of process `pid` still live, grouped by `group_by` (`line`, the default:
 /// symbolized call sites; `stack`; `function`), largest first: the leak candidates.
 /// `min_age` (seconds) leaves out younger blocks; `scope` keeps one scope; `top` 0 lists
-/// every group.
+/// every group. `progress`: say on stderr how symbolizing goes, when stderr is a terminal and
+/// it takes over a second (the CLI's; the API leaves it off).
 #[napi]
 pub fn trace_leaks(
     pid: u32,
@@ -113,8 +116,10 @@ pub fn trace_leaks(
     scope: Option<String>,
     top: u32,
     #[napi(ts_arg_type = "'stack' | 'line' | 'function'")] group_by: Option<String>,
+    progress: Option<bool>,
 ) -> Result<LeakReport> {
-    let options = leak_options(min_age, scope, top, group_by)?;
+    let mut options = leak_options(min_age, scope, top, group_by)?;
+    options.progress = progress.unwrap_or(false);
     as_tool(|| {
         let report =
             with_symbolizer(|symbolizer| leaks(&dir_or_default(dir), pid, &options, symbolizer))
@@ -125,11 +130,24 @@ pub fn trace_leaks(
 
 /// Every stack tracing has recorded in process `pid`, with its traced allocations and bytes
 /// since tracing started (freed or not), largest first: where the allocations come from.
+/// `progress` as for `trace_leaks`.
 #[napi]
-pub fn trace_report(pid: u32, dir: Option<String>, top: u32) -> Result<StackReport> {
+pub fn trace_report(
+    pid: u32,
+    dir: Option<String>,
+    top: u32,
+    progress: Option<bool>,
+) -> Result<StackReport> {
+    let progress = progress.unwrap_or(false);
     as_tool(|| {
         let report = with_symbolizer(|symbolizer| {
-            stacks(&dir_or_default(dir), pid, top as usize, symbolizer)
+            stacks(
+                &dir_or_default(dir),
+                pid,
+                top as usize,
+                progress,
+                symbolizer,
+            )
         })
         .map_err(traced)?;
         Ok(StackReport::from(&report))

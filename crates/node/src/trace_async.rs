@@ -46,12 +46,7 @@ impl Task for LeaksTask {
     type JsValue = LeakOutcome;
 
     fn compute(&mut self) -> NapiResult<LeakOutcome> {
-        let options = self.options.take().unwrap_or(LeakOptions {
-            min_age: 0.0,
-            scope: None,
-            top: 0,
-            group_by: Default::default(),
-        });
+        let options = self.options.take().unwrap_or_default();
         let dir = dir_or_default(self.dir.take());
         let pid = self.pid;
         let report = || {

@@ -8,6 +8,7 @@ use skull_mem_inspect::trace::events as events_model;
 use skull_mem_inspect::trace::frames as frames_model;
 use skull_mem_inspect::trace::leaks as leaks_model;
 use skull_mem_inspect::trace::status as status_model;
+use skull_mem_inspect::trace::untraced as untraced_model;
 
 /// Recorded allocations, recorded frees, and what was dropped because a table was full.
 #[napi(object)]
@@ -137,6 +138,72 @@ pub struct LeakReport {
     pub stacks: u32,
     /// The groups listed, largest first.
     pub groups: Vec<LeakGroup>,
+    /// Live blocks the scopes count that no table holds.
+    pub untraced: Untraced,
+}
+
+/// Live blocks of one cause that no trace table holds.
+#[napi(object)]
+pub struct UntracedPart {
+    /// `before_main`, `before_tracing` or `not_sampled`.
+    #[napi(ts_type = "'before_main' | 'before_tracing' | 'not_sampled'")]
+    pub reason: String,
+    /// Their bytes.
+    pub bytes: f64,
+    /// How many blocks.
+    pub blocks: f64,
+    /// The reason in words.
+    pub why: String,
+}
+
+/// Live blocks counted in the program's scopes (skull-mem's own left out) and not traced:
+/// allocated before tracing was ready or switched on, not sampled, or dropped.
+#[napi(object)]
+pub struct Untraced {
+    /// Their bytes.
+    pub bytes: f64,
+    /// How many blocks.
+    pub blocks: f64,
+    /// By cause; empty when every live block is traced.
+    pub parts: Vec<UntracedPart>,
+}
+
+impl From<&untraced_model::Untraced> for Untraced {
+    fn from(u: &untraced_model::Untraced) -> Self {
+        Untraced {
+            bytes: u.bytes as f64,
+            blocks: u.blocks as f64,
+            parts: u
+                .parts
+                .iter()
+                .map(|p| UntracedPart {
+                    reason: p.reason.clone(),
+                    bytes: p.bytes as f64,
+                    blocks: p.blocks as f64,
+                    why: p.why.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Untraced> for untraced_model::Untraced {
+    fn from(u: Untraced) -> Self {
+        untraced_model::Untraced {
+            bytes: u.bytes as u64,
+            blocks: u.blocks as u64,
+            parts: u
+                .parts
+                .into_iter()
+                .map(|p| untraced_model::UntracedPart {
+                    reason: p.reason,
+                    bytes: p.bytes as u64,
+                    blocks: p.blocks as u64,
+                    why: p.why,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Every allocation traced with one stack.
@@ -175,6 +242,8 @@ pub struct StackReport {
     /// The stacks listed, largest by bytes first.
     #[napi(js_name = "by_stack")]
     pub by_stack: Vec<StackEntry>,
+    /// Live blocks the scopes count that no table holds.
+    pub untraced: Untraced,
 }
 
 /// A traced allocation or free.
@@ -324,6 +393,7 @@ fn frames_from_js(frames: Vec<TraceFrame>) -> Vec<frames_model::Frame> {
 impl From<&leaks_model::LeakReport> for LeakReport {
     fn from(r: &leaks_model::LeakReport) -> Self {
         LeakReport {
+            untraced: Untraced::from(&r.untraced),
             pid: r.pid,
             status: TraceStatus::from(&r.status),
             group_by: r.group_by.clone(),
@@ -354,6 +424,7 @@ impl From<&leaks_model::LeakReport> for LeakReport {
 impl From<LeakReport> for leaks_model::LeakReport {
     fn from(r: LeakReport) -> Self {
         leaks_model::LeakReport {
+            untraced: r.untraced.into(),
             pid: r.pid,
             status: r.status.into(),
             group_by: r.group_by,
@@ -381,6 +452,7 @@ impl From<LeakReport> for leaks_model::LeakReport {
 impl From<&leaks_model::StackReport> for StackReport {
     fn from(r: &leaks_model::StackReport) -> Self {
         StackReport {
+            untraced: Untraced::from(&r.untraced),
             pid: r.pid,
             status: TraceStatus::from(&r.status),
             estimated: r.estimated,
@@ -406,6 +478,7 @@ impl From<&leaks_model::StackReport> for StackReport {
 impl From<StackReport> for leaks_model::StackReport {
     fn from(r: StackReport) -> Self {
         leaks_model::StackReport {
+            untraced: r.untraced.into(),
             pid: r.pid,
             status: r.status.into(),
             estimated: r.estimated,

@@ -1,13 +1,13 @@
 //! A recorded stack, symbolized: one entry per frame, inlined frames before the frame they
 //! are inlined in.
 
-use std::collections::HashMap;
-
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use skull_mem_core::trace::modules::UnloadedModule;
 use skull_mem_symbolize::{Lookup, Process, Symbolizer};
 
-use super::grouping::{GroupBy, Sites};
+use super::grouping::Sites;
+use super::progress::{thousands, Progress};
 
 /// What the symbolizer found for a frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -111,7 +111,7 @@ pub struct StackSymbols<'a> {
     symbolizer: &'a mut Symbolizer,
     process: Option<&'a Process>,
     unloaded: &'a [UnloadedModule],
-    known: HashMap<u64, (Vec<Frame>, Sites)>,
+    known: FxHashMap<u64, (Vec<Frame>, Sites)>,
 }
 
 impl<'a> StackSymbols<'a> {
@@ -126,7 +126,7 @@ impl<'a> StackSymbols<'a> {
             symbolizer,
             process,
             unloaded,
-            known: HashMap::new(),
+            known: FxHashMap::default(),
         }
     }
 
@@ -137,6 +137,41 @@ impl<'a> StackSymbols<'a> {
             let sites = Sites::of(&frames);
             (frames, sites)
         })
+    }
+
+    /// Symbolizes the distinct return addresses `addresses` not known yet, in address order
+    /// (the addresses of one object are looked up together). With `progress`, says how far it
+    /// is on a terminal (see `progress`).
+    pub fn prepare(&mut self, addresses: &[u64], progress: bool) {
+        let mut fresh: Vec<u64> = addresses
+            .iter()
+            .copied()
+            .filter(|address| !self.known.contains_key(address))
+            .collect();
+        fresh.sort_unstable();
+        let objects: FxHashSet<&str> = match (progress, self.process) {
+            (true, Some(process)) => fresh
+                .iter()
+                .filter_map(|&address| process.maps().find(address.checked_sub(1)?))
+                .map(|mapping| mapping.name())
+                .collect(),
+            _ => FxHashSet::default(),
+        };
+        let what = format!(
+            "skull-trace: symbolizing {} addresses in {} objects",
+            thousands(fresh.len()),
+            thousands(objects.len())
+        );
+        let mut progress = Progress::new(progress, what, fresh.len());
+        for (done, &address) in fresh.iter().enumerate() {
+            self.known(address);
+            progress.update(done);
+        }
+    }
+
+    /// The sites of return address `address`, once symbolized (`prepare`, `stack`).
+    pub fn sites(&self, address: u64) -> Option<&Sites> {
+        self.known.get(&address).map(|(_, sites)| sites)
     }
 
     /// The frames of the return addresses `stack`, innermost first.
@@ -150,17 +185,6 @@ impl<'a> StackSymbols<'a> {
             }));
         }
         out
-    }
-
-    /// What makes the stack `stack` one group with others, as `group_by` says (without
-    /// building its frames: a report lists only its largest groups).
-    pub fn key(&mut self, group_by: GroupBy, stack: &[u64]) -> Vec<u64> {
-        let mut key = Vec::with_capacity(stack.len());
-        for &address in stack {
-            let (_, sites) = self.known(address);
-            group_by.extend_key(&mut key, address, sites);
-        }
-        key
     }
 }
 

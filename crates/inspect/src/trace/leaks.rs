@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use rustc_hash::FxHashMap;
+
 use serde::Serialize;
 use skull_mem_core::trace::control::MAX_DEPTH;
 use skull_mem_core::trace::tables::LiveBlock;
@@ -12,8 +14,10 @@ use skull_mem_symbolize::{Process, Symbolizer};
 
 use super::estimate::{Estimate, Sampling, Tally};
 use super::frames::{Frame, StackSymbols};
-use super::grouping::GroupBy;
+use super::grouping::{GroupBy, Sites};
+use super::stack_set::StackSet;
 use super::status::TraceStatus;
+use super::untraced::{untraced, Untraced};
 use super::TraceError;
 use crate::reader::{self, Reading, SegmentView};
 
@@ -28,6 +32,9 @@ pub struct LeakOptions {
     pub top: usize,
     /// What makes blocks one group (default: their symbolized call sites).
     pub group_by: GroupBy,
+    /// Whether to say on stderr how symbolizing goes, when it is a terminal and it takes over
+    /// a second (`skull-trace`'s; a library call never prints).
+    pub progress: bool,
 }
 
 /// Live traced blocks allocated from one call site (or stack, or function).
@@ -69,6 +76,8 @@ pub struct LeakReport {
     pub stacks: usize,
     /// The groups listed.
     pub groups: Vec<LeakGroup>,
+    /// Live blocks the scopes count that no table holds (of the scope asked for, if any).
+    pub untraced: Untraced,
 }
 
 /// One stack with what it allocated since tracing started.
@@ -100,6 +109,8 @@ pub struct StackReport {
     pub stacks: usize,
     /// The stacks listed.
     pub by_stack: Vec<StackAllocations>,
+    /// Live blocks the scopes count that no table holds.
+    pub untraced: Untraced,
 }
 
 /// Scope names by id, as the reading found them.
@@ -185,22 +196,29 @@ pub fn leaks(
     symbolizer: &mut Symbolizer,
 ) -> Result<LeakReport, TraceError> {
     let now = skull_mem_core::trace::now_ns();
-    let (reading, (blocks, stacks, status, unloaded)) =
+    let (reading, (blocks, set, index_of, status, unloaded)) =
         reader::read_pid_with(dir, pid, |view: &SegmentView| {
             let tables = view.trace;
             let blocks: Vec<LiveBlock> = tables.live_blocks();
-            let stacks: HashMap<u32, Vec<u64>> = blocks
-                .iter()
-                .map(|block| (block.stack, tables.stack(block.stack).frames))
-                .collect();
+            // Each recorded stack is read from the trie once, however many blocks it has.
+            let mut index_of: FxHashMap<u32, usize> =
+                FxHashMap::with_capacity_and_hasher(blocks.len(), Default::default());
+            let mut ids = Vec::new();
+            for block in &blocks {
+                index_of.entry(block.stack).or_insert_with(|| {
+                    ids.push(block.stack);
+                    ids.len() - 1
+                });
+            }
+            let set = StackSet::read(tables, &ids);
             let unloaded = view.region.unloaded.modules();
-            (blocks, stacks, TraceStatus::of_view(view), unloaded)
+            (blocks, set, index_of, TraceStatus::of_view(view), unloaded)
         })?;
     let names = scope_names(&reading);
     let sampling = sampling(&status);
     let min_age_ns = (options.min_age.max(0.0) * 1e9) as u64;
-    // Equal stacks may be interned twice (a race between threads): one group per content.
-    let mut by_stack: HashMap<&[u64], Group> = HashMap::new();
+    // Blocks by recorded stack first; stacks are then grouped by what they show.
+    let mut by_stack: Vec<Option<Group>> = (0..set.len()).map(|_| None).collect();
     for block in &blocks {
         let age = now.saturating_sub(block.time_ns);
         if age < min_age_ns {
@@ -211,8 +229,7 @@ pub fn leaks(
                 continue;
             }
         }
-        let addresses = stacks.get(&block.stack).map_or(&[][..], |s| &s[..]);
-        let group = by_stack.entry(addresses).or_insert_with(|| Group::new(age));
+        let group = by_stack[index_of[&block.stack]].get_or_insert_with(|| Group::new(age));
         group.tally.add(sampling, block.size, 1);
         if !group.scopes.contains(&block.scope) {
             group.scopes.push(block.scope);
@@ -222,24 +239,52 @@ pub fn leaks(
     }
     let process = Process::attach(pid).ok();
     let mut symbols = StackSymbols::new(symbolizer, process.as_ref(), &unloaded);
+    // The addresses of the stacks with blocks listed, each symbolized once.
+    let mut wanted = vec![false; set.distinct()];
+    for (index, _) in by_stack.iter().enumerate().filter(|(_, g)| g.is_some()) {
+        for &id in set.ids(index) {
+            wanted[id as usize] = true;
+        }
+    }
+    let wanted: Vec<u64> = (0..set.distinct() as u32)
+        .filter(|&id| wanted[id as usize])
+        .map(|id| set.address(id))
+        .collect();
+    symbols.prepare(&wanted, options.progress);
     // Each group shows the stack of its largest member; frames are built for those listed.
-    let mut groups: HashMap<Vec<u64>, (Group, &[u64])> = HashMap::new();
-    for (addresses, mut group) in by_stack {
-        group.truncated = truncated(addresses.len(), &status);
-        let key = symbols.key(options.group_by, addresses);
-        match groups.get_mut(&key) {
-            Some((merged, shown)) => {
-                if group.tally.bytes > merged.tally.bytes {
-                    *shown = addresses;
-                }
-                merged.absorb(group);
+    // Equal stacks interned twice (a race between threads) have equal keys: one group.
+    let mut groups: FxHashMap<Vec<u64>, (Group, usize)> =
+        FxHashMap::with_capacity_and_hasher(set.len(), Default::default());
+    {
+        let no_sites = Sites::default();
+        let sites: Vec<&Sites> = (0..set.distinct() as u32)
+            .map(|id| symbols.sites(set.address(id)).unwrap_or(&no_sites))
+            .collect();
+        let mut key = Vec::new();
+        for (index, group) in by_stack.into_iter().enumerate() {
+            let Some(mut group) = group else { continue };
+            let ids = set.ids(index);
+            group.truncated = truncated(ids.len(), &status);
+            key.clear();
+            for &id in ids {
+                options
+                    .group_by
+                    .extend_key(&mut key, set.address(id), sites[id as usize]);
             }
-            None => {
-                groups.insert(key, (group, addresses));
+            match groups.get_mut(&key[..]) {
+                Some((merged, shown)) => {
+                    if group.tally.bytes > merged.tally.bytes {
+                        *shown = index;
+                    }
+                    merged.absorb(group);
+                }
+                None => {
+                    groups.insert(key.clone(), (group, index));
+                }
             }
         }
     }
-    let mut groups: Vec<(Group, &[u64])> = groups.into_values().collect();
+    let mut groups: Vec<(Group, usize)> = groups.into_values().collect();
     groups.sort_by(|a, b| by_size(&a.0.tally, &b.0.tally));
     let total = groups.len();
     groups.truncate(limit(options.top));
@@ -258,10 +303,11 @@ pub fn leaks(
                 .collect(),
             oldest_seconds: group.oldest_ns as f64 / 1e9,
             newest_seconds: group.newest_ns as f64 / 1e9,
-            frames: symbols.stack(shown),
+            frames: symbols.stack(&set.addresses(shown)),
         })
         .collect();
     Ok(LeakReport {
+        untraced: untraced(&reading, &blocks, &status, options.scope.as_deref()),
         pid,
         status,
         group_by: options.group_by.name().to_owned(),
@@ -273,23 +319,26 @@ pub fn leaks(
 
 /// Every stack tracing recorded in process `pid`, with its traced allocations and bytes
 /// since tracing started (freed or not), largest first: where the allocations come from.
+/// With `progress`, says on stderr how symbolizing goes (see `LeakOptions::progress`).
 pub fn stacks(
     dir: &Path,
     pid: u32,
     top: usize,
+    progress: bool,
     symbolizer: &mut Symbolizer,
 ) -> Result<StackReport, TraceError> {
-    let (_, (recorded, status, unloaded)) =
+    let (reading, (recorded, live, status, unloaded)) =
         reader::read_pid_with(dir, pid, |view: &SegmentView| {
             (
                 view.trace.stacks(),
+                view.trace.live_blocks(),
                 TraceStatus::of_view(view),
                 view.region.unloaded.modules(),
             )
         })?;
     let sampling = sampling(&status);
     // Equal stacks may be interned twice (a race between threads): merge by content.
-    let mut merged: HashMap<Vec<u64>, Tally> = HashMap::new();
+    let mut merged: FxHashMap<Vec<u64>, Tally> = FxHashMap::default();
     for (stack, allocations, bytes) in recorded {
         let frames = stack.frames;
         if allocations == 0 {
@@ -307,6 +356,14 @@ pub fn stacks(
     merged.truncate(limit(top));
     let process = Process::attach(pid).ok();
     let mut symbols = StackSymbols::new(symbolizer, process.as_ref(), &unloaded);
+    let mut wanted: Vec<u64> = merged
+        .iter()
+        .flat_map(|(frames, _)| frames)
+        .copied()
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    symbols.prepare(&wanted, progress);
     let by_stack = merged
         .iter()
         .map(|(frames, tally)| StackAllocations {
@@ -318,6 +375,7 @@ pub fn stacks(
         })
         .collect();
     Ok(StackReport {
+        untraced: untraced(&reading, &live, &status, None),
         pid,
         status,
         estimated: sampling.sampled(),

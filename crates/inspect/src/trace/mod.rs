@@ -14,8 +14,11 @@ pub mod events;
 pub mod frames;
 pub mod grouping;
 pub mod leaks;
+pub mod progress;
 pub mod render;
+pub mod stack_set;
 pub mod status;
+pub mod untraced;
 
 use std::fmt;
 

@@ -7,6 +7,7 @@ use super::events::TraceEvent;
 use super::frames::Frame;
 use super::leaks::{LeakReport, StackReport};
 use super::status::TraceStatus;
+use super::untraced::Untraced;
 use crate::render::escape::escape;
 use crate::render::table::fixed;
 
@@ -81,6 +82,25 @@ fn amount(bytes: u64, blocks: u64, what: &str, estimate: &Estimate) -> String {
 const ESTIMATED: &str = "figures are estimated from a sample by bytes: a sampled block of s bytes \
      stands for s / (1 - e^(-s/M)) bytes (M the sampling mean); ± is 1/sqrt(samples)";
 
+/// `not traced: 72704 bytes in 1 live block(s) the scopes count: ...`, one line, or nothing
+/// when every live block is traced.
+fn push_untraced(out: &mut Vec<String>, untraced: &Untraced) {
+    if untraced.parts.is_empty() {
+        return;
+    }
+    let parts: Vec<String> = untraced
+        .parts
+        .iter()
+        .map(|p| format!("{} bytes in {} block(s) {}", p.bytes, p.blocks, p.why))
+        .collect();
+    out.push(format!(
+        "not traced: {} bytes in {} live block(s) the scopes count: {}",
+        untraced.bytes,
+        untraced.blocks,
+        parts.join("; ")
+    ));
+}
+
 fn join(out: Vec<String>) -> String {
     let mut text = out.join("\n");
     text.push('\n');
@@ -115,6 +135,7 @@ pub fn leaks_text(report: &LeakReport) -> String {
     if report.estimated {
         out.push(ESTIMATED.to_owned());
     }
+    push_untraced(&mut out, &report.untraced);
     if report.group_by != "line" {
         out.push(format!("grouped by {}", report.group_by));
     }
@@ -157,6 +178,7 @@ pub fn stacks_text(report: &StackReport) -> String {
     if report.estimated {
         out.push(ESTIMATED.to_owned());
     }
+    push_untraced(&mut out, &report.untraced);
     if report.by_stack.is_empty() {
         out.push("(nothing traced)".to_owned());
     }
