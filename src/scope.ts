@@ -62,7 +62,9 @@ export interface ScopeOptions {
   kind?: ScopeKind;
 }
 
-const STATE_KEY = Symbol.for('skull-mem.context-state.v2');
+/** The key of the shared state; its version changes with the state's shape (v3: `actual` and
+ * `settling`), so that copies of this module only share a state they all understand. */
+const STATE_KEY = Symbol.for('skull-mem.context-state.v3');
 
 /** This module's handle on the shared state (null: no-op mode, nothing is measured), so that
  * `run` does not look it up on `globalThis`. */
