@@ -75,10 +75,12 @@ export function instrumentHttp(server: Server, options: HttpScopeOptions = {}): 
   const onStart = (message: unknown): void => {
     const { request, server: from } = message as RequestStart;
     if (from !== server) return;
-    const name = fitName(route(request));
+    // Keyed by the route's own name, so that only a new route pays for `fitName` (it measures
+    // UTF-8 bytes: a cost per request otherwise).
+    const name = route(request);
     let scope = scopes.get(name);
     if (!scope) {
-      scope = routeScope(name);
+      scope = routeScope(fitName(name));
       scopes.set(name, scope);
     }
     enterForCurrentCallback(scope);

@@ -15,8 +15,13 @@ export const PROPAGATION_ENV = 'SKULL_MEM_PROPAGATION';
 
 /** The state the context hooks and `Scope.run` share. */
 export interface ContextState {
-  /** The scope of the JavaScript now running; the thread-local holds the same id. */
+  /** The scope of the JavaScript now running. */
   current: number;
+  /** The scope the thread-local holds: `current`, except from the end of a promise
+   * continuation until the next switch or the settling tick (`afterContinuation`). */
+  actual: number;
+  /** Whether a settling tick is queued. */
+  settling: boolean;
   /** The scopes to restore, one per callback being run. */
   saved: number[];
   /** The native switch. */
@@ -76,11 +81,42 @@ function choose(): ContextState['mechanism'] {
 
 /** Makes `id` current in JavaScript and in the thread-local. */
 export function enter(state: ContextState, id: number): void {
-  if (id !== state.current) {
+  state.current = id;
+  if (id !== state.actual) {
     state.switchTo(id);
-    state.current = id;
+    state.actual = id;
   }
 }
+
+/**
+ * The `after` hook of promise continuations. A continuation run by the microtask queue (no
+ * callback around it: `saved` is empty once popped) is mostly followed by another one, often
+ * of the same scope (each `await` resumes as one): switching the thread-local back to the
+ * outer scope there and to the next continuation's scope right after costs two native calls
+ * per `await` for nothing, the calls that dominate skull-mem's cost on await-heavy code. So
+ * there the thread-local keeps the scope, and `current` alone goes back: the next switch
+ * (`before` of the next callback, `run`) settles it. What runs natively once the queue is
+ * empty must be charged to the outer scope, though, and no hook runs then: a `process.nextTick`
+ * queued here runs right after the queue empties, before Node returns to native code
+ * (InternalCallbackScope::Close runs the tick queue after the microtask checkpoint, and
+ * processTicksAndRejections loops until both are empty), and its `before`/`after` hooks switch
+ * the thread-local back. Only microtasks: any other callback's `after` is followed by native
+ * code, and switches at once. Used by every mechanism (`async-hooks` sees promises through
+ * async_hooks, the others through V8's promise hooks).
+ */
+function afterContinuation(state: ContextState, settled: () => void): void {
+  const outer = state.saved.pop() ?? 0;
+  if (state.saved.length !== 0) return enter(state, outer);
+  state.current = outer;
+  if (outer !== state.actual && !state.settling) {
+    state.settling = true;
+    nextTick(settled);
+  }
+}
+
+/** Node's own `process.nextTick`, taken at load: fake timers that replace it later (a test
+ * framework's) must not hold back the settling tick. */
+const nextTick = process.nextTick;
 
 /** Where the `async-hooks` mechanism keeps a resource's scope (a property, as
  * AsyncLocalStorage does on Node 20). */
@@ -96,6 +132,8 @@ export function installPropagation(current: number, switchTo: (id: number) => nu
   const mechanism = choose();
   const state: ContextState = {
     current,
+    actual: current,
+    settling: false,
     saved: [],
     switchTo,
     threadpool: Promise.resolve(0),
@@ -103,6 +141,11 @@ export function installPropagation(current: number, switchTo: (id: number) => nu
     mechanism,
   };
   const after = (): void => enter(state, state.saved.pop() ?? 0);
+  // The settling tick's callback has nothing to switch: its own hooks do.
+  const settled = (): void => {
+    state.settling = false;
+  };
+  const afterPromise = (): void => afterContinuation(state, settled);
   // The tag of a resource (promise, timer, I/O request) created inside a scope: its scope.
   const init = (resource: Tagged): void => {
     if (state.current !== 0) resource[SCOPE_TAG] = state.current;
@@ -114,7 +157,7 @@ export function installPropagation(current: number, switchTo: (id: number) => nu
   if (mechanism === 'promise-hooks') {
     // Promises through V8's own hooks (no async ids, no resource stack); everything else
     // through async_hooks, which then leaves promises alone.
-    promiseHooks.createHook({ init: (promise) => init(promise as Tagged), before: (promise) => beforeTagged(promise as Tagged), after });
+    promiseHooks.createHook({ init: (promise) => init(promise as Tagged), before: (promise) => beforeTagged(promise as Tagged), after: afterPromise });
     createHook({
       init: (_id, _type, _trigger, resource: Tagged) => init(resource),
       before: () => beforeTagged(executionAsyncResource() as Tagged),
@@ -128,13 +171,20 @@ export function installPropagation(current: number, switchTo: (id: number) => nu
       state.saved.push(state.current);
       enter(state, store.getStore() ?? 0);
     };
-    promiseHooks.createHook({ before, after });
+    promiseHooks.createHook({ before, after: afterPromise });
     createHook({ before, after, trackPromises: false } as Parameters<typeof createHook>[0]).enable();
   } else {
+    // Promises come through the same hooks: whether the outermost callback (the one the
+    // microtask queue runs) is a promise's continuation decides which `after` it gets.
+    let promiseOutermost = false;
     createHook({
       init: (_id, _type, _trigger, resource: Tagged) => init(resource),
-      before: () => beforeTagged(executionAsyncResource() as Tagged),
-      after,
+      before: () => {
+        const resource = executionAsyncResource();
+        if (state.saved.length === 0) promiseOutermost = resource instanceof Promise;
+        beforeTagged(resource as Tagged);
+      },
+      after: () => (promiseOutermost && state.saved.length === 1 ? afterPromise() : after()),
     }).enable();
   }
   return state;

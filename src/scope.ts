@@ -8,8 +8,11 @@
  * continuation, timer, nextTick, I/O callback) the thread-local is switched to the scope the
  * callback was created in (none: `core`), and after it switched back, so native work between
  * callbacks (the event loop, Node's C++) is never charged to the last scope that happened to
- * run. A switch is one call of the addon's raw `scopeSwitch` (~25 ns), made only when the
- * scope actually changes.
+ * run. A switch is one call of the addon's raw `scopeSwitch` (45 ns on Node 20, 85-90 ns on
+ * Node 22 and 24, measured in a loop on a busy 2-core machine), made only when the scope
+ * actually changes; with the promise mechanisms, a continuation run by the microtask queue
+ * leaves the thread-local on its scope for the next one, and a tick queued behind the queue
+ * switches back before Node's native code runs (src/propagation.ts, `afterContinuation`).
  *
  * How the scope of a callback is known depends on the runtime; the default is the cheapest
  * exact mechanism the runtime has, found by feature detection at load time (src/propagation.ts);
@@ -27,10 +30,11 @@
  *   async resource created inside a scope, the way AsyncLocalStorage does on Node 20, and
  *   `before`/`after` switch to the tag of the resource whose callback runs.
  * Measured, benches/node_scope.mjs, await fn() with three awaits wrapped in `run`, against plain
- * node, two runs on a 2-core machine shared with a dozen busy processes (load ~12): Node 24
- * promise-hooks 1.9x and 2.6x, context-frame 2.8x and 4.1x, async-hooks 4.4x and 6.7x (a sync
- * `run`: 200-470 ns with promise-hooks or async-hooks, 0.9-2.3 µs with context-frame); Node 22
- * async-hooks 1.7-2.7x; Node 20 async-hooks 5.2x.
+ * node, on a 2-core machine shared with a dozen busy processes (load 6-12): Node 24
+ * promise-hooks 2.3x (2.8x before continuations left the thread-local for the next one),
+ * context-frame 3.2x, async-hooks 6.2x (a sync `run`: about 200 ns with promise-hooks or
+ * async-hooks, about 1.2 µs with context-frame); Node 22 async-hooks 1.7-2.7x; Node 20
+ * async-hooks 5.2x. benches/README.md says where the time goes.
  *
  * Without the preload (or without the native files) nothing is measured and scopes are
  * pass-throughs: `run(fn)` is `fn()`, every scope has the id of `core`, nothing throws.
@@ -58,7 +62,9 @@ export interface ScopeOptions {
   kind?: ScopeKind;
 }
 
-const STATE_KEY = Symbol.for('skull-mem.context-state.v2');
+/** The key of the shared state; its version changes with the state's shape (v3: `actual` and
+ * `settling`), so that copies of this module only share a state they all understand. */
+const STATE_KEY = Symbol.for('skull-mem.context-state.v3');
 
 /** This module's handle on the shared state (null: no-op mode, nothing is measured), so that
  * `run` does not look it up on `globalThis`. */
@@ -192,9 +198,9 @@ export function currentScopeId(): number {
 }
 
 /**
- * How scopes follow async continuations in this process: `context-frame` (Node 24),
- * `async-hooks` (Node 20 and 22), or `none` when nothing is measured; see the top of this
- * module. Installs the mechanism if scopes were not used yet.
+ * How scopes follow async continuations in this process: `promise-hooks` (the default on Node
+ * 24; `context-frame` when forced), `async-hooks` (Node 20 and 22), or `none` when nothing is
+ * measured; see the top of this module. Installs the mechanism if scopes were not used yet.
  */
 export function scopePropagation(): Propagation {
   return contextState()?.mechanism ?? 'none';

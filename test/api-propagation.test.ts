@@ -2,7 +2,7 @@
 // (.ci/run runs this file under Node 20, 22 and 24).
 import { describe, expect, it } from 'vitest';
 import { PRELUDE, evaluate } from './fixtures/api-run';
-import { INDEX } from './helpers';
+import { INDEX, ROOT, run } from './helpers';
 import { NODE_MAJOR, PER_BUFFER_BYTES } from './fixtures/v8-buffers';
 
 const NATIVE = INDEX.replace(/index\.js$/, 'native.js');
@@ -36,6 +36,32 @@ describe('scope propagation', () => {
     for (const mechanism of MECHANISMS) expect(chosen({ SKULL_MEM_PROPAGATION: mechanism })).toBe(mechanism);
     // One this runtime lacks (or no such name) is ignored.
     expect(chosen({ SKULL_MEM_PROPAGATION: NODE_MAJOR >= 24 ? 'none' : 'context-frame' })).toBe(MECHANISMS[0]);
+  });
+});
+
+describe('benches/node_scope.mjs', () => {
+  it('runs_every_mechanism_of_this_runtime_against_plain_node_and_prints_its_table', () => {
+    // The benchmark with one round of tiny counts (figures meaningless, well under a second of
+    // work): it must start a child per mechanism and print a row for each, so it cannot rot
+    // unnoticed when the API moves. Rows: 2 sync and 2 async baselines, a sync and an async
+    // row per mechanism, 3 floors.
+    const result = run([process.execPath, `${ROOT}/benches/node_scope.mjs`], { env: { ROUNDS: '1', SYNC_CALLS: '1000', ASYNC_CALLS: '100' } });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const rows = result.stdout.split('\n').filter((line) => / ns +[\d.]+x plain/.test(line));
+    const config = (line: string) => line.slice(28).trim().split(/ +/)[0];
+    expect(rows.map(config)).toEqual([
+      'plain',
+      'preload',
+      ...MECHANISMS.map((m) => `scoped:${m}`),
+      'plain',
+      'preload',
+      ...MECHANISMS.map((m) => `scoped:${m}`),
+      'ah-empty',
+      'als',
+      'v8-promise',
+    ]);
+    expect(result.stdout).toMatch(new RegExp(`async3 with scopes \\(${MECHANISMS[0]}\\) / plain: [\\d.]+x`));
   });
 });
 
@@ -151,5 +177,22 @@ describe.each(MECHANISMS)('scope propagation with %s', (mechanism) => {
       out.core = seen.filter((s) => s === 'core').length;
       out.mechanism = sm.scopePropagation();`, { env });
     expect(out).toEqual({ wrong: 0, a: 20, core: 60, mechanism });
+  });
+  it('the_thread_local_is_core_again_when_native_code_runs_after_a_scope_s_continuations', () => {
+    // A scope's ten awaits resume one after another in the microtask queue; the promise
+    // mechanisms leave the thread-local on the scope between them and switch it back with a
+    // tick queued behind them (src/propagation.ts, afterContinuation). Then nothing is left:
+    // Node calls the 'beforeExit' listener from native code with no async context, so no hook
+    // runs before it and it reads the thread-local exactly as the event loop left it. It must
+    // be core (0), as every allocation Node makes between callbacks is charged to it.
+    const out = evaluate(`
+      const native = require(${JSON.stringify(NATIVE)}).nativeBinding();
+      const a = sm.defineScope('prop-settle');
+      await new Promise((r) => setTimeout(r, 1));
+      const task = a.run(async () => { for (let i = 0; i < 10; i++) await null; return native.scopeCurrent(); });
+      out.raw = await new Promise((resolve) => process.once('beforeExit', () => resolve(native.scopeCurrent())));
+      out.inTask = (await task) === a.id;
+      out.mechanism = sm.scopePropagation();`, { env });
+    expect(out).toEqual({ raw: 0, inTask: true, mechanism });
   });
 });

@@ -100,6 +100,7 @@ describe('the typed binding', () => {
            traceStatus: () => b.traceStatus(pid),
            traceLeaks: () => b.traceLeaks(pid, undefined, 0, undefined, 1),
            traceLeaksAsync: () => b.traceLeaksAsync(pid, undefined, 0, undefined, 1),
+           LeakPages: () => b.LeakPages,
            releaseSymbols: () => b.releaseSymbols(),
            traceReport: () => b.traceReport(pid, undefined, 1),
            traceEvents: () => b.traceEvents(pid, undefined, 0, 1, 0),
@@ -131,14 +132,18 @@ describe('the typed binding', () => {
          };
          const out = { untested: Object.keys(b).filter((name) => !(name in calls)), kinds: {} };
          for (const [name, call] of Object.entries(calls)) out.kinds[name] = kind(call());
-         b.traceControl(pid, undefined, 0, 0, []);
-         out.summary = [b.humanBytes(1536), b.memoryTable(snap, { detail: false, sort: 'name' }).split('\\n')[0].startsWith('======== Skull Memory Measurement'),
-           growth.seconds, reading.report.scopes[0].counters.alloc_bytes > 0];
-         process.stdout.write(JSON.stringify(out));`,
+         // What the asynchronous report resolves to: its pages, objects too (the outcome once).
+         b.traceLeaksAsync(pid, undefined, 0, undefined, 1).then((pages) => {
+           out.leakPages = [pages instanceof b.LeakPages, kind(pages.outcome()), kind(pages.outcome()), kind(pages.nextGroups(1)[0]), kind(pages.nextGroups(1))];
+           b.traceControl(pid, undefined, 0, 0, []);
+           out.summary = [b.humanBytes(1536), b.memoryTable(snap, { detail: false, sort: 'name' }).split('\\n')[0].startsWith('======== Skull Memory Measurement'),
+             growth.seconds, reading.report.scopes[0].counters.alloc_bytes > 0];
+           process.stdout.write(JSON.stringify(out));
+         });`,
         { preload: true, env: { SKULL_MEM_DIR: dir } },
       );
       expect(out.stderr).toBe('');
-      const result = JSON.parse(out.stdout) as { untested: string[]; kinds: Record<string, string>; summary: unknown[] };
+      const result = JSON.parse(out.stdout) as { untested: string[]; kinds: Record<string, string>; leakPages: unknown[]; summary: unknown[] };
       expect(result.untested).toEqual([]);
       const texts = Object.entries(result.kinds).filter(([, kind]) => kind === 'string').map(([name]) => name);
       expect(texts.sort()).toEqual(TEXT_FUNCTIONS);
@@ -161,6 +166,7 @@ describe('the typed binding', () => {
         traceControl: 'object',
         traceLeaks: 'object',
         traceLeaksAsync: 'promise',
+        LeakPages: 'function',
         releaseSymbols: 'boolean',
         traceReport: 'object',
         traceEvents: 'object',
@@ -171,6 +177,8 @@ describe('the typed binding', () => {
         tracePprof: 'object',
         snapshotPprof: 'object',
       });
+      // A LeakPages; the report without groups, then null; one group (top 1); then none left.
+      expect(result.leakPages).toEqual([true, 'object', 'null', 'object', 'array']);
       expect(result.summary).toEqual(['1.5 KiB', true, 1, true]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
