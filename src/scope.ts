@@ -31,10 +31,10 @@
  *   `before`/`after` switch to the tag of the resource whose callback runs.
  * Measured, benches/node_scope.mjs, await fn() with three awaits wrapped in `run`, against plain
  * node, on a 2-core machine shared with a dozen busy processes (load 6-12): Node 24
- * promise-hooks 2.3x (2.8x before continuations left the thread-local for the next one),
- * context-frame 3.2x, async-hooks 6.2x (a sync `run`: about 200 ns with promise-hooks or
- * async-hooks, about 1.2 µs with context-frame); Node 22 async-hooks 1.7-2.7x; Node 20
- * async-hooks 5.2x. benches/README.md says where the time goes.
+ * promise-hooks 2.3-2.4x (2.8x before continuations left the thread-local for the next one),
+ * context-frame 3.2-3.5x, async-hooks 5.5-6.2x (a sync `run`: about 200 ns with promise-hooks
+ * or async-hooks, about 1.2 µs with context-frame); Node 22 async-hooks 3.0x; Node 20
+ * async-hooks 4.3x (6.2x before). benches/README.md says where the time goes.
  *
  * Without the preload (or without the native files) nothing is measured and scopes are
  * pass-throughs: `run(fn)` is `fn()`, every scope has the id of `core`, nothing throws.
