@@ -183,15 +183,20 @@ impl SegmentHeader {
 /// (`file_offset`, `reserved`), the unit it grows by (`unit`) and the file's size: `None`
 /// when the record is corrupt. Only committed bytes may be read: reading a hole of a file
 /// on a full tmpfs can fault.
+///
+/// `file_size` is asked after the record is read: the writer reserves a chunk in the file
+/// before it records it, so a size taken after the record covers all it says, while a size
+/// taken before could miss a chunk recorded meanwhile and call a growing segment corrupt.
 pub fn area_committed(
     record: &AreaRecord,
     file_offset: u64,
     reserved: u64,
     unit: u64,
-    file_size: u64,
+    file_size: impl FnOnce() -> u64,
 ) -> Option<u64> {
     let committed = record.committed.load(Ordering::Acquire);
     let offset = record.file_offset.load(Ordering::Relaxed);
+    let file_size = if committed == 0 { 0 } else { file_size() };
     // Nothing committed needs no file behind it (later areas start past the file's end).
     let fits = committed == 0
         || (committed <= reserved && file_offset.checked_add(committed)? <= file_size);

@@ -336,7 +336,10 @@ impl Areas {
         // are mapped but never touched.
         let mut committed_bytes = 0;
         let mut map = |record: &AreaRecord, offset: u64, reserved: u64, unit: u64, whole: bool| {
-            let committed = segment::area_committed(record, offset, reserved, unit, size)
+            // The file only grows; its size now, after the header was checked, is asked
+            // once the record has been read (see `area_committed`).
+            let now = || file.metadata().map_or(size, |meta| meta.len().max(size));
+            let committed = segment::area_committed(record, offset, reserved, unit, now)
                 .ok_or_else(|| ReadError::Corrupt {
                     path: path.to_owned(),
                     what: "an area record does not fit its file",
