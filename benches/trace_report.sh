@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # benches/trace_report.sh — how long `skull-trace leaks` and `report` take on a process with
-# STACKS distinct allocation stacks (default 100,000; benches/unique_stacks.c), traced from
-# start-up. Cold: a fresh `skull-trace` process (symbolizer cache empty). Warm: the in-process
-# API's second call (the binding keeps one symbolizer). Targets: under 2 s cold, under 0.3 s
-# warm. Prints the stacks recorded and dropped beside the figures: a figure with drops is of
-# fewer stacks than asked for (the stack table holds 8,192 before issue 15's tables land).
-# Needs `npm run build` (dist/ and the shipped library).
+# STACKS distinct allocation stacks (default 100,000, at most 1,594,323; benches/unique_stacks.c),
+# traced from start-up. Cold: a fresh `skull-trace` process (symbolizer cache empty). Warm: the
+# in-process API's second call (the binding keeps one symbolizer). Targets: under 2 s cold,
+# under 0.3 s warm. Prints the live blocks recorded and the drops beside the figures: a figure
+# with drops is of fewer stacks than asked for. Then the engine alone, without node
+# (crates/inspect/examples/leak_report.rs, built here). Needs `npm run build` (dist/ and the
+# shipped library).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -37,3 +38,5 @@ SKULL_MEM_DIR=$tmp node -e '
     for (let i = 0; i < 3; i++) { const t = process.hrtime.bigint(); run(); times.push(Number(process.hrtime.bigint() - t) / 1e9); }
     console.log(`${name} in process: first ${times[0].toFixed(3)} s, warm ${times[1].toFixed(3)} s, ${times[2].toFixed(3)} s`);
   }' "$root/dist/src/index.js" "$pid"
+(cd "$root" && nice cargo build --quiet --release -p skull-mem-inspect --example leak_report)
+"$root/target/release/examples/leak_report" "$tmp" "$pid" 3

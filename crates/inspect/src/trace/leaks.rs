@@ -210,7 +210,7 @@ pub fn leaks(
                     ids.len() - 1
                 });
             }
-            let set = StackSet::read(tables, &ids);
+            let set = StackSet::read(tables, &ids, options.progress);
             let unloaded = view.region.unloaded.modules();
             (blocks, set, index_of, TraceStatus::of_view(view), unloaded)
         })?;
@@ -338,7 +338,8 @@ pub fn stacks(
         })?;
     let sampling = sampling(&status);
     // Equal stacks may be interned twice (a race between threads): merge by content.
-    let mut merged: FxHashMap<Vec<u64>, Tally> = FxHashMap::default();
+    let mut merged: FxHashMap<Vec<u64>, Tally> =
+        FxHashMap::with_capacity_and_hasher(recorded.len(), Default::default());
     for (stack, allocations, bytes) in recorded {
         let frames = stack.frames;
         if allocations == 0 {

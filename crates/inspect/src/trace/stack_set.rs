@@ -9,10 +9,42 @@ use std::thread;
 use rustc_hash::FxHashMap;
 use skull_mem_core::trace::tables::TraceTables;
 
+use super::progress::{thousands, Progress};
+
 /// Stacks read by one thread at least: below this, another thread costs more than it saves.
 const STACKS_PER_THREAD: usize = 20_000;
 /// Threads that read stacks at most: reading the trie is bound by memory, not cores.
 const MAX_THREADS: usize = 4;
+/// Stacks read between two looks at the clock for the progress line.
+const STACKS_PER_BATCH: usize = STACKS_PER_THREAD * MAX_THREADS;
+
+/// The frames of the stacks `ids`, in that order, on up to `cores` threads.
+fn walk(tables: &TraceTables, ids: &[u32], cores: usize) -> Vec<Vec<Vec<u64>>> {
+    let threads = cores
+        .min(MAX_THREADS)
+        .min(ids.len() / STACKS_PER_THREAD)
+        .max(1);
+    let walk = |part: &[u32]| -> Vec<Vec<u64>> {
+        part.iter().map(|&id| tables.stack(id).frames).collect()
+    };
+    if threads == 1 {
+        return vec![walk(ids)];
+    }
+    thread::scope(|scope| {
+        let walkers: Vec<_> = ids
+            .chunks(ids.len().div_ceil(threads))
+            .map(|part| scope.spawn(move || walk(part)))
+            .collect();
+        walkers
+            .into_iter()
+            .map(|walker| {
+                walker
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            })
+            .collect()
+    })
+}
 
 /// Stacks as address ids, and the distinct addresses.
 #[derive(Default)]
@@ -30,38 +62,19 @@ impl StackSet {
     }
 
     /// The stacks with ids `ids` of `tables`, in that order. Walking the trie from each
-    /// stack's innermost node is most of a large report's time: threads share the walks.
-    pub fn read(tables: &TraceTables, ids: &[u32]) -> StackSet {
-        let threads = thread::available_parallelism()
-            .map_or(1, NonZeroUsize::get)
-            .min(MAX_THREADS)
-            .min(ids.len() / STACKS_PER_THREAD)
-            .max(1);
-        let walk = |part: &[u32]| -> Vec<Vec<u64>> {
-            part.iter().map(|&id| tables.stack(id).frames).collect()
-        };
-        let parts: Vec<Vec<Vec<u64>>> = if threads == 1 {
-            vec![walk(ids)]
-        } else {
-            thread::scope(|scope| {
-                let walkers: Vec<_> = ids
-                    .chunks(ids.len().div_ceil(threads))
-                    .map(|part| scope.spawn(move || walk(part)))
-                    .collect();
-                walkers
-                    .into_iter()
-                    .map(|walker| {
-                        walker
-                            .join()
-                            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-                    })
-                    .collect()
-            })
-        };
+    /// stack's innermost node is most of a large report's time: threads share the walks,
+    /// a batch at a time, and with `progress` a terminal is told how far they are.
+    pub fn read(tables: &TraceTables, ids: &[u32], progress: bool) -> StackSet {
+        let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let what = format!("skull-trace: reading {} stacks", thousands(ids.len()));
+        let mut progress = Progress::new(progress, what, ids.len());
         let mut set = StackSet::new();
         set.spans.reserve(ids.len());
-        for stack in parts.iter().flatten() {
-            set.push(stack);
+        for (batch, part) in ids.chunks(STACKS_PER_BATCH).enumerate() {
+            for stack in walk(tables, part, cores).iter().flatten() {
+                set.push(stack);
+            }
+            progress.update(batch * STACKS_PER_BATCH + part.len());
         }
         set
     }
