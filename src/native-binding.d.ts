@@ -148,6 +148,11 @@ export interface LeakReport {
   estimated: boolean
   /** Groups with live blocks (before `top`). */
   stacks: number
+  /**
+   * Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
+   * frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
+   */
+  jit_note?: 'function_lines' | 'unnamed'
   /** The groups listed, largest first. */
   groups: Array<LeakGroup>
 }
@@ -592,6 +597,11 @@ export interface StackReport {
   estimated: boolean
   /** Distinct stacks (before `top`). */
   stacks: number
+  /**
+   * Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
+   * frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
+   */
+  jit_note?: 'function_lines' | 'unnamed'
   /** The stacks listed, largest by bytes first. */
   by_stack: Array<StackEntry>
 }

@@ -135,6 +135,10 @@ pub struct LeakReport {
     pub estimated: bool,
     /// Groups with live blocks (before `top`).
     pub stacks: u32,
+    /// Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
+    /// frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
+    #[napi(js_name = "jit_note", ts_type = "'function_lines' | 'unnamed'")]
+    pub jit_note: Option<String>,
     /// The groups listed, largest first.
     pub groups: Vec<LeakGroup>,
 }
@@ -172,6 +176,10 @@ pub struct StackReport {
     pub estimated: bool,
     /// Distinct stacks (before `top`).
     pub stacks: u32,
+    /// Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
+    /// frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
+    #[napi(js_name = "jit_note", ts_type = "'function_lines' | 'unnamed'")]
+    pub jit_note: Option<String>,
     /// The stacks listed, largest by bytes first.
     #[napi(js_name = "by_stack")]
     pub by_stack: Vec<StackEntry>,
@@ -293,6 +301,8 @@ impl From<TraceFrame> for frames_model::Frame {
                 line: f.line,
                 module,
                 inlined: f.inlined,
+                // What a frame's line means is said by the report's `jit_note`.
+                jit: None,
             }),
             text: f.text,
         }
@@ -329,6 +339,7 @@ impl From<&leaks_model::LeakReport> for LeakReport {
             group_by: r.group_by.clone(),
             estimated: r.estimated,
             stacks: r.stacks as u32,
+            jit_note: r.jit_note.map(|note| note.name().to_owned()),
             groups: r
                 .groups
                 .iter()
@@ -359,6 +370,7 @@ impl From<LeakReport> for leaks_model::LeakReport {
             group_by: r.group_by,
             estimated: r.estimated,
             stacks: r.stacks as usize,
+            jit_note: r.jit_note.and_then(|note| note.parse().ok()),
             groups: r
                 .groups
                 .into_iter()
@@ -385,6 +397,7 @@ impl From<&leaks_model::StackReport> for StackReport {
             status: TraceStatus::from(&r.status),
             estimated: r.estimated,
             stacks: r.stacks as u32,
+            jit_note: r.jit_note.map(|note| note.name().to_owned()),
             by_stack: r
                 .by_stack
                 .iter()
@@ -410,6 +423,7 @@ impl From<StackReport> for leaks_model::StackReport {
             status: r.status.into(),
             estimated: r.estimated,
             stacks: r.stacks as usize,
+            jit_note: r.jit_note.and_then(|note| note.parse().ok()),
             by_stack: r
                 .by_stack
                 .into_iter()

@@ -142,6 +142,7 @@ mod tests {
                 line: Some(line),
                 module: "perf-1.map".into(),
                 inlined: false,
+                jit: Some("function_line"),
             }),
             text: format!("{function} at /srv/app.js:{line} (perf-1.map)"),
         }

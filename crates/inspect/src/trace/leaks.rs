@@ -13,6 +13,7 @@ use skull_mem_symbolize::{Process, Symbolizer};
 use super::estimate::{Estimate, Sampling, Tally};
 use super::frames::{Frame, StackSymbols};
 use super::grouping::GroupBy;
+use super::jit_note::JitNote;
 use super::status::TraceStatus;
 use super::TraceError;
 use crate::reader::{self, Reading, SegmentView};
@@ -67,6 +68,8 @@ pub struct LeakReport {
     pub estimated: bool,
     /// Groups with live blocks (before `top`).
     pub stacks: usize,
+    /// What the listed frames need said once about their JIT code, if anything.
+    pub jit_note: Option<JitNote>,
     /// The groups listed.
     pub groups: Vec<LeakGroup>,
 }
@@ -98,6 +101,8 @@ pub struct StackReport {
     pub estimated: bool,
     /// Distinct stacks (before `top`).
     pub stacks: usize,
+    /// What the listed frames need said once about their JIT code, if anything.
+    pub jit_note: Option<JitNote>,
     /// The stacks listed.
     pub by_stack: Vec<StackAllocations>,
 }
@@ -243,7 +248,7 @@ pub fn leaks(
     groups.sort_by(|a, b| by_size(&a.0.tally, &b.0.tally));
     let total = groups.len();
     groups.truncate(limit(options.top));
-    let groups = groups
+    let groups: Vec<LeakGroup> = groups
         .into_iter()
         .map(|(group, shown)| LeakGroup {
             bytes: group.tally.bytes.round() as u64,
@@ -267,6 +272,7 @@ pub fn leaks(
         group_by: options.group_by.name().to_owned(),
         estimated: sampling.sampled(),
         stacks: total,
+        jit_note: JitNote::of(groups.iter().flat_map(|g| &g.frames)),
         groups,
     })
 }
@@ -307,7 +313,7 @@ pub fn stacks(
     merged.truncate(limit(top));
     let process = Process::attach(pid).ok();
     let mut symbols = StackSymbols::new(symbolizer, process.as_ref(), &unloaded);
-    let by_stack = merged
+    let by_stack: Vec<StackAllocations> = merged
         .iter()
         .map(|(frames, tally)| StackAllocations {
             allocations: tally.blocks.round() as u64,
@@ -322,6 +328,7 @@ pub fn stacks(
         status,
         estimated: sampling.sampled(),
         stacks: total,
+        jit_note: JitNote::of(by_stack.iter().flat_map(|s| &s.frames)),
         by_stack,
     })
 }
