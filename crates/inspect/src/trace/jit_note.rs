@@ -68,3 +68,45 @@ impl FromStr for JitNote {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::frames::Symbol;
+
+    fn frame(jit: Option<&'static str>) -> Frame {
+        Frame {
+            index: 0,
+            address: "0x10".into(),
+            symbol: Some(Symbol {
+                function: Some("JS:*leak".into()),
+                file: Some("/srv/app.js".into()),
+                line: Some(7),
+                module: "jit-1.dump".into(),
+                inlined: false,
+                jit,
+            }),
+            text: "JS:*leak at /srv/app.js:7 (jit-1.dump)".into(),
+        }
+    }
+
+    #[test]
+    fn one_note_for_the_frames_whose_line_is_their_function_s_or_that_nothing_names() {
+        let lines = [frame(Some("line")), frame(None)];
+        assert_eq!(JitNote::of(&lines), None);
+        let mixed = [
+            frame(Some("line")),
+            frame(Some("function_line")),
+            frame(None),
+        ];
+        assert_eq!(JitNote::of(&mixed), Some(JitNote::FunctionLines));
+        assert_eq!(
+            JitNote::of(&[frame(Some("unnamed"))]),
+            Some(JitNote::Unnamed)
+        );
+        for note in [JitNote::FunctionLines, JitNote::Unnamed] {
+            assert_eq!(note.name().parse(), Ok(note));
+        }
+        assert!("lines".parse::<JitNote>().is_err());
+    }
+}
