@@ -148,13 +148,13 @@ export interface LeakReport {
   estimated: boolean
   /** Groups with live blocks (before `top`). */
   stacks: number
+  /** The groups listed, largest first. */
+  groups: Array<LeakGroup>
   /**
    * Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
    * frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
    */
   jit_note?: 'function_lines' | 'unnamed'
-  /** The groups listed, largest first. */
-  groups: Array<LeakGroup>
 }
 
 /** The leak report as text: one block per stack, largest first (`skull-trace leaks`). */
@@ -597,13 +597,13 @@ export interface StackReport {
   estimated: boolean
   /** Distinct stacks (before `top`). */
   stacks: number
+  /** The stacks listed, largest by bytes first. */
+  by_stack: Array<StackEntry>
   /**
    * Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
    * frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
    */
   jit_note?: 'function_lines' | 'unnamed'
-  /** The stacks listed, largest by bytes first. */
-  by_stack: Array<StackEntry>
 }
 
 /** The report by stack as text (`skull-trace report`). */

@@ -135,12 +135,12 @@ pub struct LeakReport {
     pub estimated: bool,
     /// Groups with live blocks (before `top`).
     pub stacks: u32,
+    /// The groups listed, largest first.
+    pub groups: Vec<LeakGroup>,
     /// Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
     /// frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
     #[napi(js_name = "jit_note", ts_type = "'function_lines' | 'unnamed'")]
     pub jit_note: Option<String>,
-    /// The groups listed, largest first.
-    pub groups: Vec<LeakGroup>,
 }
 
 /// Every allocation traced with one stack.
@@ -176,13 +176,13 @@ pub struct StackReport {
     pub estimated: bool,
     /// Distinct stacks (before `top`).
     pub stacks: u32,
+    /// The stacks listed, largest by bytes first.
+    #[napi(js_name = "by_stack")]
+    pub by_stack: Vec<StackEntry>,
     /// Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
     /// frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
     #[napi(js_name = "jit_note", ts_type = "'function_lines' | 'unnamed'")]
     pub jit_note: Option<String>,
-    /// The stacks listed, largest by bytes first.
-    #[napi(js_name = "by_stack")]
-    pub by_stack: Vec<StackEntry>,
 }
 
 /// A traced allocation or free.

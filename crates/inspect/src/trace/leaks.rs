@@ -68,10 +68,12 @@ pub struct LeakReport {
     pub estimated: bool,
     /// Groups with live blocks (before `top`).
     pub stacks: usize,
-    /// What the listed frames need said once about their JIT code, if anything.
-    pub jit_note: Option<JitNote>,
     /// The groups listed.
     pub groups: Vec<LeakGroup>,
+    /// What the listed frames need said once about their JIT code, if anything (absent in
+    /// JSON when nothing; last, where the Node binding puts it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jit_note: Option<JitNote>,
 }
 
 /// One stack with what it allocated since tracing started.
@@ -101,10 +103,12 @@ pub struct StackReport {
     pub estimated: bool,
     /// Distinct stacks (before `top`).
     pub stacks: usize,
-    /// What the listed frames need said once about their JIT code, if anything.
-    pub jit_note: Option<JitNote>,
     /// The stacks listed.
     pub by_stack: Vec<StackAllocations>,
+    /// What the listed frames need said once about their JIT code, if anything (absent in
+    /// JSON when nothing; last, where the Node binding puts it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jit_note: Option<JitNote>,
 }
 
 /// Scope names by id, as the reading found them.
