@@ -59,6 +59,7 @@ export {
   tracingStatus,
   type Estimate,
   type GroupBy,
+  type JitNote,
   type LeakGroup,
   type LeakOptions,
   type LeakReport,

@@ -167,6 +167,11 @@ export interface LeakReport {
   groups: Array<LeakGroup>
   /** Live blocks the scopes count that no table holds. */
   untraced: Untraced
+  /**
+   * Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
+   * frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
+   */
+  jit_note?: 'function_lines' | 'unnamed'
 }
 
 /** The leak report as text: one block per stack, largest first (`skull-trace leaks`). */
@@ -613,6 +618,11 @@ export interface StackReport {
   by_stack: Array<StackEntry>
   /** Live blocks the scopes count that no table holds. */
   untraced: Untraced
+  /**
+   * Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
+   * frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
+   */
+  jit_note?: 'function_lines' | 'unnamed'
 }
 
 /** The report by stack as text (`skull-trace report`). */

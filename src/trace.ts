@@ -109,6 +109,9 @@ export interface LeakReport {
   estimated: boolean;
   /** Groups with live blocks (before `top`). */
   stacks: number;
+  /** Said once about the JIT frames listed, when due: `function_lines` (some JavaScript frames
+   * show the line where their function is defined) or `unnamed` (no JIT map names JIT code). */
+  jit_note?: JitNote;
   groups: LeakGroup[];
   /** Live blocks the scopes count that no trace table holds (of `scope`, when given). */
   untraced: Untraced;
@@ -123,6 +126,9 @@ export interface Untraced {
   blocks: number;
   parts: { reason: 'before_main' | 'before_tracing' | 'not_sampled'; bytes: number; blocks: number; why: string }[];
 }
+
+/** What a report says once about its JIT frames (see `LeakReport.jit_note`). */
+export type JitNote = 'function_lines' | 'unnamed';
 
 /** Which blocks `leaks` lists. */
 export interface LeakOptions {
@@ -192,6 +198,8 @@ export interface StackReport {
   estimated: boolean;
   /** Distinct stacks (before `top`). */
   stacks: number;
+  /** Said once about the JIT frames listed, when due (as `LeakReport.jit_note`). */
+  jit_note?: JitNote;
   /** Allocations and bytes estimated when `estimated`; `truncated`: cut at the recording depth. */
   by_stack: (Estimate & { allocations: number; bytes: number; truncated: boolean; frames: TraceFrame[] })[];
   /** Live blocks the scopes count that no trace table holds. */

@@ -124,6 +124,7 @@ fn folded(trace: &HeapTrace, symbolizer: &mut Symbolizer) -> String {
         status: trace.status,
         estimated: false,
         stacks: trace.stacks.len(),
+        jit_note: None,
         by_stack,
     })
 }

@@ -48,6 +48,7 @@ fn symbol(
         line,
         module: module.to_owned(),
         inlined,
+        jit: None,
     })
 }
 
@@ -128,6 +129,7 @@ fn leaks(status: TraceStatus, stacks: usize) -> LeakReport {
         group_by: "line".into(),
         estimated: sampled,
         stacks,
+        jit_note: None,
         groups: vec![
             LeakGroup {
                 bytes: 6400,
@@ -163,6 +165,7 @@ fn tracing_text_is_the_one_the_typescript_printed() {
         status: status(true, 0),
         estimated: false,
         stacks: 2,
+        jit_note: None,
         by_stack: vec![
             StackAllocations {
                 allocations: 120,
@@ -202,6 +205,7 @@ fn tracing_text_is_the_one_the_typescript_printed() {
         group_by: "stack".into(),
         estimated: false,
         stacks: 0,
+        jit_note: None,
         groups: Vec::new(),
     };
     let empty = StackReport {
@@ -210,6 +214,7 @@ fn tracing_text_is_the_one_the_typescript_printed() {
         status: status(false, 0),
         estimated: false,
         stacks: 0,
+        jit_note: None,
         by_stack: Vec::new(),
     };
     let texts = [

@@ -140,6 +140,10 @@ pub struct LeakReport {
     pub groups: Vec<LeakGroup>,
     /// Live blocks the scopes count that no table holds.
     pub untraced: Untraced,
+    /// Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
+    /// frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
+    #[napi(js_name = "jit_note", ts_type = "'function_lines' | 'unnamed'")]
+    pub jit_note: Option<String>,
 }
 
 /// Live blocks of one cause that no trace table holds.
@@ -244,6 +248,10 @@ pub struct StackReport {
     pub by_stack: Vec<StackEntry>,
     /// Live blocks the scopes count that no table holds.
     pub untraced: Untraced,
+    /// Said once about the JIT frames listed, when due: `function_lines` (some JavaScript
+    /// frames show where their function is defined) or `unnamed` (no JIT map names JIT code).
+    #[napi(js_name = "jit_note", ts_type = "'function_lines' | 'unnamed'")]
+    pub jit_note: Option<String>,
 }
 
 /// A traced allocation or free.
@@ -362,6 +370,8 @@ impl From<TraceFrame> for frames_model::Frame {
                 line: f.line,
                 module,
                 inlined: f.inlined,
+                // What a frame's line means is said by the report's `jit_note`.
+                jit: None,
             }),
             text: f.text,
         }
@@ -399,6 +409,7 @@ impl From<&leaks_model::LeakReport> for LeakReport {
             group_by: r.group_by.clone(),
             estimated: r.estimated,
             stacks: r.stacks as u32,
+            jit_note: r.jit_note.map(|note| note.name().to_owned()),
             groups: r
                 .groups
                 .iter()
@@ -430,6 +441,7 @@ impl From<LeakReport> for leaks_model::LeakReport {
             group_by: r.group_by,
             estimated: r.estimated,
             stacks: r.stacks as usize,
+            jit_note: r.jit_note.and_then(|note| note.parse().ok()),
             groups: r
                 .groups
                 .into_iter()
@@ -457,6 +469,7 @@ impl From<&leaks_model::StackReport> for StackReport {
             status: TraceStatus::from(&r.status),
             estimated: r.estimated,
             stacks: r.stacks as u32,
+            jit_note: r.jit_note.map(|note| note.name().to_owned()),
             by_stack: r
                 .by_stack
                 .iter()
@@ -483,6 +496,7 @@ impl From<StackReport> for leaks_model::StackReport {
             status: r.status.into(),
             estimated: r.estimated,
             stacks: r.stacks as usize,
+            jit_note: r.jit_note.and_then(|note| note.parse().ok()),
             by_stack: r
                 .by_stack
                 .into_iter()

@@ -23,6 +23,32 @@ pub struct Frame {
     pub module_offset: u64,
     /// Whether this frame was inlined into the next one.
     pub inlined: bool,
+    /// For JIT code: what its line means, or that nothing names it.
+    pub jit: Option<Jit>,
+}
+
+/// What is known of a frame in JIT-compiled code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Jit {
+    /// Named with the line that executes at the address, from the JIT's line table (V8's
+    /// jitdump: `node --perf-prof`).
+    Line,
+    /// Named, but its line is where its function is defined (V8's perf map:
+    /// `node --perf-basic-prof`; or code V8 wrote no line table for, such as interpreted code).
+    FunctionLine,
+    /// Executable memory of no file, and the process writes no JIT map that could name it.
+    Unnamed,
+}
+
+impl Jit {
+    /// `line`, `function_line` or `unnamed` (stable in JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Jit::Line => "line",
+            Jit::FunctionLine => "function_line",
+            Jit::Unnamed => "unnamed",
+        }
+    }
 }
 
 impl Frame {
@@ -36,6 +62,7 @@ impl Frame {
             module: module.to_string(),
             module_offset,
             inlined: false,
+            jit: None,
         }
     }
 }
@@ -75,6 +102,7 @@ mod tests {
             module: "app".into(),
             module_offset: 0x1139,
             inlined: false,
+            jit: None,
         };
         assert_eq!(frame.to_string(), "leak_here at /src/app.c:42 (app)");
     }

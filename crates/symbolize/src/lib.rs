@@ -14,13 +14,16 @@
 //! ELF modules are found through `/proc/<pid>/maps` and opened through `/proc/<pid>/root`;
 //! DWARF (the module's own or a separate debug file under `/usr/lib/debug`) gives file:line and
 //! inline frames, the symbol tables give names when there is no DWARF, the vDSO is read from
-//! memory, and `/tmp/perf-<pid>.map` names V8's JIT code. What is not known is a
-//! `?? (module+offset)` frame; errors are values, never panics.
+//! memory, and V8's JIT code is named from its jitdump (`node --perf-prof`: with the line that
+//! executes) or `/tmp/perf-<pid>.map` (`node --perf-basic-prof`: with the function's line).
+//! What is not known is a `?? (module+offset)` frame; errors are values, never panics.
 
 mod debug_file;
 mod demangle;
 mod error;
 mod frame;
+mod jitdump;
+mod js_extent;
 mod maps;
 mod module;
 mod perf_map;
@@ -30,7 +33,8 @@ mod symtab;
 
 pub use demangle::demangle;
 pub use error::Error;
-pub use frame::Frame;
+pub use frame::{Frame, Jit};
+pub use jitdump::JitDump;
 pub use maps::{Backing, Mapping, ProcessMaps};
 pub use module::Module;
 pub use perf_map::PerfMap;

@@ -6,7 +6,7 @@
 //! then the script and the line:column where the function is defined.
 
 use crate::error::Error;
-use crate::frame::Frame;
+use crate::frame::{Frame, Jit};
 use std::path::{Path, PathBuf};
 
 /// One code object.
@@ -93,13 +93,15 @@ impl PerfMap {
             file,
             line,
             column,
+            // A perf map knows only where a function is defined.
+            jit: line.map(|_| Jit::FunctionLine),
             ..Frame::unknown(&module, address - entry.start)
         })
     }
 }
 
 /// The pid of `pid` in its own (innermost) pid namespace: the last `NSpid:` field.
-fn namespace_pid(pid: u32) -> Option<u32> {
+pub(crate) fn namespace_pid(pid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
     line.split_whitespace().last()?.parse().ok()
@@ -117,7 +119,7 @@ fn parse_line(line: &str) -> Option<Entry> {
 
 /// `JS:*leak /app.js:1:17` → (`JS:*leak`, `/app.js:1:17`). V8 puts one space between the name
 /// and the script; script paths may themselves contain spaces, function names do not.
-fn split_name(name: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_name(name: &str) -> (&str, Option<&str>) {
     match name.split_once(' ') {
         Some((function, script)) if !script.is_empty() => (function, Some(script)),
         _ => (name, None),
@@ -125,7 +127,7 @@ fn split_name(name: &str) -> (&str, Option<&str>) {
 }
 
 /// `/app.js:12:3` → (`/app.js`, 12, 3); a script without a position stays whole.
-fn split_location(script: &str) -> (Option<String>, Option<u32>, Option<u32>) {
+pub(crate) fn split_location(script: &str) -> (Option<String>, Option<u32>, Option<u32>) {
     let parts = script.rsplit_once(':').and_then(|(head, column)| {
         let (file, line) = head.rsplit_once(':')?;
         Some((file, line.parse().ok()?, column.parse().ok()?))

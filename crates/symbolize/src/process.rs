@@ -1,7 +1,9 @@
 //! What the symbolizer needs to know about one target process: its mappings, its root
-//! directory (containers see other files at the same paths) and its JIT perf map.
+//! directory (containers see other files at the same paths) and its JIT maps (jitdump, perf map).
 
 use crate::error::Error;
+use crate::frame::Frame;
+use crate::jitdump::JitDump;
 use crate::maps::{Backing, Mapping, ProcessMaps};
 use crate::perf_map::PerfMap;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -13,16 +15,20 @@ pub struct Process {
     pid: Option<u32>,
     maps: ProcessMaps,
     perf_map: Option<PerfMap>,
+    jitdump: Option<JitDump>,
 }
 
 impl Process {
-    /// Reads the maps and, if the process writes one, the perf map of `pid`.
+    /// Reads the maps of `pid` and the JIT maps it writes (jitdump, perf map).
     pub fn attach(pid: u32) -> Result<Process, Error> {
-        Ok(Process {
+        let mut process = Process {
             pid: Some(pid),
             maps: ProcessMaps::read(pid)?,
             perf_map: PerfMap::read(pid)?,
-        })
+            jitdump: None,
+        };
+        process.jitdump = JitDump::find(&process);
+        Ok(process)
     }
 
     /// A process known only by its maps (parsed from text in tests, or captured earlier):
@@ -32,6 +38,7 @@ impl Process {
             pid: None,
             maps,
             perf_map: None,
+            jitdump: None,
         }
     }
 
@@ -41,7 +48,13 @@ impl Process {
         self
     }
 
-    /// Re-reads maps and perf map of an attached process: libraries opened and code compiled
+    /// Adds the jitdump to use for anonymous executable code (before the perf map).
+    pub fn with_jitdump(mut self, jitdump: JitDump) -> Process {
+        self.jitdump = Some(jitdump);
+        self
+    }
+
+    /// Re-reads maps and JIT maps of an attached process: libraries opened and code compiled
     /// since `attach` become known. Loaded modules stay cached in the `Symbolizer`.
     pub fn refresh(&mut self) -> Result<(), Error> {
         if let Some(pid) = self.pid {
@@ -63,6 +76,23 @@ impl Process {
     /// The perf map, if there is one.
     pub fn perf_map(&self) -> Option<&PerfMap> {
         self.perf_map.as_ref()
+    }
+
+    /// The jitdump, if there is one.
+    pub fn jitdump(&self) -> Option<&JitDump> {
+        self.jitdump.as_ref()
+    }
+
+    /// The frame of JIT code at `address`: from the jitdump, which has lines, else from the
+    /// perf map.
+    pub fn jit_frame(&self, address: u64) -> Option<Frame> {
+        let dump = self.jitdump.as_ref().and_then(|dump| dump.lookup(address));
+        dump.or_else(|| self.perf_map.as_ref()?.lookup(address))
+    }
+
+    /// Whether the process writes a JIT map (jitdump or perf map).
+    pub fn has_jit_map(&self) -> bool {
+        self.jitdump.is_some() || self.perf_map.is_some()
     }
 
     /// The process's root directory as a path for us: `/proc/<pid>/root` when we may read it.

@@ -1,7 +1,7 @@
 //! Addresses to frames, with every module loaded once and kept for later reports.
 
 use crate::error::Error;
-use crate::frame::Frame;
+use crate::frame::{Frame, Jit};
 use crate::maps::{Backing, Mapping};
 use crate::module::Module;
 use crate::process::Process;
@@ -83,7 +83,7 @@ impl Symbolizer {
     ) -> Result<Vec<Frame>, Error> {
         let probe = probe(address, lookup);
         let mapping = process.maps().find(probe);
-        let jit = || process.perf_map().and_then(|map| map.lookup(probe));
+        let jit = || process.jit_frame(probe);
         let Some(mapping) = mapping else {
             return jit().map(|f| vec![f]).ok_or(Error::Unmapped { address });
         };
@@ -91,7 +91,14 @@ impl Symbolizer {
             Backing::File { path, .. } => self.module_index(process, mapping, path),
             Backing::Special(name) if name == "[vdso]" => self.vdso_index(process, mapping),
             _ => {
-                let unknown = || Frame::unknown(mapping.name(), probe - mapping.start);
+                // Executable memory of no file is JIT code; without a JIT map nothing names it.
+                let unnamed = mapping.execute
+                    && mapping.backing == Backing::Anonymous
+                    && !process.has_jit_map();
+                let unknown = || Frame {
+                    jit: unnamed.then_some(Jit::Unnamed),
+                    ..Frame::unknown(mapping.name(), probe - mapping.start)
+                };
                 return Ok(vec![jit().unwrap_or_else(unknown)]);
             }
         };

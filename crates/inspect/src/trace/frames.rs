@@ -4,7 +4,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use skull_mem_core::trace::modules::UnloadedModule;
-use skull_mem_symbolize::{Lookup, Process, Symbolizer};
+use skull_mem_symbolize::{Jit, Lookup, Process, Symbolizer};
 
 use super::grouping::Sites;
 use super::progress::{thousands, Progress};
@@ -22,6 +22,10 @@ pub struct Symbol {
     pub module: String,
     /// Whether this frame was inlined into the next one.
     pub inlined: bool,
+    /// For JIT code: `line` (the line executing), `function_line` (where the function is
+    /// defined) or `unnamed` (no JIT map names it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jit: Option<&'static str>,
 }
 
 /// One frame of a stack (field names stable in `--json`).
@@ -79,6 +83,7 @@ fn address_frames(
                 line: frame.line,
                 module: frame.module,
                 inlined: frame.inlined,
+                jit: frame.jit.map(Jit::name),
             }),
         })
         .collect()

@@ -93,8 +93,9 @@ impl FromStr for GroupBy {
 /// (`JS:~f` interpreted, `JS:^f` baseline, `JS:+f` Maglev, `JS:*f` TurboFan): one function.
 fn without_tier(function: &str) -> (&str, &str) {
     match function.split_at_checked(3) {
+        // Node 24 marks code specialized to one context with a `'` after the tier.
         Some(("JS:", rest)) => match rest.strip_prefix(['~', '^', '+', '*']) {
-            Some(name) => ("JS:", name),
+            Some(name) => ("JS:", name.strip_prefix('\'').unwrap_or(name)),
             None => ("JS:", rest),
         },
         _ => ("", function),
@@ -142,6 +143,7 @@ mod tests {
                 line: Some(line),
                 module: "perf-1.map".into(),
                 inlined: false,
+                jit: Some("function_line"),
             }),
             text: format!("{function} at /srv/app.js:{line} (perf-1.map)"),
         }
@@ -171,6 +173,7 @@ mod tests {
         );
         assert_eq!(key(GroupBy::Stack, &optimized), vec![0x10]);
         assert_eq!(without_tier("JS:leak"), ("JS:", "leak"));
+        assert_eq!(without_tier("JS:*'leak"), ("JS:", "leak"));
         assert_eq!(without_tier("main"), ("", "main"));
         assert_eq!("function".parse::<GroupBy>(), Ok(GroupBy::Function));
         assert!("lines".parse::<GroupBy>().is_err());

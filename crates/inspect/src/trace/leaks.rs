@@ -16,6 +16,7 @@ use super::estimate::{Estimate, Sampling, Tally};
 use super::frames::{Frame, StackSymbols};
 use super::grouping::{GroupBy, Sites};
 use super::stack_set::StackSet;
+use super::jit_note::JitNote;
 use super::status::TraceStatus;
 use super::untraced::{untraced, Untraced};
 use super::TraceError;
@@ -78,6 +79,10 @@ pub struct LeakReport {
     pub groups: Vec<LeakGroup>,
     /// Live blocks the scopes count that no table holds (of the scope asked for, if any).
     pub untraced: Untraced,
+    /// What the listed frames need said once about their JIT code, if anything (absent in
+    /// JSON when nothing; last, where the Node binding puts it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jit_note: Option<JitNote>,
 }
 
 /// One stack with what it allocated since tracing started.
@@ -111,6 +116,10 @@ pub struct StackReport {
     pub by_stack: Vec<StackAllocations>,
     /// Live blocks the scopes count that no table holds.
     pub untraced: Untraced,
+    /// What the listed frames need said once about their JIT code, if anything (absent in
+    /// JSON when nothing; last, where the Node binding puts it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jit_note: Option<JitNote>,
 }
 
 /// Scope names by id, as the reading found them.
@@ -288,7 +297,7 @@ pub fn leaks(
     groups.sort_by(|a, b| by_size(&a.0.tally, &b.0.tally));
     let total = groups.len();
     groups.truncate(limit(options.top));
-    let groups = groups
+    let groups: Vec<LeakGroup> = groups
         .into_iter()
         .map(|(group, shown)| LeakGroup {
             bytes: group.tally.bytes.round() as u64,
@@ -313,6 +322,7 @@ pub fn leaks(
         group_by: options.group_by.name().to_owned(),
         estimated: sampling.sampled(),
         stacks: total,
+        jit_note: JitNote::of(groups.iter().flat_map(|g| &g.frames)),
         groups,
     })
 }
@@ -365,7 +375,7 @@ pub fn stacks(
     wanted.sort_unstable();
     wanted.dedup();
     symbols.prepare(&wanted, progress);
-    let by_stack = merged
+    let by_stack: Vec<StackAllocations> = merged
         .iter()
         .map(|(frames, tally)| StackAllocations {
             allocations: tally.blocks.round() as u64,
@@ -381,6 +391,7 @@ pub fn stacks(
         status,
         estimated: sampling.sampled(),
         stacks: total,
+        jit_note: JitNote::of(by_stack.iter().flat_map(|s| &s.frames)),
         by_stack,
     })
 }

@@ -13,6 +13,7 @@ pub mod estimate;
 pub mod events;
 pub mod frames;
 pub mod grouping;
+pub mod jit_note;
 pub mod leaks;
 pub mod progress;
 pub mod render;

@@ -139,6 +139,7 @@ pub fn leaks_text(report: &LeakReport) -> String {
     if report.group_by != "line" {
         out.push(format!("grouped by {}", report.group_by));
     }
+    out.extend(report.jit_note.map(|note| note.text().to_owned()));
     if report.groups.is_empty() {
         out.push("(no traced block is live)".to_owned());
     }
@@ -179,6 +180,7 @@ pub fn stacks_text(report: &StackReport) -> String {
         out.push(ESTIMATED.to_owned());
     }
     push_untraced(&mut out, &report.untraced);
+    out.extend(report.jit_note.map(|note| note.text().to_owned()));
     if report.by_stack.is_empty() {
         out.push("(nothing traced)".to_owned());
     }
