@@ -26,7 +26,8 @@ extern "C" {
 /* Identifies a scope; ids are small and dense, starting at 0. */
 typedef uint32_t skull_scope_id;
 
-#define SKULL_SCOPE_CORE 0u      /* everything outside a user scope, after main starts */
+#define SKULL_SCOPE_CORE 0u      /* the main thread outside a user scope, after main starts;
+                                    other threads charge thread:<name> (README) */
 #define SKULL_SCOPE_INIT 1u      /* allocations made before main */
 #define SKULL_SCOPE_SELF 2u      /* skull-mem's own memory: reports, bindings, its block caches */
 #define SKULL_SCOPE_INVALID UINT32_MAX

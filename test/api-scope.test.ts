@@ -8,18 +8,20 @@ const NATIVE = INDEX.replace(/index\.js$/, 'native.js');
 
 describe('scope.run', () => {
   it('buffers_made_in_a_scope_are_charged_to_it_with_their_v8_bookkeeping', () => {
-    // The same function runs three times first: V8 compiles it (bytecode, then baseline code)
+    // The same function runs five times first: V8 compiles it (bytecode, then baseline code)
     // in its first calls, and the compiler's mallocs are charged to the scope too (measured:
     // ~140 transient blocks and 1 KiB kept), which is true but not what this test is about.
+    // After three calls whether a compile still lands in the measured one depends on the JS
+    // heap's state: one more row in each snapshot (a `thread:node` pseudo-scope) made it land
+    // there under vitest (62 blocks; main's build with one extra scope gives the same figure);
+    // after five it never did, with or without the extra row.
     // No gc() just before: the first ArrayBuffer made after a GC adds a 128-byte block (see
     // the GC test below).
     const out = evaluate(`${PRELUDE}
       const scope = sm.defineScope('api-buffers', { kind: 'module' });
       const keep = [];
       const body = () => { for (let i = 0; i < 32; i++) keep.push(Buffer.allocUnsafeSlow(8192)); return 'value'; };
-      scope.run(body);
-      scope.run(body);
-      scope.run(body);
+      for (let i = 0; i < 5; i++) scope.run(body);
       const before = scopeOf('api-buffers');
       out.returned = scope.run(body);
       const { used, live } = grown(before, scopeOf('api-buffers'));
