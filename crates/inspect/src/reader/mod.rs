@@ -10,8 +10,9 @@
 //! tracing's tables) what its header record says is committed, checked to lie inside the
 //! file where this layout puts the area (a record that does not is refused as corrupt).
 //! Holes of the file are never read: on a full tmpfs that faults, even for a read. The
-//! library reserves what it records before recording it; the reader refuses a file that
-//! has fewer bytes reserved (`st_blocks`) than its fixed part and committed ranges take,
+//! library reserves what it records before recording it; the reader refuses a file on a
+//! tmpfs that has fewer bytes reserved (`st_blocks`) than its fixed part and committed
+//! ranges take,
 //! such as one whose pages were punched out or never reserved. (A file crafted by its owner
 //! with its reserved bytes elsewhere is not caught, like truncation during the read below.)
 //!
@@ -268,7 +269,7 @@ pub fn read_file_with<T>(
         .metadata()
         .map_err(|error| io_error(path, error))?
         .blocks();
-    if blocks * 512 < (FIXED_FILE_BYTES + areas.committed_bytes()) as u64 {
+    if on_tmpfs(&file) && blocks * 512 < (FIXED_FILE_BYTES + areas.committed_bytes()) as u64 {
         return Err(ReadError::Corrupt {
             path: path.to_owned(),
             what: "it records more than is reserved in the file (it has holes)",
@@ -446,6 +447,18 @@ fn empty_trace_tables() -> &'static TraceTables {
     });
     // SAFETY: made above, never freed.
     unsafe { &*(address as *const TraceTables) }
+}
+
+/// Whether `file` is on a tmpfs: there a hole faults once the filesystem is full, even to
+/// read it, and `st_blocks` counts exactly the pages reserved. (Elsewhere a hole reads as
+/// zeros, and compression or deduplication make `st_blocks` say less than is written.)
+fn on_tmpfs(file: &File) -> bool {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: a zeroed statfs is a valid out-buffer; a plain system call on our descriptor.
+    unsafe {
+        let mut stat: libc::statfs = std::mem::zeroed();
+        libc::fstatfs(file.as_raw_fd(), &mut stat) == 0 && stat.f_type == libc::TMPFS_MAGIC
+    }
 }
 
 /// The mapping of a segment's fixed part: writable when the caller may switch tracing.
