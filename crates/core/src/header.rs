@@ -74,8 +74,8 @@ fn mix(header: *const u64, word0: u64) -> u64 {
     // word is unrelated to the first) the top 52 bits match with probability 2^-52; the
     // header's address makes a header copied elsewhere fail. Address plus first word is
     // one `lea`. The key keeps a zero product (a first word equal to minus the address)
-    // from matching a zero second word; it is added after the multiply, as the meta bits are
-    // is, so a plain block's whole word is one immediate away from the product.
+    // from matching a zero second word; it is added after the multiply, as the meta bits
+    // are, so a plain block's whole word is one immediate away from the product.
     (header as u64)
         .wrapping_add(word0)
         .wrapping_mul(MULTIPLIER)
