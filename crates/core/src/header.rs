@@ -35,7 +35,7 @@ const LEVEL_SHIFT: u32 = 7;
 const LEVEL_MASK: u64 = 0x1f;
 const META_BITS: u32 = 12;
 const META_MASK: u64 = (1 << META_BITS) - 1;
-/// The meta byte of a plain, untraced block.
+/// The meta bits of a plain, untraced block.
 const PLAIN_META: u64 = PLAIN_SHIFT as u64;
 /// `0x85eb_ca6b` (xxHash's second 32-bit prime) sign-extended: an immediate operand.
 const KEY: u64 = 0xffff_ffff_85eb_ca6b;
@@ -71,11 +71,11 @@ const MULTIPLIER: u64 = 0xffff_ffff_9e37_79b1;
 #[inline(always)]
 fn mix(header: *const u64, word0: u64) -> u64 {
     // Multiplying by an odd constant is a bijection, so for a foreign pointer (whose second
-    // word is unrelated to the first) the top 56 bits match with probability 2^-56; the
+    // word is unrelated to the first) the top 52 bits match with probability 2^-52; the
     // header's address makes a header copied elsewhere fail. Address plus first word is
     // one `lea`. The key keeps a zero product (a first word equal to minus the address)
-    // from matching a zero second word; it is added after the multiply, as the meta byte
-    // is, so a plain block's whole word is one immediate away from the product.
+    // from matching a zero second word; it is added after the multiply, as the meta bits
+    // are, so a plain block's whole word is one immediate away from the product.
     (header as u64)
         .wrapping_add(word0)
         .wrapping_mul(MULTIPLIER)
@@ -119,7 +119,7 @@ pub unsafe fn read_plain(raw: *const u8) -> Option<u64> {
     (word1 == mix(at, word0).wrapping_add(PLAIN_META)).then_some(word0)
 }
 
-/// What a first word `word0` says about a block whose meta byte is `meta`.
+/// What a first word `word0` says about a block whose meta bits are `meta`.
 #[inline(always)]
 fn info_of(word0: u64, meta: u64) -> BlockInfo {
     BlockInfo {

@@ -161,6 +161,7 @@ unsafe fn move_from(region: *mut Region, copy: *const u8) -> bool {
     // SAFETY: the only thread; the trace tables start empty.
     unsafe { TRACE_AREA.move_to(fd, TRACE_FILE_OFFSET, record, None) };
     crate::region::reset_trace_tables();
+    crate::trace::capture::forget_stacks();
     in_file
 }
 

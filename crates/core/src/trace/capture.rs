@@ -36,6 +36,13 @@ pub fn forget_unloaded_code() {
     unwind::forget_unloaded_code();
 }
 
+/// The trace tables were emptied (in a forked child): the stack ids every thread remembers
+/// (walks, stack cache, trie path) name nothing now, and are dropped at each thread's next
+/// capture.
+pub fn forget_stacks() {
+    unwind::forget_stacks();
+}
+
 /// A walk of this thread and the stack it was interned as.
 struct Remembered {
     walk: unwind::WalkMemo,
@@ -61,6 +68,8 @@ pub(crate) struct RecentStacks {
     interned: StackCache,
     /// The trie path of the stack this thread interned last (all zeros: none).
     path: TriePath,
+    /// `unwind::stacks_generation` when `interned` and `path` were filled (0: not yet).
+    generation: u32,
 }
 
 impl RecentStacks {
@@ -173,6 +182,12 @@ pub(crate) fn capture_interned(
     // SAFETY: allocated for this thread, which alone uses it, and not re-entrantly:
     // recording sets the thread's busy flag, so nothing it calls records again.
     let recent = unsafe { &mut *recent };
+    let generation = unwind::stacks_generation();
+    if recent.generation != generation {
+        recent.interned.clear();
+        recent.path = TriePath::new();
+        recent.generation = generation;
+    }
     let last = &mut recent.walks[recent.entry(start.sp)];
     let Some(len) = unwind::walk(start, &own, &mut frames[..max], &mut last.walk) else {
         return Some(last.stack);

@@ -53,6 +53,15 @@ impl StackCache {
         }
     }
 
+    /// Forgets every stack (the ids it kept name nothing now).
+    pub(crate) fn clear(&mut self) {
+        self.entries.fill(Entry {
+            first: 0,
+            second: 0,
+            stack: 0,
+        });
+    }
+
     /// The id of the stack `frames` (innermost first, `truncated` when cut): from the cache,
     /// or from `intern`, whose answer is then kept. `None` when `intern` has no room.
     pub(crate) fn intern(

@@ -14,12 +14,20 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// for the deepest stack plus skull-mem's own frames. A longer walk is not remembered.
 const MAX_READS: usize = 80;
 
-/// Bumped when code is unloaded: remembered walks from before are void.
+/// Bumped when code is unloaded or the trace tables are emptied (a forked child): remembered
+/// walks from before are void, and so are the stack ids they and the threads' stack caches
+/// keep.
 static GENERATION: AtomicU32 = AtomicU32::new(1);
 
-/// Voids every remembered walk (the cached steps were just forgotten).
+/// Voids every remembered walk (the cached steps were just forgotten, or the stack ids
+/// remembered name nothing now).
 pub fn void_all() {
     GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The generation now: what a thread's stack cache compares with the one it was filled in.
+pub fn generation() -> u32 {
+    GENERATION.load(Ordering::Relaxed)
 }
 
 /// One walk of a thread.

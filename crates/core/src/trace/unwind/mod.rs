@@ -57,6 +57,18 @@ pub fn forget_unloaded_code() {
     memo::void_all();
 }
 
+/// Voids the remembered walks and the stack ids every thread keeps (the trace tables were
+/// emptied); the cached steps stay right.
+pub fn forget_stacks() {
+    memo::void_all();
+}
+
+/// Changes whenever the stack ids threads keep become void (`forget_stacks`, or code
+/// unloaded).
+pub fn stacks_generation() -> u32 {
+    memo::generation()
+}
+
 /// The registers a walk starts from: an address in the calling function, its stack pointer
 /// and its `rbp`.
 pub struct Start {
