@@ -53,8 +53,12 @@ describe('diff', () => {
     const idle = d.scopes.find((s) => s.name === 'api-diff-idle');
     expect(idle).toMatchObject({ kind: 'service', used_bytes: 0, live_blocks: 0 });
     expect(Object.values(idle?.counters ?? {}).every((n) => n === 0)).toBe(true);
+    // V8's own threads (the concurrent compiler, GC helpers) charge their `thread:*` rows
+    // (`thread:node` on Node 20, where they are unnamed) at their own times: a TurboFan job
+    // compiling `body` meanwhile holds a zone of 256 KiB segments (seen: 257,904 bytes).
+    const allowance = (name: string): number => (name === 'core' ? 64 * 1024 : name.startsWith('thread:') ? 1024 * 1024 : 0);
     for (const s of d.scopes.filter((s) => !['api-diff-grow', 'skull-mem'].includes(s.name))) {
-      expect(Math.abs(s.used_bytes), s.name).toBeLessThanOrEqual(s.name === 'core' ? 64 * 1024 : 0);
+      expect(Math.abs(s.used_bytes), s.name).toBeLessThanOrEqual(allowance(s.name));
     }
     expect(d.scopes.map((s) => s.used_bytes)).toEqual([...d.scopes.map((s) => s.used_bytes)].sort((x, y) => y - x));
     expect(d.seconds).toBeGreaterThanOrEqual(0);
