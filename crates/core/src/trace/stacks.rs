@@ -87,6 +87,26 @@ pub struct StackTrie {
     pub dropped: AtomicU64,
 }
 
+/// A node as a reader sees it (see `StackTrie::nodes_in_order`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrieNode {
+    /// The node of the next frame out (0: the root). Always below the node's own id: a
+    /// node is added only once its parent is.
+    pub parent: u32,
+    /// Return address.
+    pub ret: u64,
+    /// Frames from the root (1 for a child of the root).
+    pub depth: u32,
+}
+
+impl TrieNode {
+    /// Whether this node, as a stack's innermost one, marks the stack cut at the depth limit
+    /// rather than a frame.
+    pub fn is_cut_mark(&self) -> bool {
+        self.ret == CUT
+    }
+}
+
 /// A stack as a reader sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stack {
@@ -322,6 +342,31 @@ impl StackTrie {
         Some(Stack { frames, truncated })
     }
 
+    /// Nodes `0..end` (at most the nodes handed out so far) in id order: `None` for the root
+    /// and for a node not written yet or past the memory backed. A parent's id is below its
+    /// child's, so a reader can resolve the stacks it wants from these in one pass that reads
+    /// each node once, rather than walk every stack from its innermost node to the root
+    /// (100,000 stacks of 22 frames: 2.2 million scattered node reads).
+    pub fn nodes_in_order(
+        &self,
+        bytes: &Bytes,
+        end: u32,
+    ) -> impl Iterator<Item = Option<TrieNode>> + '_ {
+        let bytes = *bytes;
+        let end = end
+            .min(self.nodes())
+            .min((NODE_CHUNKS as u64 * NODES_PER_CHUNK) as u32);
+        (0..end).map(move |id| {
+            let node = self.node(&bytes, id)?;
+            let depth = node.depth.load(Ordering::Acquire);
+            (id != 0 && depth != 0).then(|| TrieNode {
+                parent: node.parent.load(Ordering::Relaxed),
+                ret: node.ret.load(Ordering::Relaxed),
+                depth,
+            })
+        })
+    }
+
     /// Traced allocations with stack `id`, and their bytes.
     pub fn totals(&self, bytes: &Bytes, id: u32) -> (u64, u64) {
         self.node(bytes, id).map_or((0, 0), |node| {
@@ -410,6 +455,41 @@ mod tests {
             })
         );
         assert_eq!(trie.stack(&bytes(), 99), None, "no such stack");
+    }
+
+    #[test]
+    fn nodes_come_in_id_order_each_after_its_parent() {
+        let (backing, pool, trie) = setup(1 << 30);
+        let mut path = TriePath::new();
+        let a = trie
+            .intern(&[3, 2, 1], false, &pool, &backing, &mut path)
+            .unwrap();
+        let cut = trie
+            .intern(&[4, 2, 1], true, &pool, &backing, &mut path)
+            .unwrap();
+        let bytes = Bytes::of(&backing);
+        let node = |parent, ret, depth| Some(TrieNode { parent, ret, depth });
+        // The root, then 1, 2 and 3 for the first stack; 4 and the cut mark below it for the
+        // second, which shares 1 and 2.
+        let nodes: Vec<_> = trie.nodes_in_order(&bytes, u32::MAX).collect();
+        assert_eq!(
+            nodes,
+            vec![
+                None,
+                node(0, 1, 1),
+                node(1, 2, 2),
+                node(2, 3, 3),
+                node(2, 4, 3),
+                node(4, CUT, 4)
+            ]
+        );
+        assert_eq!((a, cut), (3, 5));
+        assert!(nodes[5].unwrap().is_cut_mark());
+        assert_eq!(
+            trie.nodes_in_order(&bytes, 3).count(),
+            3,
+            "only the nodes asked for"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub use super::live::LiveBlock;
 use super::live::LiveTable;
 use super::pool::{Pool, CHUNK};
 use super::stacks::StackTrie;
-pub use super::stacks::{Stack, TriePath};
+pub use super::stacks::{Stack, TrieNode, TriePath};
 
 /// Events the ring keeps for `skull-trace tail`; older ones are overwritten.
 pub const EVENT_CAPACITY: usize = 4096;
@@ -230,6 +230,20 @@ impl TraceTables {
             .collect()
     }
 
+    /// Every stack something was counted against, as its id, its traced allocations and
+    /// their bytes, in id order: for a reader that reads many stacks at once
+    /// (`stack_nodes`) rather than one by one as `stacks` does.
+    pub fn counted_stacks(&self) -> Vec<(u32, u64, u64)> {
+        let bytes = self.bytes();
+        self.stacks
+            .counted(&bytes)
+            .map(|id| {
+                let (allocs, total) = self.stacks.totals(&bytes, id);
+                (id, allocs, total)
+            })
+            .collect()
+    }
+
     /// The stack with id `id`; empty and not truncated when there is none.
     pub fn stack(&self, id: u32) -> Stack {
         self.stacks.stack(&self.bytes(), id).unwrap_or(Stack {
@@ -251,6 +265,12 @@ impl TraceTables {
         counted.saturating_sub(self.dropped_blocks())
     }
 
+    /// The stack trie's nodes `0..end` in id order, each after its parent (see
+    /// `StackTrie::nodes_in_order`): how a report reads many stacks at once.
+    pub fn stack_nodes(&self, end: u32) -> impl Iterator<Item = Option<TrieNode>> + '_ {
+        self.stacks.nodes_in_order(&self.bytes(), end)
+    }
+
     /// Every live traced block now. A block freed or allocated during the walk may or may
     /// not be in it; an entry changed while read is skipped.
     pub fn live_blocks(&self) -> Vec<LiveBlock> {
@@ -259,7 +279,12 @@ impl TraceTables {
 
     /// What the trace memory holds, per table.
     pub fn usage(&self) -> MemoryUsage {
-        let live = self.live_blocks().len() as u64;
+        self.usage_with_live(self.live_blocks().len() as u64)
+    }
+
+    /// What the trace memory holds, `live` blocks being live: for a caller that has just
+    /// walked the live table, so that it is not walked again.
+    pub fn usage_with_live(&self, live: u64) -> MemoryUsage {
         MemoryUsage {
             used: self.pool.used(),
             committed: self.committed.load(Ordering::Relaxed),
@@ -471,10 +496,24 @@ mod tests {
             scope.spawn(move || {
                 let mut walks = 0;
                 while !done.load(Ordering::Acquire) || walks == 0 {
-                    for live in t.live_blocks() {
+                    let blocks = t.live_blocks();
+                    // The nodes in id order up to the newest stack seen, read while writers
+                    // add more: every block's stack reads back from them too.
+                    let end = blocks.iter().map(|b| b.stack + 1).max().unwrap_or(0);
+                    let nodes: Vec<_> = t.stack_nodes(end).collect();
+                    for live in blocks {
                         let n = (live.addr - 0x7000_0000) / 16;
                         assert_eq!(live, block(live.addr, live.stack));
                         assert_eq!(t.stack(live.stack).frames, frames(n));
+                        let mut read = Vec::new();
+                        let mut node = live.stack;
+                        while node != 0 {
+                            let entry = nodes[node as usize].unwrap();
+                            assert!(entry.parent < node);
+                            read.push(entry.ret);
+                            node = entry.parent;
+                        }
+                        assert_eq!(read, frames(n));
                     }
                     walks += 1;
                 }
