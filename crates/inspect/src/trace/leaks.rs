@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use rustc_hash::FxHashMap;
 
@@ -221,7 +222,9 @@ pub fn leaks(
             }
             let set = StackSet::read(tables, &ids, options.progress);
             let unloaded = view.region.unloaded.modules();
-            (blocks, set, index_of, TraceStatus::of_view(view), unloaded)
+            let word = view.region.header.control.load(Ordering::Relaxed);
+            let status = TraceStatus::with_live(word, tables, blocks.len());
+            (blocks, set, index_of, status, unloaded)
         })?;
     let names = scope_names(&reading);
     let sampling = sampling(&status);
@@ -337,31 +340,30 @@ pub fn stacks(
     progress: bool,
     symbolizer: &mut Symbolizer,
 ) -> Result<StackReport, TraceError> {
-    let (reading, (recorded, live, status, unloaded)) =
+    let (reading, (counted, set, live, status, unloaded)) =
         reader::read_pid_with(dir, pid, |view: &SegmentView| {
-            (
-                view.trace.stacks(),
-                view.trace.live_blocks(),
-                TraceStatus::of_view(view),
-                view.region.unloaded.modules(),
-            )
+            let tables = view.trace;
+            let counted = tables.counted_stacks();
+            let ids: Vec<u32> = counted.iter().map(|&(id, _, _)| id).collect();
+            let set = StackSet::read(tables, &ids, progress);
+            let live = tables.live_blocks();
+            let word = view.region.header.control.load(Ordering::Relaxed);
+            let status = TraceStatus::with_live(word, tables, live.len());
+            (counted, set, live, status, view.region.unloaded.modules())
         })?;
     let sampling = sampling(&status);
-    // Equal stacks may be interned twice (a race between threads): merge by content.
-    let mut merged: FxHashMap<Vec<u64>, Tally> =
-        FxHashMap::with_capacity_and_hasher(recorded.len(), Default::default());
-    for (stack, allocations, bytes) in recorded {
-        let frames = stack.frames;
-        if allocations == 0 {
-            continue;
-        }
+    // Equal stacks may be interned twice (a race between threads): merge by content, here
+    // the address ids of the set (one id per distinct address).
+    let mut merged: FxHashMap<&[u32], Tally> =
+        FxHashMap::with_capacity_and_hasher(counted.len(), Default::default());
+    for (index, &(_, allocations, bytes)) in counted.iter().enumerate() {
         // The tables keep a count and a sum per stack, not each size: a stack's blocks are
         // scaled as if all were of its mean size (exact when they are of one size).
         let mut tally = Tally::default();
         tally.add_total(sampling, allocations, bytes);
-        merged.entry(frames).or_default().merge(&tally);
+        merged.entry(set.ids(index)).or_default().merge(&tally);
     }
-    let mut merged: Vec<(Vec<u64>, Tally)> = merged.into_iter().collect();
+    let mut merged: Vec<(&[u32], Tally)> = merged.into_iter().collect();
     merged.sort_by(|a, b| by_size(&a.1, &b.1));
     let total = merged.len();
     merged.truncate(limit(top));
@@ -369,20 +371,20 @@ pub fn stacks(
     let mut symbols = StackSymbols::new(symbolizer, process.as_ref(), &unloaded);
     let mut wanted: Vec<u64> = merged
         .iter()
-        .flat_map(|(frames, _)| frames)
-        .copied()
+        .flat_map(|(ids, _)| ids.iter())
+        .map(|&id| set.address(id))
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
     symbols.prepare(&wanted, progress);
     let by_stack: Vec<StackAllocations> = merged
         .iter()
-        .map(|(frames, tally)| StackAllocations {
+        .map(|(ids, tally)| StackAllocations {
             allocations: tally.blocks.round() as u64,
             bytes: tally.bytes.round() as u64,
             estimate: tally.estimate(sampling),
-            truncated: truncated(frames.len(), &status),
-            frames: symbols.stack(frames),
+            truncated: truncated(ids.len(), &status),
+            frames: symbols.stack(&ids.iter().map(|&id| set.address(id)).collect::<Vec<_>>()),
         })
         .collect();
     Ok(StackReport {

@@ -3,47 +3,68 @@
 //! stacks of 22 frames then makes a few allocations rather than 100,000, symbolizes each
 //! distinct address once, and looks frames up by index rather than by hashing addresses.
 
-use std::num::NonZeroUsize;
-use std::thread;
-
 use rustc_hash::FxHashMap;
-use skull_mem_core::trace::tables::TraceTables;
+use skull_mem_core::trace::tables::{TraceTables, TrieNode};
 
 use super::progress::{thousands, Progress};
 
-/// Stacks read by one thread at least: below this, another thread costs more than it saves.
-const STACKS_PER_THREAD: usize = 20_000;
-/// Threads that read stacks at most: reading the trie is bound by memory, not cores.
-const MAX_THREADS: usize = 4;
 /// Stacks read between two looks at the clock for the progress line.
-const STACKS_PER_BATCH: usize = STACKS_PER_THREAD * MAX_THREADS;
+const STACKS_PER_BATCH: usize = 50_000;
+/// Trie nodes one pass reads at most per stack wanted: past this (a long run's trie of
+/// millions of nodes, few of its stacks still live), walking each stack from its innermost
+/// node reads less.
+const NODES_PER_STACK: usize = 64;
+/// A node's address not yet given an id.
+const UNRESOLVED: u32 = u32::MAX;
 
-/// The frames of the stacks `ids`, in that order, on up to `cores` threads.
-fn walk(tables: &TraceTables, ids: &[u32], cores: usize) -> Vec<Vec<Vec<u64>>> {
-    let threads = cores
-        .min(MAX_THREADS)
-        .min(ids.len() / STACKS_PER_THREAD)
-        .max(1);
-    let walk = |part: &[u32]| -> Vec<Vec<u64>> {
-        part.iter().map(|&id| tables.stack(id).frames).collect()
+/// A trie node as the report keeps it while it reads the stacks.
+#[derive(Clone, Copy)]
+struct Node {
+    ret: u64,
+    parent: u32,
+    /// The id of `ret` in the set once a stack through this node was read; `UNRESOLVED`
+    /// before, so that only addresses of stacks read get ids.
+    address: u32,
+    /// Frames from the root; 0 for no stack (see `read_nodes`).
+    depth: u32,
+    /// Whether `ret` marks a cut stack when this node is the innermost.
+    cut_mark: bool,
+}
+
+impl Node {
+    const NONE: Node = Node {
+        ret: 0,
+        parent: 0,
+        address: UNRESOLVED,
+        depth: 0,
+        cut_mark: false,
     };
-    if threads == 1 {
-        return vec![walk(ids)];
+}
+
+/// The trie's nodes `0..end`, in one pass in id order. A node whose depth is not its
+/// parent's plus one, or whose parent is not an earlier node with a stack (a corrupt
+/// segment), has no stack: it reads as empty, as `TraceTables::stack` reads it. So a node
+/// kept has a whole chain of kept nodes to the root.
+fn read_nodes(tables: &TraceTables, end: u32) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::with_capacity(end as usize);
+    for (id, node) in tables.stack_nodes(end).enumerate() {
+        let whole = |n: &TrieNode| {
+            let parent = n.parent as usize;
+            if parent == 0 {
+                n.depth == 1
+            } else {
+                parent < id && nodes[parent].depth != 0 && nodes[parent].depth + 1 == n.depth
+            }
+        };
+        nodes.push(node.filter(whole).map_or(Node::NONE, |n| Node {
+            ret: n.ret,
+            parent: n.parent,
+            address: UNRESOLVED,
+            depth: n.depth,
+            cut_mark: n.is_cut_mark(),
+        }));
     }
-    thread::scope(|scope| {
-        let walkers: Vec<_> = ids
-            .chunks(ids.len().div_ceil(threads))
-            .map(|part| scope.spawn(move || walk(part)))
-            .collect();
-        walkers
-            .into_iter()
-            .map(|walker| {
-                walker
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
-            })
-            .collect()
-    })
+    nodes
 }
 
 /// Stacks as address ids, and the distinct addresses.
@@ -61,37 +82,76 @@ impl StackSet {
         StackSet::default()
     }
 
-    /// The stacks with ids `ids` of `tables`, in that order. Walking the trie from each
-    /// stack's innermost node is most of a large report's time: threads share the walks,
-    /// a batch at a time, and with `progress` a terminal is told how far they are.
+    /// The stacks with ids `ids` of `tables`, in that order; with `progress` a terminal is
+    /// told how far reading them is. The trie's nodes are read once, in one pass in id
+    /// order, into a local array, each node's address given its id once; the stacks are
+    /// then followed through that array. Only when the trie is far larger than the stacks
+    /// wanted is each stack walked in the trie instead.
     pub fn read(tables: &TraceTables, ids: &[u32], progress: bool) -> StackSet {
-        let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
         let what = format!("skull-trace: reading {} stacks", thousands(ids.len()));
         let mut progress = Progress::new(progress, what, ids.len());
         let mut set = StackSet::new();
         set.spans.reserve(ids.len());
+        let end = ids.iter().max().map_or(0, |&id| id as usize + 1);
+        if end > ids.len().saturating_mul(NODES_PER_STACK) {
+            for (batch, part) in ids.chunks(STACKS_PER_BATCH).enumerate() {
+                for &id in part {
+                    set.push(&tables.stack(id).frames);
+                }
+                progress.update(batch * STACKS_PER_BATCH + part.len());
+            }
+            return set;
+        }
+        let mut nodes = read_nodes(tables, end as u32);
         for (batch, part) in ids.chunks(STACKS_PER_BATCH).enumerate() {
-            for stack in walk(tables, part, cores).iter().flatten() {
-                set.push(stack);
+            for &id in part {
+                set.push_node(&mut nodes, id);
             }
             progress.update(batch * STACKS_PER_BATCH + part.len());
         }
         set
     }
 
+    /// The id of `address`, given it if new.
+    fn address_id(&mut self, address: u64) -> u32 {
+        let next = self.addresses.len() as u32;
+        let id = *self.ids.entry(address).or_insert(next);
+        if id == next {
+            self.addresses.push(address);
+        }
+        id
+    }
+
     /// Adds a stack of return addresses (innermost first); its index in the set.
     pub fn push(&mut self, stack: &[u64]) -> usize {
         let start = self.frames.len();
         for &address in stack {
-            let next = self.addresses.len() as u32;
-            let id = *self.ids.entry(address).or_insert(next);
-            if id == next {
-                self.addresses.push(address);
-            }
+            let id = self.address_id(address);
             self.frames.push(id);
         }
         self.spans.push((start, stack.len()));
         self.spans.len() - 1
+    }
+
+    /// Adds the stack that ends in node `id` of `nodes` (see `read_nodes`: a node kept has
+    /// kept nodes all the way to the root, so only the innermost is checked).
+    fn push_node(&mut self, nodes: &mut [Node], id: u32) {
+        let start = self.frames.len();
+        let mut node = id as usize;
+        if nodes.get(node).is_some_and(|n| n.cut_mark) {
+            node = nodes[node].parent as usize;
+        }
+        while node != 0 && nodes.get(node).is_some_and(|n| n.depth != 0) {
+            let entry = &mut nodes[node];
+            if entry.address == UNRESOLVED {
+                let ret = entry.ret;
+                entry.address = self.address_id(ret);
+            }
+            let entry = nodes[node];
+            self.frames.push(entry.address);
+            node = entry.parent as usize;
+        }
+        self.spans.push((start, self.frames.len() - start));
     }
 
     /// How many stacks.

@@ -62,9 +62,14 @@ pub struct TraceStatus {
 impl TraceStatus {
     /// The status a control word and the tables say.
     pub fn of(word: u64, tables: &TraceTables) -> TraceStatus {
+        TraceStatus::with_live(word, tables, tables.live_blocks().len())
+    }
+
+    /// The status a control word and the tables say, `live` traced blocks being live: for a
+    /// caller that has just walked the live table, so that it is not walked a second time.
+    pub fn with_live(word: u64, tables: &TraceTables, live: usize) -> TraceStatus {
         let config = TraceConfig::decode(word);
-        let usage = tables.usage();
-        let live = usage.live.entries as usize;
+        let usage = tables.usage_with_live(live as u64);
         let traced_allocs = tables.traced_allocs();
         TraceStatus {
             enabled: config.is_some(),
