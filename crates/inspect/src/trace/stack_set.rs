@@ -189,6 +189,46 @@ impl StackSet {
 #[cfg(test)]
 mod tests {
     use super::StackSet;
+    use skull_mem_core::trace::tables::{TraceTables, TriePath};
+
+    /// Tables in their own memory, as the core's tests make them (a segment's trace area
+    /// holds the same bytes).
+    fn tables() -> Box<TraceTables> {
+        let layout = std::alloc::Layout::new::<TraceTables>();
+        // SAFETY: the tables are made of atomics and integers, for which all zeros is valid
+        // (a segment's trace area starts zeroed too); allocated with their layout, as `Box`
+        // frees them. The gigabyte of space is only address space until written.
+        let tables = unsafe { Box::from_raw(std::alloc::alloc_zeroed(layout) as *mut TraceTables) };
+        tables.set_budget(64 << 20);
+        tables
+    }
+
+    #[test]
+    fn one_pass_over_the_nodes_reads_what_walking_each_stack_reads() {
+        let t = tables();
+        let mut path = TriePath::new();
+        let mut intern = |frames: &[u64], cut| t.intern(&*t, frames, cut, &mut path).unwrap();
+        // Nodes: the root, 0x10, 0x20 (the stack `c`), 0x30 (`a`), 0x40 and the cut mark
+        // under it (`b`): ids 0 to 5.
+        let a = intern(&[0x30, 0x20, 0x10], false);
+        let b = intern(&[0x40, 0x20, 0x10], true);
+        let c = intern(&[0x20, 0x10], false);
+        assert_eq!((a, b, c), (3, 5, 2));
+        // Up to node 5 for 4 stacks: one pass. With 999 (no such stack) among 5 stacks, past
+        // 64 nodes a stack: each stack is walked alone. Both read the same.
+        let passed = StackSet::read(&t, &[b, a, c, 0], false);
+        let walked = StackSet::read(&t, &[b, a, c, 0, 999], false);
+        let expected: [&[u64]; 4] = [&[0x40, 0x20, 0x10], &[0x30, 0x20, 0x10], &[0x20, 0x10], &[]];
+        for (index, frames) in expected.iter().enumerate() {
+            assert_eq!(passed.addresses(index), *frames, "one pass, stack {index}");
+            assert_eq!(walked.addresses(index), *frames, "walked, stack {index}");
+        }
+        assert!(walked.ids(4).is_empty(), "no such stack reads as empty");
+        assert_eq!(passed.len(), 4);
+        // 0x40, 0x20, 0x10 and 0x30, each once; the cut mark is no frame.
+        assert_eq!(passed.distinct(), 4);
+        assert_eq!(passed.ids(1), &[3, 1, 2]);
+    }
 
     #[test]
     fn shared_addresses_get_one_id() {
