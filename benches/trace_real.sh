@@ -11,8 +11,14 @@
 # process the tables' bytes per live block (live table / blocks live at exit) and per unique
 # stack (trie nodes and index / nodes; a node is one frame of a stack, shared by the stacks
 # that go through it).
+# Sampled against off is also given per round (each round runs every configuration once, the
+# order turning by one each round so that no configuration always follows the same one): the
+# median and range of the rounds' ratios, wall and CPU. On a shared machine a round's two runs
+# see about the same load, where medians taken apart may come from a quiet and a busy moment.
 # Settings: ROUNDS (3), FUNCTIONS (generated C functions, 10000; compiled at -O0), WORKLOADS
-# (default "cc1 python tsc scale").
+# (default "cc1 python tsc scale"), CONFIGS (default "none off sampled all heaptrack"; e.g.
+# "off sampled" with more ROUNDS measures sampling alone; the traced-all check run is made only
+# when "all" is among them).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -104,21 +110,27 @@ checked() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-configs=(none off sampled all heaptrack)
+read -r -a configs <<< "${CONFIGS:-none off sampled all heaptrack}"
 echo "trace_real: $ROUNDS rounds, median; machine: $(nproc) cores, shared (figures move with the load)"
 for name in ${WORKLOADS:-cc1 python tsc scale}; do
     : > "$tmp/times"
     for round in $(seq "$ROUNDS"); do
-        for config in "${configs[@]}"; do
-            echo "$config $(timed "$name" "$config")" >> "$tmp/times"
+        for ((i = 0; i < ${#configs[@]}; i++)); do
+            config=${configs[(i + round) % ${#configs[@]}]}
+            echo "$config $(timed "$name" "$config") $round" >> "$tmp/times"
         done
     done
-    read -r allocs drops memory max_memory per_block blocks per_node nodes < <(checked "$name")
-    heaptrack_bytes=$(stat -c %s "$tmp"/ht."$name"* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
-    rm -f "$tmp"/ht."$name"*
     echo
-    echo "$name: traced-all check run: $allocs allocations traced, drops $drops; trace memory $memory bytes (largest process $max_memory); heaptrack trace file $heaptrack_bytes bytes"
-    echo "  tables: $per_block bytes per live block ($blocks live at exit), $per_node bytes per stack node ($nodes nodes)"
+    heaptrack_bytes=$( (stat -c %s "$tmp"/ht."$name"* 2>/dev/null || true) | awk '{ s += $1 } END { print s + 0 }')
+    rm -f "$tmp"/ht."$name"*
+    drops=0
+    if [[ " ${configs[*]} " == *" all "* ]]; then
+        read -r allocs drops memory max_memory per_block blocks per_node nodes < <(checked "$name")
+        echo "$name: traced-all check run: $allocs allocations traced, drops $drops; trace memory $memory bytes (largest process $max_memory); heaptrack trace file $heaptrack_bytes bytes"
+        echo "  tables: $per_block bytes per live block ($blocks live at exit), $per_node bytes per stack node ($nodes nodes)"
+    else
+        echo "$name: (no traced-all check run: \"all\" is not among CONFIGS)"
+    fi
     printf '  %-10s %8s %8s %8s %8s\n' config wall cpu wall/none cpu/none
     for config in "${configs[@]}"; do
         wall=$(awk -v c="$config" '$1 == c { print $2 }' "$tmp/times" | median)
@@ -126,9 +138,26 @@ for name in ${WORKLOADS:-cc1 python tsc scale}; do
         echo "$config $wall $cpu"
     done > "$tmp/medians"
     awk -v drops="$drops" '{ w[$1] = $2; c[$1] = $3; order[NR] = $1 } END {
-        for (i = 1; i <= NR; i++) { k = order[i]; printf "  %-10s %8.2f %8.2f %7.2fx %7.2fx\n", k, w[k], c[k], w[k] / w["none"], c[k] / c["none"] }
-        hw = w["heaptrack"] - w["none"]; hc = c["heaptrack"] - c["none"]
-        printf "  all: overhead %.2f of heaptrack'"'"'s wall, %.2f of its CPU (target <= 0.33; drops %d%s); sampled/off wall %.3fx (target <= 1.05x)\n", \
-            (w["all"] - w["none"]) / hw, (c["all"] - c["none"]) / hc, drops, drops ? ": does not count" : "", w["sampled"] / w["off"]
+        for (i = 1; i <= NR; i++) {
+            k = order[i]; printf "  %-10s %8.2f %8.2f", k, w[k], c[k]
+            if ("none" in w) printf " %7.2fx %7.2fx", w[k] / w["none"], c[k] / c["none"]
+            printf "\n"
+        }
+        if (("none" in w) && ("all" in w) && ("heaptrack" in w)) {
+            hw = w["heaptrack"] - w["none"]; hc = c["heaptrack"] - c["none"]
+            printf "  all: overhead %.2f of heaptrack'"'"'s wall, %.2f of its CPU (target <= 0.33; drops %d%s)\n", \
+                (w["all"] - w["none"]) / hw, (c["all"] - c["none"]) / hc, drops, drops ? ": does not count" : ""
+        }
     }' "$tmp/medians"
+    # Per round, sampled over off: the median and range of the rounds' ratios.
+    awk '$1 == "off" || $1 == "sampled" { w[$1, $4] = $2; c[$1, $4] = $3; rounds[$4] = 1 } END {
+        for (r in rounds) if ((("off", r) in w) && (("sampled", r) in w)) print w["sampled", r] / w["off", r], c["sampled", r] / c["off", r]
+    }' "$tmp/times" > "$tmp/ratios"
+    if [[ -s $tmp/ratios ]]; then
+        wall=$(awk '{ print $1 }' "$tmp/ratios" | median)
+        cpu=$(awk '{ print $2 }' "$tmp/ratios" | median)
+        read -r wall_min wall_max < <(awk '{ print $1 }' "$tmp/ratios" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo, hi }')
+        printf '  sampled/off per round (%d rounds): wall median %.3fx (%.3f-%.3f), CPU median %.3fx (target <= 1.05x)\n' \
+            "$(wc -l < "$tmp/ratios")" "$wall" "$wall_min" "$wall_max" "$cpu"
+    fi
 done
