@@ -15,6 +15,10 @@
 # order turning by one each round so that no configuration always follows the same one): the
 # median and range of the rounds' ratios, wall and CPU. On a shared machine a round's two runs
 # see about the same load, where medians taken apart may come from a quiet and a busy moment.
+# With INSTRUCTIONS=1, each workload also runs once with tracing off and once sampled under
+# valgrind's cachegrind, which counts the instructions executed: a figure the machine's load
+# does not move (a program's own variation still does: V8 compiles and collects on its own
+# threads when it gets to it), given whole and for the code in skull-mem's and gimli's sources.
 # Settings: ROUNDS (3), FUNCTIONS (generated C functions, 10000; compiled at -O0), WORKLOADS
 # (default "cc1 python tsc scale"), CONFIGS (default "none off sampled all heaptrack"; e.g.
 # "off sampled" with more ROUNDS measures sampling alone; the traced-all check run is made only
@@ -29,6 +33,9 @@ FUNCTIONS=${FUNCTIONS:-10000}
 lib=$(skull_mem_library trace_real.sh)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skull-mem-tracereal.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+if [[ ${INSTRUCTIONS:-0} == 1 ]]; then
+    command -v valgrind >/dev/null 2>&1 || { echo "valgrind: not on PATH (apt-get install valgrind)" >&2; exit 1; }
+fi
 command -v heaptrack >/dev/null 2>&1 || { echo "heaptrack: not on PATH (apt-get install heaptrack)" >&2; exit 1; }
 
 gcc -shared -fPIC -O1 -o "$tmp/stop.so" "$root/crates/inspect/tests/c/stop_at_exit.c"
@@ -108,6 +115,17 @@ checked() {
             ratio(sum((s) => s.memory.stack_bytes), sum((s) => s.memory.stack_nodes)), sum((s) => s.memory.stack_nodes)].join(" "));' "$tmp/statuses"
 }
 
+# Instructions of one run of workload $1 under configuration $2 (off or sampled): all of
+# them, and those in skull-mem's and gimli's source files (by cachegrind's file of each line).
+counted() {
+    local name=$1 config=$2 env=(env LD_PRELOAD="$lib")
+    [[ $config == sampled ]] && env+=(SKULL_MEM_TRACE=524288)
+    workload "$name"
+    echo go | "${env[@]}" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$tmp/cg" "${args[@]}" >/dev/null 2>&1
+    awk -v crates="$root/crates/" '/^fl=/ { own = index($0, crates) || index($0, "/gimli-") }
+        /^[0-9]/ { all += $2; if (own) mine += $2 } END { printf "%.0f %.0f\n", all, mine }' "$tmp/cg"
+}
+
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 read -r -a configs <<< "${CONFIGS:-none off sampled all heaptrack}"
@@ -159,5 +177,12 @@ for name in ${WORKLOADS:-cc1 python tsc scale}; do
         read -r wall_min wall_max < <(awk '{ print $1 }' "$tmp/ratios" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo, hi }')
         printf '  sampled/off per round (%d rounds): wall median %.3fx (%.3f-%.3f), CPU median %.3fx (target <= 1.05x)\n' \
             "$(wc -l < "$tmp/ratios")" "$wall" "$wall_min" "$wall_max" "$cpu"
+    fi
+    if [[ ${INSTRUCTIONS:-0} == 1 ]]; then
+        read -r off_all off_own < <(counted "$name" off)
+        read -r sampled_all sampled_own < <(counted "$name" sampled)
+        awk -v a="$off_all" -v ao="$off_own" -v b="$sampled_all" -v bo="$sampled_own" 'BEGIN {
+            printf "  instructions (cachegrind): off %.0f (skull-mem %.0f), sampled %.0f (skull-mem %.0f): sampled/off %.4fx, skull-mem'"'"'s added %.2f%% of off\n",
+                a, ao, b, bo, b / a, 100 * (bo - ao) / a }'
     fi
 done
