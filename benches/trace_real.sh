@@ -11,8 +11,18 @@
 # process the tables' bytes per live block (live table / blocks live at exit) and per unique
 # stack (trie nodes and index / nodes; a node is one frame of a stack, shared by the stacks
 # that go through it).
+# Sampled against off is also given per round (each round runs every configuration once, the
+# order turning by one each round so that no configuration always follows the same one): the
+# median and range of the rounds' ratios, wall and CPU. On a shared machine a round's two runs
+# see about the same load, where medians taken apart may come from a quiet and a busy moment.
+# With INSTRUCTIONS=1, each workload also runs once with tracing off and once sampled under
+# valgrind's cachegrind, which counts the instructions executed: a figure the machine's load
+# does not move (a program's own variation still does: V8 compiles and collects on its own
+# threads when it gets to it), given whole and for the code in skull-mem's and gimli's sources.
 # Settings: ROUNDS (3), FUNCTIONS (generated C functions, 10000; compiled at -O0), WORKLOADS
-# (default "cc1 python tsc scale").
+# (default "cc1 python tsc scale"), CONFIGS (default "none off sampled all heaptrack"; e.g.
+# "off sampled" with more ROUNDS measures sampling alone; the traced-all check run is made only
+# when "all" is among them).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -23,6 +33,9 @@ FUNCTIONS=${FUNCTIONS:-10000}
 lib=$(skull_mem_library trace_real.sh)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skull-mem-tracereal.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+if [[ ${INSTRUCTIONS:-0} == 1 ]]; then
+    command -v valgrind >/dev/null 2>&1 || { echo "valgrind: not on PATH (apt-get install valgrind)" >&2; exit 1; }
+fi
 command -v heaptrack >/dev/null 2>&1 || { echo "heaptrack: not on PATH (apt-get install heaptrack)" >&2; exit 1; }
 
 gcc -shared -fPIC -O1 -o "$tmp/stop.so" "$root/crates/inspect/tests/c/stop_at_exit.c"
@@ -102,23 +115,40 @@ checked() {
             ratio(sum((s) => s.memory.stack_bytes), sum((s) => s.memory.stack_nodes)), sum((s) => s.memory.stack_nodes)].join(" "));' "$tmp/statuses"
 }
 
+# Instructions of one run of workload $1 under configuration $2 (off or sampled): all of
+# them, and those in skull-mem's and gimli's source files (by cachegrind's file of each line).
+counted() {
+    local name=$1 config=$2 env=(env LD_PRELOAD="$lib")
+    [[ $config == sampled ]] && env+=(SKULL_MEM_TRACE=524288)
+    workload "$name"
+    echo go | "${env[@]}" valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$tmp/cg" "${args[@]}" >/dev/null 2>&1
+    awk -v crates="$root/crates/" '/^fl=/ { own = index($0, crates) || index($0, "/gimli-") }
+        /^[0-9]/ { all += $2; if (own) mine += $2 } END { printf "%.0f %.0f\n", all, mine }' "$tmp/cg"
+}
+
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-configs=(none off sampled all heaptrack)
+read -r -a configs <<< "${CONFIGS:-none off sampled all heaptrack}"
 echo "trace_real: $ROUNDS rounds, median; machine: $(nproc) cores, shared (figures move with the load)"
 for name in ${WORKLOADS:-cc1 python tsc scale}; do
     : > "$tmp/times"
     for round in $(seq "$ROUNDS"); do
-        for config in "${configs[@]}"; do
-            echo "$config $(timed "$name" "$config")" >> "$tmp/times"
+        for ((i = 0; i < ${#configs[@]}; i++)); do
+            config=${configs[(i + round) % ${#configs[@]}]}
+            echo "$config $(timed "$name" "$config") $round" >> "$tmp/times"
         done
     done
-    read -r allocs drops memory max_memory per_block blocks per_node nodes < <(checked "$name")
-    heaptrack_bytes=$(stat -c %s "$tmp"/ht."$name"* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
-    rm -f "$tmp"/ht."$name"*
     echo
-    echo "$name: traced-all check run: $allocs allocations traced, drops $drops; trace memory $memory bytes (largest process $max_memory); heaptrack trace file $heaptrack_bytes bytes"
-    echo "  tables: $per_block bytes per live block ($blocks live at exit), $per_node bytes per stack node ($nodes nodes)"
+    heaptrack_bytes=$( (stat -c %s "$tmp"/ht."$name"* 2>/dev/null || true) | awk '{ s += $1 } END { print s + 0 }')
+    rm -f "$tmp"/ht."$name"*
+    drops=0
+    if [[ " ${configs[*]} " == *" all "* ]]; then
+        read -r allocs drops memory max_memory per_block blocks per_node nodes < <(checked "$name")
+        echo "$name: traced-all check run: $allocs allocations traced, drops $drops; trace memory $memory bytes (largest process $max_memory); heaptrack trace file $heaptrack_bytes bytes"
+        echo "  tables: $per_block bytes per live block ($blocks live at exit), $per_node bytes per stack node ($nodes nodes)"
+    else
+        echo "$name: (no traced-all check run: \"all\" is not among CONFIGS)"
+    fi
     printf '  %-10s %8s %8s %8s %8s\n' config wall cpu wall/none cpu/none
     for config in "${configs[@]}"; do
         wall=$(awk -v c="$config" '$1 == c { print $2 }' "$tmp/times" | median)
@@ -126,9 +156,33 @@ for name in ${WORKLOADS:-cc1 python tsc scale}; do
         echo "$config $wall $cpu"
     done > "$tmp/medians"
     awk -v drops="$drops" '{ w[$1] = $2; c[$1] = $3; order[NR] = $1 } END {
-        for (i = 1; i <= NR; i++) { k = order[i]; printf "  %-10s %8.2f %8.2f %7.2fx %7.2fx\n", k, w[k], c[k], w[k] / w["none"], c[k] / c["none"] }
-        hw = w["heaptrack"] - w["none"]; hc = c["heaptrack"] - c["none"]
-        printf "  all: overhead %.2f of heaptrack'"'"'s wall, %.2f of its CPU (target <= 0.33; drops %d%s); sampled/off wall %.3fx (target <= 1.05x)\n", \
-            (w["all"] - w["none"]) / hw, (c["all"] - c["none"]) / hc, drops, drops ? ": does not count" : "", w["sampled"] / w["off"]
+        for (i = 1; i <= NR; i++) {
+            k = order[i]; printf "  %-10s %8.2f %8.2f", k, w[k], c[k]
+            if ("none" in w) printf " %7.2fx %7.2fx", w[k] / w["none"], c[k] / c["none"]
+            printf "\n"
+        }
+        if (("none" in w) && ("all" in w) && ("heaptrack" in w)) {
+            hw = w["heaptrack"] - w["none"]; hc = c["heaptrack"] - c["none"]
+            printf "  all: overhead %.2f of heaptrack'"'"'s wall, %.2f of its CPU (target <= 0.33; drops %d%s)\n", \
+                (w["all"] - w["none"]) / hw, (c["all"] - c["none"]) / hc, drops, drops ? ": does not count" : ""
+        }
     }' "$tmp/medians"
+    # Per round, sampled over off: the median and range of the rounds' ratios.
+    awk '$1 == "off" || $1 == "sampled" { w[$1, $4] = $2; c[$1, $4] = $3; rounds[$4] = 1 } END {
+        for (r in rounds) if ((("off", r) in w) && (("sampled", r) in w)) print w["sampled", r] / w["off", r], c["sampled", r] / c["off", r]
+    }' "$tmp/times" > "$tmp/ratios"
+    if [[ -s $tmp/ratios ]]; then
+        wall=$(awk '{ print $1 }' "$tmp/ratios" | median)
+        cpu=$(awk '{ print $2 }' "$tmp/ratios" | median)
+        read -r wall_min wall_max < <(awk '{ print $1 }' "$tmp/ratios" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo, hi }')
+        printf '  sampled/off per round (%d rounds): wall median %.3fx (%.3f-%.3f), CPU median %.3fx (target <= 1.05x)\n' \
+            "$(wc -l < "$tmp/ratios")" "$wall" "$wall_min" "$wall_max" "$cpu"
+    fi
+    if [[ ${INSTRUCTIONS:-0} == 1 ]]; then
+        read -r off_all off_own < <(counted "$name" off)
+        read -r sampled_all sampled_own < <(counted "$name" sampled)
+        awk -v a="$off_all" -v ao="$off_own" -v b="$sampled_all" -v bo="$sampled_own" 'BEGIN {
+            printf "  instructions (cachegrind): off %.0f (skull-mem %.0f), sampled %.0f (skull-mem %.0f): sampled/off %.4fx, skull-mem'"'"'s added %.2f%% of off\n",
+                a, ao, b, bo, b / a, 100 * (bo - ao) / a }'
+    fi
 done
