@@ -45,7 +45,7 @@ describe('diff', () => {
       out.same = sm.renderDiff(d) === d.toString();
       out.a = a; out.b = b;`);
     const d = out.diff as ReturnType<typeof diff>;
-    const grow = d.scopes[0];
+    const grow = d.scopes.find((s) => s.name === 'api-diff-grow')!;
     expect(grow).toMatchObject({ name: 'api-diff-grow', kind: 'module' });
     expectBuffersCharged({ used: grow.used_bytes, live: grow.live_blocks }, 16, 8192);
     // Every block the scope made and did not free is live; it frees nothing of the buffers.
@@ -55,8 +55,9 @@ describe('diff', () => {
     expect(Object.values(idle?.counters ?? {}).every((n) => n === 0)).toBe(true);
     // V8's own threads (the concurrent compiler, GC helpers) charge their `thread:*` rows
     // (`thread:node` on Node 20, where they are unnamed) at their own times: a TurboFan job
-    // compiling `body` meanwhile holds a zone of 256 KiB segments (seen: 257,904 bytes).
-    const allowance = (name: string): number => (name === 'core' ? 64 * 1024 : name.startsWith('thread:') ? 1024 * 1024 : 0);
+    // compiling meanwhile holds zones of 256 KiB segments (CI saw +257,904 bytes, and once
+    // more than the grown scope's 131,072). Their work is not the script's to bound.
+    const allowance = (name: string): number => (name === 'core' ? 64 * 1024 : name.startsWith('thread:') ? 4 * 1024 * 1024 : 0);
     for (const s of d.scopes.filter((s) => !['api-diff-grow', 'skull-mem'].includes(s.name))) {
       expect(Math.abs(s.used_bytes), s.name).toBeLessThanOrEqual(allowance(s.name));
     }
@@ -66,7 +67,8 @@ describe('diff', () => {
     const lines = (out.text as string).split('\n');
     expect(lines[0]).toMatch(/^======== Skull Memory Diff \(\d+\.\d{3} s\) ========$/);
     expect(lines[1]).toMatch(/^kind\s+name\s+used before\s+used after\s+growth\s+blocks\s+allocs\s+frees$/);
-    expect(lines[2]).toMatch(new RegExp(`^module\\s+api-diff-grow\\s+${grow.used_bytes_before}\\s+${grow.used_bytes_after}\\s+\\+${grow.used_bytes}\\s+\\+${grow.live_blocks}\\s+${grow.counters.alloc_blocks}\\s+${grow.counters.freed_blocks}$`));
+    // Rows come largest growth first: a `thread:*` row may come before it (see above).
+    expect(lines.find((line) => line.startsWith('module '))).toMatch(new RegExp(`^module\\s+api-diff-grow\\s+${grow.used_bytes_before}\\s+${grow.used_bytes_after}\\s+\\+${grow.used_bytes}\\s+\\+${grow.live_blocks}\\s+${grow.counters.alloc_blocks}\\s+${grow.counters.freed_blocks}$`));
     expect(out.text).not.toContain('api-diff-idle');
     // The same diff from the files the CLI would load.
     const fromFiles = diff(parseSnapshot(out.a), parseSnapshot(out.b));
