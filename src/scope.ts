@@ -8,9 +8,10 @@
  * continuation, timer, nextTick, I/O callback) the thread-local is switched to the scope the
  * callback was created in (none: `core`), and after it switched back, so native work between
  * callbacks (the event loop, Node's C++) is never charged to the last scope that happened to
- * run. A switch is one call of the addon's raw `scopeSwitch` (45 ns on Node 20, 85-90 ns on
- * Node 22 and 24, measured in a loop on a busy 2-core machine), made only when the scope
- * actually changes; with the promise mechanisms, a continuation run by the microtask queue
+ * run. A switch is two stores into the thread's switch words, a typed array over the
+ * library's thread-local (`switcher`; the next allocation takes the new scope up on its slow
+ * path), where a call of the addon's raw `scopeSwitch` cost 45 ns on Node 20 and 85-90 ns on
+ * Node 22 and 24; it is made only when the scope actually changes; with the promise mechanisms, a continuation run by the microtask queue
  * leaves the thread-local on its scope for the next one, and a tick queued behind the queue
  * switches back before Node's native code runs (src/propagation.ts, `afterContinuation`).
  *
@@ -84,10 +85,26 @@ function contextState(): ContextState | null {
   if (existing) return (shared = existing);
   if (!measuring()) return (shared = null);
   const native = nativeBinding();
-  const state = installPropagation(callAddon(() => native.scopeCurrent()), native.scopeSwitch);
+  const state = installPropagation(callAddon(() => native.scopeCurrent()), switcher(native));
   holder[STATE_KEY] = shared = state;
   state.threadpool = markThreadpool(native);
   return state;
+}
+
+/**
+ * The switch the context hooks use: two stores into the thread's switch words when the library
+ * has them (the scope id, then 0 into the word that sends the thread's next allocation to the
+ * slow path, which takes the new scope up: include/skull_mem.h), else the `scopeSwitch` call.
+ * Nothing runs between the two stores, so no allocation sees one without the other.
+ */
+function switcher(native: Binding): (id: number) => void {
+  const buffer = native.scopeSwitchWords();
+  if (!buffer) return native.scopeSwitch;
+  const words = new Uint32Array(buffer);
+  return (id) => {
+    words[1] = id;
+    words[0] = 0;
+  };
 }
 
 /** The libuv pool size, read as libuv reads it (UV_THREADPOOL_SIZE, 1 to 1024, default 4). */

@@ -9,7 +9,6 @@
 //! with the promise mechanisms of Node 24 these calls are still the largest part of
 //! skull-mem's own cost on await-heavy code (benches/README.md).
 
-use std::ffi::c_char;
 use std::ptr;
 
 use napi::bindgen_prelude::Object;
@@ -60,28 +59,74 @@ unsafe extern "C" fn scope_switch(
     out
 }
 
+/// `scopeSwitchWords() -> ArrayBuffer | undefined`: the calling thread's two switch words
+/// (`skull_scope_switch_words` in include/skull_mem.h) as an 8-byte external ArrayBuffer,
+/// so that the context hooks switch with two typed-array stores (a few ns) instead of a
+/// `scopeSwitch` call (85-90 ns on Node 22 and 24). `undefined` when the library is absent
+/// or predates the words; the caller then uses `scopeSwitch`.
+///
+/// The buffer has no finalizer: the words live in the thread's static TLS block, which
+/// outlives the thread's isolate (the main thread's lasts as long as the process; a
+/// worker's isolate is disposed before its thread exits), so each thread sees its own.
+unsafe extern "C" fn scope_switch_words(
+    env: sys::napi_env,
+    _info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut out = ptr::null_mut();
+    let words = Abi::get().and_then(|abi| abi.scope_switch_words);
+    if let Some(words) = words {
+        // SAFETY: takes no arguments and returns the calling thread's words.
+        let data = unsafe { words() };
+        // SAFETY: `data` points at 8 bytes of this thread's TLS, valid while the thread runs,
+        // which outlasts any buffer of this thread's isolate (see above); no finalizer is
+        // needed since nothing is to be freed. On failure `out` stays null (`undefined`).
+        unsafe {
+            sys::napi_create_external_arraybuffer(
+                env,
+                data.cast(),
+                8,
+                None,
+                ptr::null_mut(),
+                &mut out,
+            )
+        };
+    }
+    out
+}
+
 /// Adds the raw functions to the addon's exports.
 #[napi(module_exports)]
 pub fn register_raw_functions(exports: Object, env: Env) -> Result<()> {
-    const NAME: &[u8] = b"scopeSwitch";
+    export_raw(&exports, &env, c"scopeSwitch", scope_switch)?;
+    export_raw(&exports, &env, c"scopeSwitchWords", scope_switch_words)
+}
+
+/// Exports the raw callback `callback` as `name`.
+fn export_raw(
+    exports: &Object,
+    env: &Env,
+    name: &std::ffi::CStr,
+    callback: unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value,
+) -> Result<()> {
     let mut function = ptr::null_mut();
-    // SAFETY: `NAME` is valid for `NAME.len()` bytes; `scope_switch` matches `napi_callback`.
+    // SAFETY: `name` is a NUL-terminated string valid for its length; `callback` matches
+    // `napi_callback`.
     let status = unsafe {
         sys::napi_create_function(
             env.raw(),
-            NAME.as_ptr().cast::<c_char>(),
-            NAME.len() as isize,
-            Some(scope_switch),
+            name.as_ptr(),
+            name.count_bytes() as isize,
+            Some(callback),
             ptr::null_mut(),
             &mut function,
         )
     };
-    check(status, "create scopeSwitch")?;
+    let what = name.to_string_lossy();
+    check(status, &format!("create {what}"))?;
     // SAFETY: `exports` is the live exports object of this module; `function` was just created.
-    let status = unsafe {
-        sys::napi_set_named_property(env.raw(), exports.raw(), c"scopeSwitch".as_ptr(), function)
-    };
-    check(status, "export scopeSwitch")
+    let status =
+        unsafe { sys::napi_set_named_property(env.raw(), exports.raw(), name.as_ptr(), function) };
+    check(status, &format!("export {what}"))
 }
 
 fn check(status: sys::napi_status, what: &str) -> Result<()> {
