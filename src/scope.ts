@@ -31,11 +31,12 @@
  *   async resource created inside a scope, the way AsyncLocalStorage does on Node 20, and
  *   `before`/`after` switch to the tag of the resource whose callback runs.
  * Measured, benches/node_scope.mjs, await fn() with three awaits wrapped in `run`, against plain
- * node, on a 2-core machine shared with a dozen busy processes (load 6-12): Node 24
- * promise-hooks 2.3-2.4x (2.8x before continuations left the thread-local for the next one),
- * context-frame 3.2-3.5x, async-hooks 5.5-6.2x (a sync `run`: about 200 ns with promise-hooks
- * or async-hooks, about 1.2 µs with context-frame); Node 22 async-hooks 3.0x; Node 20
- * async-hooks 4.3x (6.2x before). benches/README.md says where the time goes.
+ * node, on a 2-core machine shared with other busy processes (load 8-9), switching by the
+ * switch words (in parentheses: by the `scopeSwitch` call, measured right after with the same
+ * build, `scopeSwitchWords` disabled): Node 24 promise-hooks 1.74x
+ * (2.41x), context-frame 2.70x (3.65x), async-hooks 4.40x (5.30x); Node 22 async-hooks 2.61x
+ * (2.86x); Node 20 async-hooks 2.83x (3.25x). A sync `run` adds 5-13 ns (133-316 ns with the
+ * call), except with context-frame (about 1 µs for its frames).
  *
  * Without the preload (or without the native files) nothing is measured and scopes are
  * pass-throughs: `run(fn)` is `fn()`, every scope has the id of `core`, nothing throws.

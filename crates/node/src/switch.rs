@@ -1,13 +1,15 @@
-//! `scopeSwitch(id) -> previous`: the one call the JavaScript context hooks make on every
-//! async callback, written as a raw Node-API callback.
+//! How the JavaScript context hooks switch the thread's scope on async callbacks:
+//! `scopeSwitchWords()` hands them the thread's switch words, which they store into (two
+//! typed-array stores, no call); `scopeSwitch(id)` is the call they make instead when the
+//! preloaded library has no switch words (one of the same ABI version built before them).
+//! Both are raw Node-API callbacks.
 //!
 //! Why not `#[napi]`: napi-rs 3 wraps every call that takes arguments in a borrow scope that
 //! allocates (measured: ~110 ns per call, most of it in `native_borrow`, against ~25-30 ns for
 //! this raw callback in a loop on Node 20; on Node 22 and 24 any Node-API call costs about
-//! twice that, 85-90 ns on the busy development machine). The hooks call it at most twice per
-//! resumed `await` (src/propagation.ts leaves it out between continuations of one scope);
-//! with the promise mechanisms of Node 24 these calls are still the largest part of
-//! skull-mem's own cost on await-heavy code (benches/README.md).
+//! twice that, 85-90 ns on the busy development machine). With the promise mechanism of
+//! Node 24 those calls were the largest part of skull-mem's own cost on await-heavy code,
+//! hence the switch words (benches/README.md).
 
 use std::ptr;
 
