@@ -108,6 +108,13 @@ void skull_scope_leave(skull_scope_id previous);
 /* The calling thread's current scope. */
 skull_scope_id skull_scope_current(void);
 
+/* The calling thread's two scope switch words, for runtimes that cannot afford a call per
+ * switch (Node's context hooks): storing a scope id returned by skull_scope_register or
+ * skull_scope_current in word 1, then 0 in word 0, makes it the thread's current scope,
+ * as skull_scope_enter does but without checking the id. Only the calling thread may
+ * store, never while it is inside a call of this library; valid until the thread exits. */
+uint32_t *skull_scope_switch_words(void);
+
 /* Copies every scope's figures into `buf` (up to `cap` entries, each `entry_size` bytes,
  * normally sizeof(struct skull_scope_stats)) and returns the number of scopes, which may
  * be larger than `cap`. Never allocates. */

@@ -11,13 +11,17 @@ import type * as Generated from './native-binding';
 import { addonPath } from './platform';
 
 /**
- * The addon's exports: what @napi-rs/cli declares, plus `scopeSwitch`, a raw Node-API
- * callback it cannot see (crates/node/src/switch.rs explains why it is raw).
+ * The addon's exports: what @napi-rs/cli declares, plus `scopeSwitch` and `scopeSwitchWords`,
+ * raw Node-API callbacks it cannot see (crates/node/src/switch.rs explains why they are raw).
  */
 export type Binding = typeof Generated & {
   /** Switches the thread's scope and returns the previous one (4294967295 when the id is
    * unknown or the library is absent); never throws. */
   scopeSwitch(id: number): number;
+  /** The calling thread's two scope switch words (`skull_scope_switch_words` in
+   * include/skull_mem.h) over its thread-local, 8 bytes; undefined without a library that has
+   * them. Storing an id in word 1, then 0 in word 0, switches the thread's scope. */
+  scopeSwitchWords(): ArrayBuffer | undefined;
 };
 
 let binding: Binding | undefined;

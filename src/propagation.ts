@@ -24,8 +24,8 @@ export interface ContextState {
   settling: boolean;
   /** The scopes to restore, one per callback being run. */
   saved: number[];
-  /** The native switch. */
-  switchTo: (id: number) => number;
+  /** The native switch (src/scope.ts, `switcher`). */
+  switchTo: (id: number) => unknown;
   /** Resolves when the threadpool threads charge `threadpool`. */
   threadpool: Promise<number>;
   /** `context-frame`: the store V8 carries along continuations; `async-hooks`: undefined. */
@@ -126,9 +126,9 @@ type Tagged = { [SCOPE_TAG]?: number };
 
 /**
  * Installs the mechanism of this runtime for the life of the process. `current` is the
- * thread-local's scope now, `switchTo` the addon's raw switch.
+ * thread-local's scope now, `switchTo` the switch (src/scope.ts, `switcher`).
  */
-export function installPropagation(current: number, switchTo: (id: number) => number): ContextState {
+export function installPropagation(current: number, switchTo: (id: number) => unknown): ContextState {
   const mechanism = choose();
   const state: ContextState = {
     current,

@@ -8,9 +8,10 @@
  * continuation, timer, nextTick, I/O callback) the thread-local is switched to the scope the
  * callback was created in (none: `core`), and after it switched back, so native work between
  * callbacks (the event loop, Node's C++) is never charged to the last scope that happened to
- * run. A switch is one call of the addon's raw `scopeSwitch` (45 ns on Node 20, 85-90 ns on
- * Node 22 and 24, measured in a loop on a busy 2-core machine), made only when the scope
- * actually changes; with the promise mechanisms, a continuation run by the microtask queue
+ * run. A switch is two stores into the thread's switch words, a typed array over the
+ * library's thread-local (`switcher`; the next allocation takes the new scope up on its slow
+ * path), where a call of the addon's raw `scopeSwitch` cost 45 ns on Node 20 and 85-90 ns on
+ * Node 22 and 24; it is made only when the scope actually changes; with the promise mechanisms, a continuation run by the microtask queue
  * leaves the thread-local on its scope for the next one, and a tick queued behind the queue
  * switches back before Node's native code runs (src/propagation.ts, `afterContinuation`).
  *
@@ -30,11 +31,12 @@
  *   async resource created inside a scope, the way AsyncLocalStorage does on Node 20, and
  *   `before`/`after` switch to the tag of the resource whose callback runs.
  * Measured, benches/node_scope.mjs, await fn() with three awaits wrapped in `run`, against plain
- * node, on a 2-core machine shared with a dozen busy processes (load 6-12): Node 24
- * promise-hooks 2.3-2.4x (2.8x before continuations left the thread-local for the next one),
- * context-frame 3.2-3.5x, async-hooks 5.5-6.2x (a sync `run`: about 200 ns with promise-hooks
- * or async-hooks, about 1.2 µs with context-frame); Node 22 async-hooks 3.0x; Node 20
- * async-hooks 4.3x (6.2x before). benches/README.md says where the time goes.
+ * node, on a 2-core machine shared with other busy processes (load 8-9), switching by the
+ * switch words (in parentheses: by the `scopeSwitch` call, measured right after with the same
+ * build, `scopeSwitchWords` disabled): Node 24 promise-hooks 1.74x
+ * (2.41x), context-frame 2.70x (3.65x), async-hooks 4.40x (5.30x); Node 22 async-hooks 2.61x
+ * (2.86x); Node 20 async-hooks 2.83x (3.25x). A sync `run` adds 5-13 ns (133-316 ns with the
+ * call), except with context-frame (about 1 µs for its frames).
  *
  * Without the preload (or without the native files) nothing is measured and scopes are
  * pass-throughs: `run(fn)` is `fn()`, every scope has the id of `core`, nothing throws.
@@ -84,10 +86,26 @@ function contextState(): ContextState | null {
   if (existing) return (shared = existing);
   if (!measuring()) return (shared = null);
   const native = nativeBinding();
-  const state = installPropagation(callAddon(() => native.scopeCurrent()), native.scopeSwitch);
+  const state = installPropagation(callAddon(() => native.scopeCurrent()), switcher(native));
   holder[STATE_KEY] = shared = state;
   state.threadpool = markThreadpool(native);
   return state;
+}
+
+/**
+ * The switch the context hooks use: two stores into the thread's switch words when the library
+ * has them (the scope id, then 0 into the word that sends the thread's next allocation to the
+ * slow path, which takes the new scope up: include/skull_mem.h), else the `scopeSwitch` call.
+ * Nothing runs between the two stores, so no allocation sees one without the other.
+ */
+function switcher(native: Binding): (id: number) => void {
+  const buffer = native.scopeSwitchWords();
+  if (!buffer) return native.scopeSwitch;
+  const words = new Uint32Array(buffer);
+  return (id) => {
+    words[1] = id;
+    words[0] = 0;
+  };
 }
 
 /** The libuv pool size, read as libuv reads it (UV_THREADPOOL_SIZE, 1 to 1024, default 4). */

@@ -141,6 +141,42 @@ describe('scope.run', () => {
       released: { used: 0, live: 0, allocs: blocks, crossFreedBytes: bytes, crossFreedBlocks: blocks },
     });
   });
+
+  it('a_worker_thread_switches_its_own_scope_not_the_main_threads', async () => {
+    // Each thread switches through its own switch words (src/scope.ts, `switcher`): the
+    // worker's scope gets exactly the worker's 32 buffers (were the words shared, the worker's
+    // switches would move the main thread's scope and leave its own), and the main thread's
+    // scope, used after the worker's, exactly its own 32. Measured right around the run, as
+    // in the first test: over the worker's life, blocks the warm-up runs left (V8's) may be
+    // freed on other threads (seen: 16 to 224 bytes).
+    const out = evaluate(`${PRELUDE}
+      const { Worker } = require('node:worker_threads');
+      const workerCode = \`
+        const sm = require(\${JSON.stringify(${JSON.stringify(INDEX)})});
+        const { parentPort } = require('node:worker_threads');
+        const scopeOf = (name) => sm.snapshot().scopes.find((s) => s.name === name);
+        const scope = sm.defineScope('api-worker');
+        const keep = [];
+        const body = () => { for (let i = 0; i < 32; i++) keep.push(Buffer.allocUnsafeSlow(8192)); };
+        for (let i = 0; i < 5; i++) scope.run(body);
+        const before = scopeOf('api-worker');
+        scope.run(body);
+        const after = scopeOf('api-worker');
+        parentPort.postMessage({ used: after.used_bytes - before.used_bytes, live: after.live_blocks - before.live_blocks });\`;
+      const main = sm.defineScope('api-main-side');
+      const keep = [];
+      const body = () => { for (let i = 0; i < 32; i++) keep.push(Buffer.allocUnsafeSlow(8192)); };
+      for (let i = 0; i < 5; i++) main.run(body);
+      const worker = new Worker(workerCode, { eval: true });
+      out.worker = await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+      await new Promise((resolve) => worker.once('exit', resolve));
+      const mainBefore = scopeOf('api-main-side');
+      main.run(body);
+      out.main = grown(mainBefore, scopeOf('api-main-side'));`);
+    const { worker, main } = out as { worker: { used: number; live: number }; main: { used: number; live: number } };
+    expectBuffersCharged(worker, 32, 8192);
+    expectBuffersCharged(main, 32, 8192);
+  });
 });
 
 describe('the libuv threadpool', () => {

@@ -24,6 +24,8 @@ pub type EnterFn = unsafe extern "C" fn(u32) -> u32;
 pub type LeaveFn = unsafe extern "C" fn(u32);
 /// `skull_scope_id skull_scope_current(void)`.
 pub type CurrentFn = unsafe extern "C" fn() -> u32;
+/// `uint32_t *skull_scope_switch_words(void)`.
+pub type SwitchWordsFn = unsafe extern "C" fn() -> *mut u32;
 
 /// The functions of `skull_mem.h` as found in this process. Each is called as the header
 /// documents it; the library is never unloaded, so the pointers stay valid.
@@ -46,6 +48,10 @@ pub struct Abi {
     pub scope_leave: LeaveFn,
     /// `skull_scope_current`: the calling thread's scope.
     pub scope_current: CurrentFn,
+    /// `skull_scope_switch_words`: the calling thread's words to switch scopes by a store;
+    /// `None` for a library of the same ABI version built before it existed, whose callers
+    /// switch with `scope_enter`.
+    pub scope_switch_words: Option<SwitchWordsFn>,
     /// What `abi_version` returned at resolution: a library's ABI version never changes.
     found_version: u32,
 }
@@ -122,6 +128,7 @@ impl Abi {
             scope_enter: resolve!(c"skull_scope_enter" as EnterFn),
             scope_leave: resolve!(c"skull_scope_leave" as LeaveFn),
             scope_current: resolve!(c"skull_scope_current" as CurrentFn),
+            scope_switch_words: (|| Some(resolve!(c"skull_scope_switch_words" as SwitchWordsFn)))(),
             // SAFETY: `skull_abi_version` takes no arguments and returns a constant.
             found_version: unsafe { abi_version() },
         })

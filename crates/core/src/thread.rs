@@ -42,7 +42,9 @@ const _: () = assert!(MAX_SCOPES <= 1 << (64 - SCOPE_SHIFT));
 /// without `Drop`, so no lazy-init check and no destructor registration.
 ///
 /// The first three fields are all the counting fast paths read; they are derived from
-/// `sets` and `scope` whenever either changes (`sync_current`). The cache's fast paths
+/// `sets` and `scope` whenever either changes (`sync_current`), or else `fast_below` is 0,
+/// which sends every call to a slow path that derives them again (`resync`): that is how a
+/// store through `switch_words` switches the scope without a call. The cache's fast paths
 /// read `cache` and `sets`.
 #[repr(C)]
 struct ThreadState {
@@ -53,12 +55,13 @@ struct ThreadState {
     /// Requested sizes below this take the fast paths: `FAST_BELOW` when `current` is
     /// set, else 0. One compare checks both the size and that there is a block.
     fast_below: Cell<u64>,
-    /// The thread's `CounterSet`s, indexed by scope; null until attached.
-    sets: Cell<*const CounterSet>,
-    /// The current scope, or `SCOPE_INVALID` until set or attached.
+    /// The current scope, or `SCOPE_INVALID` until set or attached. Right after
+    /// `fast_below`: with its high half, the two switch words (`switch_words`).
     scope: Cell<u32>,
     /// The thread's slot in the region, when `STATUS_ACTIVE`.
     slot: Cell<u32>,
+    /// The thread's `CounterSet`s, indexed by scope; null until attached.
+    sets: Cell<*const CounterSet>,
     status: Cell<u8>,
     /// The scope the thread charges when it has not entered one (`home_scope`):
     /// `HOME_UNKNOWN` until first needed, `HOME_DEFAULT` for the main thread, else the
@@ -71,6 +74,12 @@ struct ThreadState {
 }
 
 const _: () = assert!(core::mem::size_of::<ThreadState>() == crate::tls::STATE_SIZE);
+// `switch_words`: `scope` is the word right after `fast_below`'s high half, and
+// `FAST_BELOW`'s low half is 0, so zeroing the high half zeroes `fast_below`.
+const _: () = assert!(
+    core::mem::offset_of!(ThreadState, scope) == core::mem::offset_of!(ThreadState, fast_below) + 8
+);
+const _: () = assert!(FAST_BELOW as u32 == 0 && cfg!(target_endian = "little"));
 
 /// The calling thread's tracing state: in the same initial-exec TLS block as the rest, so
 /// the sampling countdown costs no `__tls_get_addr` call.
@@ -83,7 +92,7 @@ pub(crate) fn trace_state() -> &'static crate::trace::ThreadTrace {
 #[inline(always)]
 fn thread() -> &'static ThreadState {
     // SAFETY: `tls` storage is `STATE_SIZE` bytes, 8-aligned, initialised to the
-    // `ThreadState` of a new thread (null, 0, 0, null, SCOPE_INVALID, 0, STATUS_NEW,
+    // `ThreadState` of a new thread (null, 0, 0, SCOPE_INVALID, 0, null, STATUS_NEW,
     // HOME_UNKNOWN), and
     // used only by its own thread (`ThreadState` is not `Sync`, and the reference never
     // leaves the thread).
@@ -111,6 +120,16 @@ impl ThreadState {
     fn set_scope(&self, scope: u32) {
         self.scope.set(scope);
         self.sync_current();
+    }
+
+    /// Derives the fast-path fields again after a store through `switch_words` (which
+    /// leaves `fast_below` 0). Slow paths only: also true of a thread whose scope is not
+    /// registered yet, for which it changes nothing.
+    #[inline(always)]
+    fn resync(&self) {
+        if self.fast_below.get() == 0 {
+            self.sync_current();
+        }
     }
 
     /// The scope the thread charges outside any scope it entered: the default scope for
@@ -427,6 +446,7 @@ fn own_block() -> Option<(OwnBlock, u32)> {
     if sets.is_null() {
         return None;
     }
+    thread.resync();
     Some((OwnBlock(sets), thread.scope.get()))
 }
 
@@ -451,6 +471,7 @@ pub(crate) fn record_slow<E: Event>(event: E) -> u32 {
     }
     let sets = thread.sets.get();
     if !sets.is_null() {
+        thread.resync();
         return event.apply(&OwnBlock(sets), thread.scope.get());
     }
     let scope = thread.resolved(thread.scope.get());
@@ -535,6 +556,19 @@ pub fn enter(scope: u32) -> u32 {
     let previous = thread.resolved(thread.scope.get());
     thread.set_scope(scope);
     previous
+}
+
+/// The calling thread's two switch words, for a runtime that switches scopes without a
+/// call (Node's context hooks, through a typed array): storing a registered scope id in
+/// word 1 and then 0 in word 0 makes it the thread's scope, exactly as `enter` would
+/// (without the check: the caller stores only ids the library gave it). Word 1 is `scope`;
+/// word 0 is the high half of `fast_below` (`FAST_BELOW` is 2^48, its low half 0), so the
+/// store sends the thread's next call to a slow path, which derives the fast-path fields
+/// from the new scope (`resync`): the fast paths read nothing more. Valid while the
+/// thread runs; only the thread itself may store, between calls into the library.
+pub fn switch_words() -> *mut u32 {
+    let thread = thread();
+    thread.fast_below.as_ptr().cast::<u32>().wrapping_add(1)
 }
 
 /// Restores the scope `enter` returned; an unregistered id is ignored.

@@ -12,8 +12,8 @@
 pub(crate) const STATE_SIZE: usize = 88 + crate::cache::THREAD_CACHE_SIZE;
 
 /// The thread-local state's storage: `STATE_SIZE` bytes laid out as `thread::ThreadState`,
-/// whose initial value is `{ current: null, scope_bits: 0, fast_below: 0, sets: null,
-/// scope: SCOPE_INVALID, slot: 0, status: NEW, home: SCOPE_INVALID (unknown), trace: all
+/// whose initial value is `{ current: null, scope_bits: 0, fast_below: 0,
+/// scope: SCOPE_INVALID, slot: 0, sets: null, status: NEW, home: SCOPE_INVALID (unknown), trace: all
 /// zero, cache: all zero }`.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
@@ -30,9 +30,9 @@ mod imp {
         ".quad 0",
         ".quad 0",
         ".quad 0",
-        ".quad 0",
         ".long 0xffffffff",
         ".long 0",
+        ".quad 0",
         // `status` and its padding, then `home`.
         ".long 0",
         ".long 0xffffffff",
@@ -73,8 +73,8 @@ mod imp {
     thread_local! {
         static STATE: Storage = const {
             let mut words = [0; super::STATE_SIZE / 4];
-            // `scope`, the ninth word, and `home`, the twelfth, start as SCOPE_INVALID.
-            words[8] = u32::MAX;
+            // `scope`, the seventh word, and `home`, the twelfth, start as SCOPE_INVALID.
+            words[6] = u32::MAX;
             words[11] = u32::MAX;
             Storage(UnsafeCell::new(words))
         };

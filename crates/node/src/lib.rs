@@ -10,8 +10,8 @@
 //! Results are typed objects (`#[napi(object)]`), never JSON text; `@napi-rs/cli` generates
 //! their TypeScript declarations (src/native-binding.d.ts) from this crate.
 //!
-//! `switch.rs` holds the one hot call (`scopeSwitch`, made by the JS context hooks on every
-//! async callback); `threadpool.rs` makes the libuv pool threads charge the `threadpool` scope.
+//! `switch.rs` holds what the JS context hooks switch scopes with on every async callback
+//! (the thread's switch words, or the `scopeSwitch` call); `threadpool.rs` makes the libuv pool threads charge the `threadpool` scope.
 //!
 //! 64-bit counters are handed to JavaScript as `number` (an `f64`): exact below 2^53 bytes
 //! (8 PiB), which no process reaches in practice.

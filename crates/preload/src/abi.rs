@@ -61,6 +61,13 @@ pub extern "C" fn skull_scope_leave(previous: u32) {
     thread::leave(previous)
 }
 
+/// The calling thread's two scope switch words (`thread::switch_words`): storing an id
+/// the library gave in word 1, then 0 in word 0, switches the thread's scope without a call.
+#[no_mangle]
+pub extern "C" fn skull_scope_switch_words() -> *mut u32 {
+    thread::switch_words()
+}
+
 /// The calling thread's current scope.
 #[no_mangle]
 pub extern "C" fn skull_scope_current() -> u32 {

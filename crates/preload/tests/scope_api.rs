@@ -337,3 +337,67 @@ fn a_full_scope_table_refuses_new_names_and_keeps_old_ones() {
     assert_eq!(v.i("full.last_alloc_bytes"), 4321);
     assert_eq!(v.str("full.last_name"), format!("s{}", registered - 1));
 }
+
+/// `skull_scope_switch_words`: a store switches the scope exactly as `skull_scope_enter`
+/// does, on the fast path's next call too, and each thread has its own words.
+#[test]
+fn storing_into_the_switch_words_switches_the_scope() {
+    let v = run_c("switch_words", &[]);
+    let (a, b) = (v.i("sw.a"), v.i("sw.b"));
+    assert_eq!(v.i("sw.in_a"), a);
+    assert_eq!(v.i("sw.in_b"), b);
+    assert_eq!(v.i("sw.entered_from"), b, "enter returns the stored scope");
+    assert_eq!(v.i("sw.after_leave"), b);
+    // Main: 1000 + 2000 bytes in sw_a (the second on the fast path after the slow path
+    // took the store up), 3000 in sw_b; nothing freed before the snapshot; 16 header
+    // bytes per block.
+    assert_scopes(
+        &v,
+        "main.",
+        &[
+            (
+                "sw_a",
+                &[
+                    ("ALLOC_BYTES", 3000),
+                    ("ALLOC_BLOCKS", 2),
+                    ("MALLOC_CALLS", 2),
+                    ("OVERHEAD_BYTES", 32),
+                ],
+            ),
+            (
+                "sw_b",
+                &[
+                    ("ALLOC_BYTES", 3000),
+                    ("ALLOC_BLOCKS", 1),
+                    ("MALLOC_CALLS", 1),
+                    ("OVERHEAD_BYTES", 16),
+                ],
+            ),
+        ],
+    );
+    // The thread: its own words, its home scope until its store, then one block of 4000
+    // bytes allocated and freed in sw_b; sw_a untouched.
+    assert_eq!(v.i("sw.thread_own_words"), 1);
+    assert_eq!(v.i("sw.thread_home_not_b"), 1);
+    assert_eq!(v.i("sw.thread_current"), b);
+    assert_scopes(
+        &v,
+        "thread.",
+        &[
+            (
+                "sw_b",
+                &[
+                    ("ALLOC_BYTES", 4000),
+                    ("FREED_BYTES", 4000),
+                    ("ALLOC_BLOCKS", 1),
+                    ("FREED_BLOCKS", 1),
+                    ("MALLOC_CALLS", 1),
+                    ("FREE_CALLS", 1),
+                    ("OVERHEAD_BYTES", 16),
+                    ("OVERHEAD_FREED_BYTES", 16),
+                ],
+            ),
+            ("sw_a", &[]),
+        ],
+    );
+}
