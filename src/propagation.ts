@@ -101,8 +101,7 @@ export function enter(state: ContextState, id: number): void {
  * (InternalCallbackScope::Close runs the tick queue after the microtask checkpoint, and
  * processTicksAndRejections loops until both are empty), and its `before`/`after` hooks switch
  * the thread-local back. Only microtasks: any other callback's `after` is followed by native
- * code, and switches at once. Used by every mechanism (`async-hooks` sees promises through
- * async_hooks, the others through V8's promise hooks).
+ * code, and switches at once.
  */
 function afterContinuation(state: ContextState, settled: () => void): void {
   const outer = state.saved.pop() ?? 0;
@@ -174,17 +173,10 @@ export function installPropagation(current: number, switchTo: (id: number) => un
     promiseHooks.createHook({ before, after: afterPromise });
     createHook({ before, after, trackPromises: false } as Parameters<typeof createHook>[0]).enable();
   } else {
-    // Promises come through the same hooks: whether the outermost callback (the one the
-    // microtask queue runs) is a promise's continuation decides which `after` it gets.
-    let promiseOutermost = false;
     createHook({
       init: (_id, _type, _trigger, resource: Tagged) => init(resource),
-      before: () => {
-        const resource = executionAsyncResource();
-        if (state.saved.length === 0) promiseOutermost = resource instanceof Promise;
-        beforeTagged(resource as Tagged);
-      },
-      after: () => (promiseOutermost && state.saved.length === 1 ? afterPromise() : after()),
+      before: () => beforeTagged(executionAsyncResource() as Tagged),
+      after,
     }).enable();
   }
   return state;
