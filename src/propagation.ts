@@ -109,13 +109,9 @@ function afterContinuation(state: ContextState, settled: () => void): void {
   state.current = outer;
   if (outer !== state.actual && !state.settling) {
     state.settling = true;
-    nextTick(settled);
+    process.nextTick(settled);
   }
 }
-
-/** Node's own `process.nextTick`, taken at load: fake timers that replace it later (a test
- * framework's) must not hold back the settling tick. */
-const nextTick = process.nextTick;
 
 /** Where the `async-hooks` mechanism keeps a resource's scope (a property, as
  * AsyncLocalStorage does on Node 20). */
