@@ -15,13 +15,8 @@ export const PROPAGATION_ENV = 'SKULL_MEM_PROPAGATION';
 
 /** The state the context hooks and `Scope.run` share. */
 export interface ContextState {
-  /** The scope of the JavaScript now running. */
+  /** The scope of the JavaScript now running; the thread-local holds the same id. */
   current: number;
-  /** The scope the thread-local holds: `current`, except from the end of a promise
-   * continuation until the next switch or the settling tick (`afterContinuation`). */
-  actual: number;
-  /** Whether a settling tick is queued. */
-  settling: boolean;
   /** The scopes to restore, one per callback being run. */
   saved: number[];
   /** The native switch (src/scope.ts, `switcher`). */
@@ -81,35 +76,9 @@ function choose(): ContextState['mechanism'] {
 
 /** Makes `id` current in JavaScript and in the thread-local. */
 export function enter(state: ContextState, id: number): void {
-  state.current = id;
-  if (id !== state.actual) {
+  if (id !== state.current) {
     state.switchTo(id);
-    state.actual = id;
-  }
-}
-
-/**
- * The `after` hook of promise continuations. A continuation run by the microtask queue (no
- * callback around it: `saved` is empty once popped) is mostly followed by another one, often
- * of the same scope (each `await` resumes as one): switching the thread-local back to the
- * outer scope there and to the next continuation's scope right after costs two native calls
- * per `await` for nothing, the calls that dominate skull-mem's cost on await-heavy code. So
- * there the thread-local keeps the scope, and `current` alone goes back: the next switch
- * (`before` of the next callback, `run`) settles it. What runs natively once the queue is
- * empty must be charged to the outer scope, though, and no hook runs then: a `process.nextTick`
- * queued here runs right after the queue empties, before Node returns to native code
- * (InternalCallbackScope::Close runs the tick queue after the microtask checkpoint, and
- * processTicksAndRejections loops until both are empty), and its `before`/`after` hooks switch
- * the thread-local back. Only microtasks: any other callback's `after` is followed by native
- * code, and switches at once.
- */
-function afterContinuation(state: ContextState, settled: () => void): void {
-  const outer = state.saved.pop() ?? 0;
-  if (state.saved.length !== 0) return enter(state, outer);
-  state.current = outer;
-  if (outer !== state.actual && !state.settling) {
-    state.settling = true;
-    process.nextTick(settled);
+    state.current = id;
   }
 }
 
@@ -127,8 +96,6 @@ export function installPropagation(current: number, switchTo: (id: number) => un
   const mechanism = choose();
   const state: ContextState = {
     current,
-    actual: current,
-    settling: false,
     saved: [],
     switchTo,
     threadpool: Promise.resolve(0),
@@ -136,11 +103,6 @@ export function installPropagation(current: number, switchTo: (id: number) => un
     mechanism,
   };
   const after = (): void => enter(state, state.saved.pop() ?? 0);
-  // The settling tick's callback has nothing to switch: its own hooks do.
-  const settled = (): void => {
-    state.settling = false;
-  };
-  const afterPromise = (): void => afterContinuation(state, settled);
   // The tag of a resource (promise, timer, I/O request) created inside a scope: its scope.
   const init = (resource: Tagged): void => {
     if (state.current !== 0) resource[SCOPE_TAG] = state.current;
@@ -152,7 +114,7 @@ export function installPropagation(current: number, switchTo: (id: number) => un
   if (mechanism === 'promise-hooks') {
     // Promises through V8's own hooks (no async ids, no resource stack); everything else
     // through async_hooks, which then leaves promises alone.
-    promiseHooks.createHook({ init: (promise) => init(promise as Tagged), before: (promise) => beforeTagged(promise as Tagged), after: afterPromise });
+    promiseHooks.createHook({ init: (promise) => init(promise as Tagged), before: (promise) => beforeTagged(promise as Tagged), after });
     createHook({
       init: (_id, _type, _trigger, resource: Tagged) => init(resource),
       before: () => beforeTagged(executionAsyncResource() as Tagged),
@@ -166,7 +128,7 @@ export function installPropagation(current: number, switchTo: (id: number) => un
       state.saved.push(state.current);
       enter(state, store.getStore() ?? 0);
     };
-    promiseHooks.createHook({ before, after: afterPromise });
+    promiseHooks.createHook({ before, after });
     createHook({ before, after, trackPromises: false } as Parameters<typeof createHook>[0]).enable();
   } else {
     createHook({

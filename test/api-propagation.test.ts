@@ -178,21 +178,4 @@ describe.each(MECHANISMS)('scope propagation with %s', (mechanism) => {
       out.mechanism = sm.scopePropagation();`, { env });
     expect(out).toEqual({ wrong: 0, a: 20, core: 60, mechanism });
   });
-  it('the_thread_local_is_core_again_when_native_code_runs_after_a_scope_s_continuations', () => {
-    // A scope's ten awaits resume one after another in the microtask queue; the promise
-    // mechanisms leave the thread-local on the scope between them and switch it back with a
-    // tick queued behind them (src/propagation.ts, afterContinuation). Then nothing is left:
-    // Node calls the 'beforeExit' listener from native code with no async context, so no hook
-    // runs before it and it reads the thread-local exactly as the event loop left it. It must
-    // be core (0), as every allocation Node makes between callbacks is charged to it.
-    const out = evaluate(`
-      const native = require(${JSON.stringify(NATIVE)}).nativeBinding();
-      const a = sm.defineScope('prop-settle');
-      await new Promise((r) => setTimeout(r, 1));
-      const task = a.run(async () => { for (let i = 0; i < 10; i++) await null; return native.scopeCurrent(); });
-      out.raw = await new Promise((resolve) => process.once('beforeExit', () => resolve(native.scopeCurrent())));
-      out.inTask = (await task) === a.id;
-      out.mechanism = sm.scopePropagation();`, { env });
-    expect(out).toEqual({ raw: 0, inTask: true, mechanism });
-  });
 });
