@@ -11,9 +11,9 @@
  * run. A switch is two stores into the thread's switch words, a typed array over the
  * library's thread-local (`switcher`; the next allocation takes the new scope up on its slow
  * path), where a call of the addon's raw `scopeSwitch` cost 45 ns on Node 20 and 85-90 ns on
- * Node 22 and 24; it is made only when the scope actually changes; with the promise mechanisms, a continuation run by the microtask queue
- * leaves the thread-local on its scope for the next one, and a tick queued behind the queue
- * switches back before Node's native code runs (src/propagation.ts, `afterContinuation`).
+ * Node 22 and 24; it is made only when the scope actually changes. The switch back after a
+ * callback is never deferred: Node 24 allocates natively between two microtasks (about 58 KB
+ * seen in tests), and a thread-local left on the last continuation's scope charged that to it.
  *
  * How the scope of a callback is known depends on the runtime; the default is the cheapest
  * exact mechanism the runtime has, found by feature detection at load time (src/propagation.ts);
@@ -64,9 +64,9 @@ export interface ScopeOptions {
   kind?: ScopeKind;
 }
 
-/** The key of the shared state; its version changes with the state's shape (v3: `actual` and
- * `settling`), so that copies of this module only share a state they all understand. */
-const STATE_KEY = Symbol.for('skull-mem.context-state.v3');
+/** The key of the shared state; its version changes with the state's shape, so that copies of
+ * this module only share a state they all understand. */
+const STATE_KEY = Symbol.for('skull-mem.context-state.v2');
 
 /** This module's handle on the shared state (null: no-op mode, nothing is measured), so that
  * `run` does not look it up on `globalThis`. */
