@@ -115,6 +115,15 @@ run_one() {
     echo "$line"
 }
 
+# mode_args MODE THREADS : sets `args`, the workload's arguments for MODE on THREADS threads.
+mode_args() {
+    case $1 in
+    pair) args=(pair "$2" "$PAIR_ITERS") ;;
+    batch) args=(batch "$2" "$BATCH_ITERS" "$BATCH_K") ;;
+    spill) args=(batch "$2" "$SPILL_ITERS" "$SPILL_K") ;;
+    esac
+}
+
 # field NAME LINE : the value of NAME=... in a RESULT line.
 field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 
@@ -157,11 +166,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     fi
     for threads in $THREADS_LIST; do
         for mode in $MODES; do
-            case $mode in
-            pair) args=(pair "$threads" "$PAIR_ITERS") ;;
-            batch) args=(batch "$threads" "$BATCH_ITERS" "$BATCH_K") ;;
-            spill) args=(batch "$threads" "$SPILL_ITERS" "$SPILL_K") ;;
-            esac
+            mode_args "$mode" "$threads"
             for config in "${order[@]}"; do
                 line=$(run_one "$config" "${args[@]}")
                 echo "$config $mode $threads $(field ns_per_pair "$line")" >>"$timed"
@@ -186,6 +191,25 @@ for mode in $MODES; do
         done
     done
 done
+
+# Drops of tracing all, one more run per mode and thread count read at its exit
+# (benches/trace_check.sh): a traced figure with drops does not count (benches/trace.sh).
+if [[ " ${configs[*]} " == *" traced-all "* ]]; then
+    # shellcheck source=trace_check.sh
+    source "$here/trace_check.sh"
+    echo
+    for mode in $MODES; do
+        for threads in $THREADS_LIST; do
+            mode_args "$mode" "$threads"
+            if check=$(trace_check "$tmp" "$lib" "$bin" "${args[@]}" </dev/null); then
+                read -r allocs drops _ <<<"$check"
+                echo "traced-all drops $mode $threads $drops ($allocs allocations traced)"
+            else
+                echo "traced-all drops $mode $threads unknown"
+            fi
+        done
+    done
+fi
 
 # The target: ratio <= 1.15 on one thread, and no worse on two (pair mode). The verdict takes
 # the worse of the ratio of medians and the ratio of minimums: noise in one glibc round can

@@ -16,6 +16,7 @@ echo
 # Rows of run.sh's table: MODE CONFIG THREADS MEDIAN MIN RATIO RATIO_OF_MINIMUMS.
 echo "$out" | awk '
     $1 == "pair" || $1 == "batch" { med[$1 " " $2 " " $3] = $4; keys[$1 " " $3] = 1 }
+    $1 == "traced-all" && $2 == "drops" { drops[$3 " " $4] = $5 }
     END {
         for (k in keys) {
             split(k, p, " ")
@@ -26,7 +27,8 @@ echo "$out" | awk '
             printf "%s, %s thread(s): sampled/off = %.3fx (target <= 1.05x: %s)", mode, t, s / off, (s / off <= 1.05 ? "met" : "NOT met")
             if (h != "") {
                 share = (a - glibc) / (h - glibc)
-                printf "; all: %.2fx glibc, overhead %.2f of heaptrack'"'"'s (target <= 0.33: %s)", a / glibc, share, (share <= 0.33 ? "met" : "NOT met")
+                d = (k in drops) ? drops[k] : "unknown"
+                printf "; all: %.2fx glibc, overhead %.2f of heaptrack'"'"'s (target <= 0.33: %s; drops %s%s)", a / glibc, share, (share <= 0.33 ? "met" : "NOT met"), d, (d != "0" ? ": does not count" : "")
             }
             printf "\n"
         }

@@ -9,6 +9,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=library.sh
 source "$here/library.sh"
+# shellcheck source=trace_check.sh
+source "$here/trace_check.sh"
 ROUNDS=${ROUNDS:-5}
 ITERS=${ITERS:-100000}
 lib=$(skull_mem_library trace_node.sh)
@@ -47,14 +49,22 @@ for round in $(seq "$ROUNDS"); do
         echo "$config $(run_one "$config")" >> "$tmp/times"
     done
 done
+# Drops of tracing all: one more run, read at its exit (benches/trace_check.sh).
+if check=$(trace_check "$tmp" "$lib" node "$tmp/workload.js" "$ITERS" </dev/null); then
+    read -r allocs drops _ <<<"$check"
+else
+    allocs=unknown drops=unknown
+fi
 echo "node Buffer workload: $ITERS x Buffer.allocUnsafeSlow(4096), median of $ROUNDS rounds"
+echo "traced-all check run: $allocs allocations traced, drops $drops"
 printf '%-16s %14s %10s\n' config ns/buffer ratio
 for config in "${configs[@]}"; do
     echo "$config $(awk -v c="$config" '$1 == c { print $2 }' "$tmp/times" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 done > "$tmp/medians"
-awk '{ med[$1] = $2; order[NR] = $1 } END {
+awk -v drops="$drops" '{ med[$1] = $2; order[NR] = $1 } END {
     for (i = 1; i <= NR; i++) { c = order[i]; printf "%-16s %14.1f %9.2fx\n", c, med[c], med[c] / med["node"] }
     printf "sampled/off = %.3fx (target <= 1.05x)", med["traced-sampled"] / med["skull-mem"]
     if ("heaptrack" in med) printf "; all costs %.2f of heaptrack'"'"'s overhead (target <= 0.33)", (med["traced-all"] - med["node"]) / (med["heaptrack"] - med["node"])
+    printf " (drops %s%s)", drops, (drops != "0" ? ": does not count" : "")
     printf "\n"
 }' "$tmp/medians"

@@ -28,6 +28,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=library.sh
 source "$here/library.sh"
+# shellcheck source=trace_check.sh
+source "$here/trace_check.sh"
 ROUNDS=${ROUNDS:-3}
 FUNCTIONS=${FUNCTIONS:-10000}
 lib=$(skull_mem_library trace_real.sh)
@@ -38,7 +40,6 @@ if [[ ${INSTRUCTIONS:-0} == 1 ]]; then
 fi
 command -v heaptrack >/dev/null 2>&1 || { echo "heaptrack: not on PATH (apt-get install heaptrack)" >&2; exit 1; }
 
-gcc -shared -fPIC -O1 -o "$tmp/stop.so" "$root/crates/inspect/tests/c/stop_at_exit.c"
 gcc -std=gnu11 -O1 -g -o "$tmp/trace_scale" "$root/crates/inspect/tests/c/trace_scale.c"
 for ((f = 0; f < FUNCTIONS; f++)); do
     printf 'int f%d(int a, int b) { int s = a * %d; for (int i = 0; i < b; i++) { s += sink(i ^ %d) * (a + i); if (s > %d) s -= b; } return s + f%d(b, a); }\n' \
@@ -81,38 +82,11 @@ timed() {
     tail -1 "$tmp/time" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }'
 }
 
-# Drops and trace memory of a traced-all run of workload $1, summed over its processes.
+# Drops and trace memory of a traced-all run of workload $1, summed over its processes
+# (benches/trace_check.sh); fails when none could be read.
 checked() {
-    local name=$1 stops=$tmp/stops segs=$tmp/segs pid
-    rm -rf "$stops" "$segs" && mkdir -p "$stops" "$segs"
-    workload "$name"
-    echo go | env LD_PRELOAD="$tmp/stop.so:$lib" SKULL_MEM_DIR="$segs" SKULL_MEM_TRACE=all SKULL_TEST_STOP_DIR="$stops" \
-        "${args[@]}" >/dev/null 2>&1 &
-    local top=$! seen=" "
-    : > "$tmp/statuses"
-    while :; do
-        local running=1
-        kill -0 "$top" 2>/dev/null || running=0
-        for pid in $(ls "$stops"); do
-            [[ $seen == *" $pid "* ]] && continue
-            seen+="$pid "
-            while [[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) != T ]]; do sleep 0.01; done
-            node "$root/dist/bin/skull-trace.js" status "$pid" --json --dir "$segs" >> "$tmp/statuses" || true
-            echo '@@' >> "$tmp/statuses"
-            kill -CONT "$pid"
-        done
-        ((running)) || break
-        sleep 0.05
-    done
-    wait "$top"
-    node -e '
-        const lines = require("fs").readFileSync(process.argv[1], "utf8").split("@@").map((s) => s.trim()).filter(Boolean).map(JSON.parse);
-        const sum = (f) => lines.reduce((a, s) => a + f(s), 0);
-        const ratio = (a, b) => (b ? (a / b).toFixed(1) : "-");
-        console.log([sum((s) => s.counts.traced_allocs), sum((s) => s.counts.dropped_stacks + s.counts.dropped_blocks),
-            sum((s) => s.memory.used), Math.max(...lines.map((s) => s.memory.used)),
-            ratio(sum((s) => s.memory.live_bytes), sum((s) => s.live_blocks)), sum((s) => s.live_blocks),
-            ratio(sum((s) => s.memory.stack_bytes), sum((s) => s.memory.stack_nodes)), sum((s) => s.memory.stack_nodes)].join(" "));' "$tmp/statuses"
+    workload "$1"
+    echo go | trace_check "$tmp" "$lib" "${args[@]}"
 }
 
 # Instructions of one run of workload $1 under configuration $2 (off or sampled): all of
@@ -142,12 +116,15 @@ for name in ${WORKLOADS:-cc1 python tsc scale}; do
     heaptrack_bytes=$( (stat -c %s "$tmp"/ht."$name"* 2>/dev/null || true) | awk '{ s += $1 } END { print s + 0 }')
     rm -f "$tmp"/ht."$name"*
     drops=0
-    if [[ " ${configs[*]} " == *" all "* ]]; then
-        read -r allocs drops memory max_memory per_block blocks per_node nodes < <(checked "$name")
+    if [[ " ${configs[*]} " != *" all "* ]]; then
+        echo "$name: (no traced-all check run: \"all\" is not among CONFIGS)"
+    elif ! check=$(checked "$name"); then
+        drops=unknown
+        echo "$name: the traced-all check run could not be read: its drops are not known"
+    else
+        read -r allocs drops memory max_memory per_block blocks per_node nodes <<< "$check"
         echo "$name: traced-all check run: $allocs allocations traced, drops $drops; trace memory $memory bytes (largest process $max_memory); heaptrack trace file $heaptrack_bytes bytes"
         echo "  tables: $per_block bytes per live block ($blocks live at exit), $per_node bytes per stack node ($nodes nodes)"
-    else
-        echo "$name: (no traced-all check run: \"all\" is not among CONFIGS)"
     fi
     printf '  %-10s %8s %8s %8s %8s\n' config wall cpu wall/none cpu/none
     for config in "${configs[@]}"; do
@@ -163,8 +140,8 @@ for name in ${WORKLOADS:-cc1 python tsc scale}; do
         }
         if (("none" in w) && ("all" in w) && ("heaptrack" in w)) {
             hw = w["heaptrack"] - w["none"]; hc = c["heaptrack"] - c["none"]
-            printf "  all: overhead %.2f of heaptrack'"'"'s wall, %.2f of its CPU (target <= 0.33; drops %d%s)\n", \
-                (w["all"] - w["none"]) / hw, (c["all"] - c["none"]) / hc, drops, drops ? ": does not count" : ""
+            printf "  all: overhead %.2f of heaptrack'"'"'s wall, %.2f of its CPU (target <= 0.33; drops %s%s)\n", \
+                (w["all"] - w["none"]) / hw, (c["all"] - c["none"]) / hc, drops, drops != "0" ? ": does not count" : ""
         }
     }' "$tmp/medians"
     # Per round, sampled over off: the median and range of the rounds' ratios.
