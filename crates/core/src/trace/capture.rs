@@ -3,7 +3,7 @@
 //! tables, frame pointers where there are none).
 
 use core::cell::Cell;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use super::control::MAX_DEPTH;
 use super::stack_cache::StackCache;
@@ -41,7 +41,15 @@ pub fn forget_unloaded_code() {
 /// capture.
 pub fn forget_stacks() {
     unwind::forget_stacks();
+    TABLES_EPOCH.fetch_add(1, Ordering::Relaxed);
 }
+
+/// Changes when the trace tables are emptied (`forget_stacks`): a thread's slot of running
+/// totals (`RecentStacks::pending`) is one of the tables before.
+static TABLES_EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// `RecentStacks::pending` of a thread that found every slot owned.
+const NO_SLOT: u32 = u32::MAX;
 
 /// A walk of this thread and the stack it was interned as.
 struct Remembered {
@@ -70,6 +78,11 @@ pub(crate) struct RecentStacks {
     path: TriePath,
     /// `unwind::stacks_generation` when `interned` and `path` were filled (0: not yet).
     generation: u32,
+    /// The thread's slot of running totals in the tables (`tables::TraceTables::
+    /// claim_pending`) plus one; 0 before it asked for one, `NO_SLOT` when none was free.
+    pending: u32,
+    /// `TABLES_EPOCH` when `pending` was taken.
+    pending_epoch: u32,
 }
 
 impl RecentStacks {
@@ -142,6 +155,45 @@ fn recent_stacks(recent: &Cell<*mut RecentStacks>) -> Option<*mut RecentStacks> 
         return None;
     }
     Some(stacks)
+}
+
+/// The calling thread's slot of running totals, asking `claim` for one the first time;
+/// `None` when it has none (no memory for its `RecentStacks`, or every slot owned).
+pub(crate) fn pending_slot(
+    recent: &Cell<*mut RecentStacks>,
+    claim: impl FnOnce() -> Option<u32>,
+) -> Option<u32> {
+    let stacks = recent.get();
+    if stacks.is_null() || stacks == EXITED {
+        return None;
+    }
+    // SAFETY: allocated for this thread, which alone uses it, and not re-entrantly (the
+    // caller is recording, with the thread's busy flag set).
+    let stacks = unsafe { &mut *stacks };
+    let epoch = TABLES_EPOCH.load(Ordering::Relaxed);
+    if stacks.pending_epoch != epoch {
+        // The tables were emptied (a forked child): the slot was one of the old tables'.
+        stacks.pending = 0;
+        stacks.pending_epoch = epoch;
+    }
+    if stacks.pending == 0 {
+        stacks.pending = claim().map_or(NO_SLOT, |slot| slot + 1);
+    }
+    (stacks.pending != NO_SLOT).then(|| stacks.pending - 1)
+}
+
+/// The calling thread's slot of running totals, given up (the thread is exiting); `None`
+/// when it has none.
+pub(crate) fn give_up_pending_slot(recent: &Cell<*mut RecentStacks>) -> Option<u32> {
+    let stacks = recent.get();
+    if stacks.is_null() || stacks == EXITED {
+        return None;
+    }
+    // SAFETY: as in `pending_slot`; the thread is exiting and records nothing meanwhile.
+    let stacks = unsafe { &mut *stacks };
+    let slot = core::mem::take(&mut stacks.pending);
+    (slot != 0 && slot != NO_SLOT && stacks.pending_epoch == TABLES_EPOCH.load(Ordering::Relaxed))
+        .then(|| slot - 1)
 }
 
 /// Frees the thread's remembered walks; the thread is exiting.

@@ -12,6 +12,7 @@ mod control_page;
 mod levels;
 mod live;
 pub mod modules;
+mod pending;
 mod pool;
 mod stack_cache;
 mod stacks;
@@ -255,7 +256,8 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
         scope: info.scope,
         stack,
     };
-    tables.count_allocation(&memory, stack, info.size as u64);
+    let pending = capture::pending_slot(recent, || tables.claim_pending(&memory));
+    tables.count_allocation(&memory, stack, info.size as u64, pending);
     if let Some(level) = tables.insert(&memory, block) {
         if region.header.tail.events_wanted() {
             tables.push_event(event(EVENT_ALLOC, &block));
@@ -274,9 +276,18 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     }
 }
 
-/// The calling thread is exiting: frees the walks it remembered.
+/// The calling thread is exiting: its running totals go to their stack and it frees the
+/// walks it remembered.
 pub(crate) fn thread_exiting() {
-    capture::release_recent(&crate::thread::trace_state().recent);
+    let recent = &crate::thread::trace_state().recent;
+    // Only a thread that counted has a slot, and so tables: a thread of a process that never
+    // traces must not set them up here.
+    if let Some(slot) = capture::give_up_pending_slot(recent) {
+        if let Some(tables) = tables() {
+            tables.release_pending(&OwnMemory, slot);
+        }
+    }
+    capture::release_recent(recent);
 }
 
 /// A traced block is being freed (or moved by realloc): drops it from the live table,

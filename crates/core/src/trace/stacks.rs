@@ -345,10 +345,10 @@ impl StackTrie {
         Some(id)
     }
 
-    /// Counts a traced allocation of `bytes` with stack `id`.
-    pub fn count(&self, bytes: &Bytes, id: u32, size: u64) {
+    /// Counts `allocs` traced allocations of `size` bytes in all with stack `id`.
+    pub fn count(&self, bytes: &Bytes, id: u32, allocs: u64, size: u64) {
         if let Some(node) = self.node(bytes, id) {
-            node.allocs.fetch_add(1, Ordering::Relaxed);
+            node.allocs.fetch_add(allocs, Ordering::Relaxed);
             node.bytes.fetch_add(size, Ordering::Relaxed);
         }
     }
@@ -555,8 +555,8 @@ mod tests {
             })
         );
         assert!(!trie.stack(&bytes, whole).unwrap().truncated);
-        trie.count(&bytes, cut, 10);
-        trie.count(&bytes, cut, 5);
+        trie.count(&bytes, cut, 1, 10);
+        trie.count(&bytes, cut, 1, 5);
         assert_eq!(trie.totals(&bytes, cut), (2, 15));
         assert_eq!(trie.counted(&bytes).collect::<Vec<_>>(), vec![cut]);
     }

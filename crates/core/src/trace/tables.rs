@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use super::backing::{Backing, Bytes};
 pub use super::live::LiveBlock;
 use super::live::LiveTable;
+use super::pending::PendingTable;
 use super::pool::{Pool, CHUNK};
 use super::stacks::StackTrie;
 pub use super::stacks::{Stack, TrieNode, TriePath};
@@ -106,6 +107,9 @@ pub struct TraceTables {
     pool: Pool,
     stacks: StackTrie,
     live: LiveTable,
+    /// Offset of the tracing threads' running totals, not yet on their stacks' nodes (a
+    /// `PendingTable`); 0 until a thread first counts.
+    pending: AtomicU64,
     events: [EventEntry; EVENT_CAPACITY],
     /// The memory the pool hands out, backed page by page as it is taken (a chunk more than
     /// the largest budget: the pool starts at a chunk boundary).
@@ -184,9 +188,88 @@ impl TraceTables {
             .intern(frames, truncated, &self.pool, backing, path)
     }
 
-    /// Counts a traced allocation of `bytes` with stack `id`.
-    pub fn count_allocation(&self, backing: &impl Backing, id: u32, bytes: u64) {
-        self.stacks.count(&Bytes::of(backing), id, bytes);
+    /// Counts a traced allocation of `size` bytes with stack `id`: in the calling thread's slot of
+    /// running totals `pending` when it has one (see `pending`), else on the stack's node.
+    pub fn count_allocation(
+        &self,
+        backing: &impl Backing,
+        id: u32,
+        size: u64,
+        pending: Option<u32>,
+    ) {
+        let bytes = Bytes::of(backing);
+        let table = pending.and_then(|slot| Some((self.pending_table(&bytes)?, slot)));
+        let flushed = match table {
+            Some((table, slot)) => table.count(slot, id, size),
+            None => Some((id, 1, size)),
+        };
+        if let Some((stack, allocs, total)) = flushed {
+            self.stacks.count(&bytes, stack, allocs, total);
+        }
+    }
+
+    /// A slot of running totals for the calling thread; `None` when every slot is owned or
+    /// there is no memory for the slots. The first call takes their chunk; two threads may
+    /// both take one, and the loser's stays unused (64 KiB, once).
+    pub fn claim_pending(&self, backing: &impl Backing) -> Option<u32> {
+        if self.pending.load(Ordering::Acquire) == 0 {
+            let taken = self.pool.take(backing, CHUNK)?;
+            let _ = self
+                .pending
+                .compare_exchange(0, taken, Ordering::AcqRel, Ordering::Acquire);
+        }
+        self.pending_table(&Bytes::of(backing))?.claim()
+    }
+
+    /// The running totals' slots, once taken.
+    fn pending_table<'a>(&self, bytes: &'a Bytes) -> Option<&'a PendingTable> {
+        match self.pending.load(Ordering::Acquire) {
+            0 => None,
+            offset => bytes.get(offset),
+        }
+    }
+
+    /// The calling thread exits: its running totals go to their stack's node and its slot is
+    /// freed.
+    pub fn release_pending(&self, backing: &impl Backing, slot: u32) {
+        let bytes = Bytes::of(backing);
+        let table = self.pending_table(&bytes);
+        if let Some((stack, allocs, total)) = table.and_then(|table| table.release(slot)) {
+            self.stacks.count(&bytes, stack, allocs, total);
+        }
+    }
+
+    /// Every stack something was counted against, as (id, traced allocations, their bytes)
+    /// in id order: the nodes' totals and the threads' running totals together.
+    fn counted_totals(&self) -> Vec<(u32, u64, u64)> {
+        let bytes = self.bytes();
+        let nodes = self.stacks.nodes();
+        let mut pending: Vec<(u32, u64, u64)> = self
+            .pending_table(&bytes)
+            .into_iter()
+            .flat_map(PendingTable::totals)
+            .filter(|&(id, _, _)| id < nodes)
+            .collect();
+        pending.sort_unstable_by_key(|&(id, _, _)| id);
+        let mut totals: Vec<(u32, u64, u64)> = self
+            .stacks
+            .counted(&bytes)
+            .map(|id| {
+                let (allocs, total) = self.stacks.totals(&bytes, id);
+                (id, allocs, total)
+            })
+            .collect();
+        // Each pending total joins its node's, or stands alone when the node has none yet.
+        for (id, allocs, total) in pending {
+            match totals.binary_search_by_key(&id, |&(node, _, _)| node) {
+                Ok(at) => {
+                    totals[at].1 += allocs;
+                    totals[at].2 += total;
+                }
+                Err(at) => totals.insert(at, (id, allocs, total)),
+            }
+        }
+        totals
     }
 
     /// Records a live block and returns the level of the live table that holds it (for
@@ -221,12 +304,9 @@ impl TraceTables {
     /// their bytes.
     pub fn stacks(&self) -> Vec<(Stack, u64, u64)> {
         let bytes = self.bytes();
-        self.stacks
-            .counted(&bytes)
-            .filter_map(|id| {
-                let (allocs, total) = self.stacks.totals(&bytes, id);
-                Some((self.stacks.stack(&bytes, id)?, allocs, total))
-            })
+        self.counted_totals()
+            .into_iter()
+            .filter_map(|(id, allocs, total)| Some((self.stacks.stack(&bytes, id)?, allocs, total)))
             .collect()
     }
 
@@ -234,14 +314,7 @@ impl TraceTables {
     /// their bytes, in id order: for a reader that reads many stacks at once
     /// (`stack_nodes`) rather than one by one as `stacks` does.
     pub fn counted_stacks(&self) -> Vec<(u32, u64, u64)> {
-        let bytes = self.bytes();
-        self.stacks
-            .counted(&bytes)
-            .map(|id| {
-                let (allocs, total) = self.stacks.totals(&bytes, id);
-                (id, allocs, total)
-            })
-            .collect()
+        self.counted_totals()
     }
 
     /// The stack with id `id`; empty and not truncated when there is none.
@@ -256,11 +329,10 @@ impl TraceTables {
     /// stack was then recorded, or dropped for want of room. Derived, not counted, so that
     /// recording does one atomic add fewer.
     pub fn traced_allocs(&self) -> u64 {
-        let bytes = self.bytes();
         let counted: u64 = self
-            .stacks
-            .counted(&bytes)
-            .map(|id| self.stacks.totals(&bytes, id).0)
+            .counted_totals()
+            .iter()
+            .map(|&(_, allocs, _)| allocs)
             .sum();
         counted.saturating_sub(self.dropped_blocks())
     }
@@ -415,9 +487,9 @@ mod tests {
         assert_eq!(t.take(&*t, 0x1000, 0), Some(one));
         assert_eq!(t.take(&*t, 0x1000, 0), None);
         assert!(t.live_blocks().is_empty());
-        t.count_allocation(&*t, a, 10);
-        t.count_allocation(&*t, a, 20);
-        t.count_allocation(&*t, b, 30);
+        t.count_allocation(&*t, a, 10, None);
+        t.count_allocation(&*t, a, 20, None);
+        t.count_allocation(&*t, b, 30, None);
         assert_eq!(
             t.stacks(),
             vec![(t.stack(a), 2, 30), (t.stack(b), 1, 30)],
@@ -433,6 +505,36 @@ mod tests {
             "the root, 3, 2 and 1 (outermost first), and the cut mark after 2"
         );
         assert_eq!(usage.live.bytes, 64 * 1024);
+    }
+
+    #[test]
+    fn running_totals_are_read_with_the_nodes_and_go_to_them_when_given_up() {
+        let t = tables(64 << 20);
+        let mut path = TriePath::new();
+        let a = t.intern(&*t, &[1, 2], false, &mut path).unwrap();
+        let b = t.intern(&*t, &[3, 2], false, &mut path).unwrap();
+        let slot = t.claim_pending(&*t);
+        // a, a, b through the slot: a's two go to its node when b comes, b's stay running.
+        t.count_allocation(&*t, a, 10, slot);
+        t.count_allocation(&*t, a, 20, slot);
+        assert_eq!(t.counted_stacks(), vec![(a, 2, 30)], "running totals alone");
+        t.count_allocation(&*t, b, 5, slot);
+        // And one allocation of b on its node, by a thread without a slot.
+        t.count_allocation(&*t, b, 7, None);
+        assert_eq!(t.counted_stacks(), vec![(a, 2, 30), (b, 2, 12)]);
+        assert_eq!(t.traced_allocs(), 4);
+        t.release_pending(&*t, slot.unwrap());
+        assert_eq!(
+            t.counted_stacks(),
+            vec![(a, 2, 30), (b, 2, 12)],
+            "all on the nodes now"
+        );
+        // The freed slot is the next thread's; once every slot is owned, there is none.
+        assert_eq!(t.claim_pending(&*t), slot);
+        for _ in 1..super::super::pending::PENDING_SLOTS {
+            assert!(t.claim_pending(&*t).is_some());
+        }
+        assert_eq!(t.claim_pending(&*t), None);
     }
 
     #[test]
@@ -479,16 +581,24 @@ mod tests {
                 .map(|w| {
                     scope.spawn(move || {
                         let mut path = TriePath::new();
+                        // Writers count through their own slot of running totals, as
+                        // threads do; the first two give it up at the end, as an exiting
+                        // thread does, and the others keep theirs: both are counted.
+                        let slot = t.claim_pending(t);
+                        assert!(slot.is_some());
                         for i in 0..PER_WRITER {
                             let n = w * PER_WRITER + i;
                             let stack = t.intern(t, &frames(n), false, &mut path).unwrap();
-                            t.count_allocation(t, stack, 1);
+                            t.count_allocation(t, stack, 1, slot);
                             let addr = 0x7000_0000 + n * 16;
                             let level = t.insert(t, block(addr, stack)).unwrap();
                             // Every fourth block is freed again: tombstones as well as growth.
                             if n.is_multiple_of(4) {
                                 assert!(t.take(t, addr, level).is_some());
                             }
+                        }
+                        if w < 2 {
+                            t.release_pending(t, slot.unwrap());
                         }
                     })
                 })
