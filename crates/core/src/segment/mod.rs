@@ -42,7 +42,7 @@ pub(crate) use note::degraded;
 /// `SKULLMEM` in little-endian: the first word of every segment, written last.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SKULLMEM");
 /// The segment layout this build writes and reads; bumped on any layout change.
-pub const LAYOUT_VERSION: u32 = 5;
+pub const LAYOUT_VERSION: u32 = 6;
 /// File name prefix; the full name is `skull-mem-<uid>-<pid>`.
 pub const FILE_PREFIX: &str = "skull-mem-";
 /// Where segments go unless `SKULL_MEM_DIR` says otherwise.

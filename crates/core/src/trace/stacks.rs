@@ -11,7 +11,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::backing::{Backing, Bytes};
-use super::levels::{probes, Levels, LEVELS};
+use super::levels::{probes, Levels};
 use super::pool::{Pool, CHUNK};
 
 /// One node: a frame, the stack it extends, and the traced allocations of the stack that
@@ -83,11 +83,6 @@ pub struct StackTrie {
     chunks: [AtomicU64; NODE_CHUNKS],
     /// (parent, address) → node, as `tag << 32 | id` (0: empty).
     index: Levels,
-    /// Per index level, the nodes handed out when a writer first saw the level published
-    /// (0: not known yet). A node from that count on was added after the level was, so the
-    /// nodes that extend it are indexed in that level or a newer one: `find` skips the older
-    /// levels (on tsc, where most stacks are new, a lookup that misses searched all of them).
-    level_nodes: [AtomicU32; LEVELS],
     /// Stacks not recorded for want of memory.
     pub dropped: AtomicU64,
 }
@@ -145,9 +140,7 @@ impl StackTrie {
 
     /// A fresh node's id with its chunk taken; `None` without memory.
     fn new_node(&self, pool: &Pool, backing: &impl Backing) -> Option<u32> {
-        // Acquire: a node handed out after `note_level` read the count sees the level that
-        // `level_nodes` says its children are indexed from.
-        let id = self.nodes.fetch_add(1, Ordering::Acquire);
+        let id = self.nodes.fetch_add(1, Ordering::Relaxed);
         self.ensure_chunk(id, pool, backing).then_some(id)
     }
 
@@ -229,11 +222,9 @@ impl StackTrie {
     /// The node (parent, ret), searched newest level first: each level is twice the last,
     /// so the newest holds about half the nodes, and the nodes most looked up, the outer
     /// frames every stack shares, mostly come from the caller's `TriePath` without a lookup.
-    /// Levels older than `parent` are not searched (`oldest_level_of_children`).
     fn find(&self, bytes: &Bytes, parent: u32, ret: u64) -> Option<u32> {
         let hash = key_hash(parent, ret);
-        let oldest = self.oldest_level_of_children(parent);
-        for level in (oldest..self.index.count()).rev() {
+        for level in (0..self.index.count()).rev() {
             let (offset, slots) = self.index.level(level, FIRST_SLOTS)?;
             for index in probes(hash, slots) {
                 let slot = Levels::slot::<AtomicU64>(bytes, offset, index)?;
@@ -255,39 +246,6 @@ impl StackTrie {
         None
     }
 
-    /// The oldest index level that can hold a child of `parent`: the newest one published
-    /// before `parent` was handed out (`level_nodes`), since a child is added after its parent
-    /// and indexed in the newest level then or, when that has no room, in an older one no
-    /// older than this (`add`).
-    fn oldest_level_of_children(&self, parent: u32) -> usize {
-        (1..self.index.count())
-            .rev()
-            .find(|&level| {
-                let first = self.level_nodes[level].load(Ordering::Relaxed);
-                first != 0 && parent >= first
-            })
-            .unwrap_or(0)
-    }
-
-    /// Adds index level `level` unless it is there (`Levels::add`) and notes the nodes handed
-    /// out by then (`level_nodes`); false when there is no memory for it.
-    fn add_level(&self, level: usize, pool: &Pool, backing: &impl Backing) -> bool {
-        let added = self.index.add(level, FIRST_SLOTS, 8, pool, backing);
-        if added && self.index.count() > level {
-            // Read with a release RMW after the level was seen published: a node handed out
-            // later (an acquire RMW of the same count, `new_node`) is ordered after the
-            // level's publication, and so is every child of it.
-            let nodes = self.nodes.fetch_add(0, Ordering::AcqRel);
-            let _ = self.level_nodes[level].compare_exchange(
-                0,
-                nodes.max(1),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-        }
-        added
-    }
-
     /// Writes a new node and indexes it; its id, or `None` without memory for the node. A
     /// node the index has no room for is still a valid stack, only not found again.
     fn add(
@@ -307,19 +265,17 @@ impl StackTrie {
         let hash = key_hash(parent, ret);
         let entry = tag(hash) << 32 | u64::from(id);
         if self.index.count() == 0 {
-            self.add_level(0, pool, backing);
+            self.index.add(0, FIRST_SLOTS, 8, pool, backing);
         }
         let newest = self.index.count();
         // The newest level; when it has no room near the key, the empty slots of older ones
-        // as far as a lookup searches them (`oldest_level_of_children`); and only then a next
-        // level.
+        // (a lookup searches them all); and only then a next level.
         if newest == 0 {
             return Some(id);
         }
-        let oldest = self.oldest_level_of_children(parent);
-        let levels = (oldest..newest).rev().chain(core::iter::once(newest));
+        let levels = (0..newest).rev().chain(core::iter::once(newest));
         for level in levels {
-            if level == newest && !self.add_level(level, pool, backing) {
+            if level == newest && !self.index.add(level, FIRST_SLOTS, 8, pool, backing) {
                 break;
             }
             // Read again each time: a level added since lies past an older view.
@@ -336,7 +292,7 @@ impl StackTrie {
                     .is_ok()
                 {
                     if self.index.claimed(level, FIRST_SLOTS) {
-                        self.add_level(level + 1, pool, backing);
+                        self.index.add(level + 1, FIRST_SLOTS, 8, pool, backing);
                     }
                     return Some(id);
                 }
