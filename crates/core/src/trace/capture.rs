@@ -157,43 +157,55 @@ fn recent_stacks(recent: &Cell<*mut RecentStacks>) -> Option<*mut RecentStacks> 
     Some(stacks)
 }
 
+/// The calling thread's remembered walks when it has them (not before its first capture,
+/// nor after it exited).
+///
+/// # Safety
+/// `stacks` is the calling thread's own `ThreadTrace::recent`, and no other reference to
+/// its `RecentStacks` lives while the returned one does.
+unsafe fn existing_recent<'a>(stacks: *mut RecentStacks) -> Option<&'a mut RecentStacks> {
+    if stacks.is_null() || stacks == EXITED {
+        return None;
+    }
+    // SAFETY: allocated for this thread, which alone uses it; the caller holds no other
+    // reference to it.
+    Some(unsafe { &mut *stacks })
+}
+
+impl RecentStacks {
+    /// `pending` as it stands for the tables now: forgotten when they were emptied since it
+    /// was taken (a forked child), the slot being one of the old tables'.
+    fn pending_now(&mut self) -> &mut u32 {
+        let epoch = TABLES_EPOCH.load(Ordering::Relaxed);
+        if self.pending_epoch != epoch {
+            self.pending = 0;
+            self.pending_epoch = epoch;
+        }
+        &mut self.pending
+    }
+}
+
 /// The calling thread's slot of running totals, asking `claim` for one the first time;
 /// `None` when it has none (no memory for its `RecentStacks`, or every slot owned).
 pub(crate) fn pending_slot(
     recent: &Cell<*mut RecentStacks>,
     claim: impl FnOnce() -> Option<u32>,
 ) -> Option<u32> {
-    let stacks = recent.get();
-    if stacks.is_null() || stacks == EXITED {
-        return None;
+    // SAFETY: the thread's own walks, not re-entrantly: the caller is recording, with the
+    // thread's busy flag set, and `capture_interned`'s reference has ended.
+    let pending = unsafe { existing_recent(recent.get()) }?.pending_now();
+    if *pending == 0 {
+        *pending = claim().map_or(NO_SLOT, |slot| slot + 1);
     }
-    // SAFETY: allocated for this thread, which alone uses it, and not re-entrantly (the
-    // caller is recording, with the thread's busy flag set).
-    let stacks = unsafe { &mut *stacks };
-    let epoch = TABLES_EPOCH.load(Ordering::Relaxed);
-    if stacks.pending_epoch != epoch {
-        // The tables were emptied (a forked child): the slot was one of the old tables'.
-        stacks.pending = 0;
-        stacks.pending_epoch = epoch;
-    }
-    if stacks.pending == 0 {
-        stacks.pending = claim().map_or(NO_SLOT, |slot| slot + 1);
-    }
-    (stacks.pending != NO_SLOT).then(|| stacks.pending - 1)
+    (*pending != NO_SLOT).then(|| *pending - 1)
 }
 
 /// The calling thread's slot of running totals, given up (the thread is exiting); `None`
 /// when it has none.
 pub(crate) fn give_up_pending_slot(recent: &Cell<*mut RecentStacks>) -> Option<u32> {
-    let stacks = recent.get();
-    if stacks.is_null() || stacks == EXITED {
-        return None;
-    }
-    // SAFETY: as in `pending_slot`; the thread is exiting and records nothing meanwhile.
-    let stacks = unsafe { &mut *stacks };
-    let slot = core::mem::take(&mut stacks.pending);
-    (slot != 0 && slot != NO_SLOT && stacks.pending_epoch == TABLES_EPOCH.load(Ordering::Relaxed))
-        .then(|| slot - 1)
+    // SAFETY: the thread's own walks; it is exiting and records nothing meanwhile.
+    let slot = core::mem::take(unsafe { existing_recent(recent.get()) }?.pending_now());
+    (slot != 0 && slot != NO_SLOT).then(|| slot - 1)
 }
 
 /// Frees the thread's remembered walks; the thread is exiting.
