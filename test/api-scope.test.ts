@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { PRELUDE, evaluate } from './fixtures/api-run';
 import { INDEX } from './helpers';
-import { PER_BUFFER_BLOCKS, PER_BUFFER_BYTES, expectBuffersCharged } from './fixtures/v8-buffers';
+import { PER_BUFFER_BLOCKS, PER_BUFFER_BYTES, WITHOUT_GC, expectBuffersCharged } from './fixtures/v8-buffers';
 
 const NATIVE = INDEX.replace(/index\.js$/, 'native.js');
 
@@ -22,13 +22,15 @@ describe('scope.run', () => {
       const keep = [];
       const body = () => { for (let i = 0; i < 32; i++) keep.push(Buffer.allocUnsafeSlow(8192)); return 'value'; };
       for (let i = 0; i < 5; i++) scope.run(body);
-      const before = scopeOf('api-buffers');
-      out.returned = scope.run(body);
-      const { used, live } = grown(before, scopeOf('api-buffers'));
-      out.growth = { used, live };
+      out.growth = withoutGc(() => {
+        const before = scopeOf('api-buffers');
+        out.returned = scope.run(body);
+        const { used, live } = grown(before, scopeOf('api-buffers'));
+        return { used, live };
+      });
       out.kind = scopeOf('api-buffers').kind;`);
     // 32 buffers' figure, within the GC tolerance stated in fixtures/v8-buffers.ts.
-    const { growth } = out as { growth: { used: number; live: number } };
+    const { growth } = out as { growth: { used: number; live: number; gcs: number } };
     expect([out.returned, out.kind]).toEqual(['value', 'module']);
     expectBuffersCharged(growth, 32, 8192);
   });
@@ -159,10 +161,13 @@ describe('scope.run', () => {
         const keep = [];
         const body = () => { for (let i = 0; i < 32; i++) keep.push(Buffer.allocUnsafeSlow(8192)); };
         for (let i = 0; i < 5; i++) scope.run(body);
-        const before = scopeOf('api-worker');
-        scope.run(body);
-        const after = scopeOf('api-worker');
-        parentPort.postMessage({ used: after.used_bytes - before.used_bytes, live: after.live_blocks - before.live_blocks });\`;
+        ${WITHOUT_GC}
+        parentPort.postMessage(withoutGc(() => {
+          const before = scopeOf('api-worker');
+          scope.run(body);
+          const after = scopeOf('api-worker');
+          return { used: after.used_bytes - before.used_bytes, live: after.live_blocks - before.live_blocks };
+        }));\`;
       const main = sm.defineScope('api-main-side');
       const keep = [];
       const body = () => { for (let i = 0; i < 32; i++) keep.push(Buffer.allocUnsafeSlow(8192)); };
@@ -170,10 +175,14 @@ describe('scope.run', () => {
       const worker = new Worker(workerCode, { eval: true });
       out.worker = await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
       await new Promise((resolve) => worker.once('exit', resolve));
-      const mainBefore = scopeOf('api-main-side');
-      main.run(body);
-      out.main = grown(mainBefore, scopeOf('api-main-side'));`);
-    const { worker, main } = out as { worker: { used: number; live: number }; main: { used: number; live: number } };
+      out.main = withoutGc(() => {
+        const mainBefore = scopeOf('api-main-side');
+        main.run(body);
+        const { used, live } = grown(mainBefore, scopeOf('api-main-side'));
+        return { used, live };
+      });`);
+    type Growth = { used: number; live: number; gcs: number };
+    const { worker, main } = out as { worker: Growth; main: Growth };
     expectBuffersCharged(worker, 32, 8192);
     expectBuffersCharged(main, 32, 8192);
   });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SkullMemError, diff, parseSnapshot, renderDiff, type Snapshot } from '../src/index';
 import { evaluate } from './fixtures/api-run';
 import { VERSION } from './helpers';
-import { expectBuffersCharged } from './fixtures/v8-buffers';
+import { WITHOUT_GC, expectBuffersCharged } from './fixtures/v8-buffers';
 
 describe('snapshot', () => {
   it('is_json_in_format_v1_with_the_process_figures', () => {
@@ -31,15 +31,14 @@ describe('diff', () => {
     // fixtures/v8-buffers.ts, core may move by up to 64 KiB (Node and V8 work between the two
     // calls: the snapshot's own JSON, timers), and the `skull-mem` scope (skull-mem's own
     // report buffers) is excluded.
-    const out = evaluate(`
+    const out = evaluate(`${WITHOUT_GC}
       const grow = sm.defineScope('api-diff-grow'), idle = sm.defineScope('api-diff-idle', { kind: 'service' });
       const keep = [];
       const body = () => { for (let i = 0; i < 16; i++) keep.push(Buffer.allocUnsafeSlow(8192)); };
       for (let i = 0; i < 3; i++) grow.run(body); // compiles \`body\` (see api-scope.test.ts)
-      const a = sm.snapshot();
-      grow.run(body);
-      const b = sm.snapshot();
+      const { a, b, gcs } = withoutGc(() => { const a = sm.snapshot(); grow.run(body); return { a, b: sm.snapshot() }; });
       const d = sm.diff(a, b);
+      out.gcs = gcs;
       out.diff = JSON.parse(JSON.stringify(d));
       out.text = String(d);
       out.same = sm.renderDiff(d) === d.toString();
@@ -47,7 +46,7 @@ describe('diff', () => {
     const d = out.diff as ReturnType<typeof diff>;
     const grow = d.scopes.find((s) => s.name === 'api-diff-grow')!;
     expect(grow).toMatchObject({ name: 'api-diff-grow', kind: 'module' });
-    expectBuffersCharged({ used: grow.used_bytes, live: grow.live_blocks }, 16, 8192);
+    expectBuffersCharged({ used: grow.used_bytes, live: grow.live_blocks, gcs: out.gcs as number }, 16, 8192);
     // Every block the scope made and did not free is live; it frees nothing of the buffers.
     expect(grow.counters.alloc_blocks - grow.counters.freed_blocks).toBe(grow.live_blocks);
     const idle = d.scopes.find((s) => s.name === 'api-diff-idle');

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, VERSION } from './helpers';
-import { expectBuffersCharged } from './fixtures/v8-buffers';
+import { WITHOUT_GC, expectBuffersCharged } from './fixtures/v8-buffers';
 
 const PLATFORM_PACKAGE = '@skull-mem/linux-x64-gnu';
 const DOCS = 'https://github.com/skull-mem/skull-mem#platform-support';
@@ -131,15 +131,20 @@ describe('the installed tarballs', () => {
        const body = () => { for (let i = 0; i < 32; i++) keep.push(Buffer.allocUnsafeSlow(8192)); };
        const figures = () => sm.snapshot().scopes.find((s) => s.name === 'packed');
        scope.run(body); scope.run(body); scope.run(body);
-       const before = figures();
-       scope.run(body);
-       const after = figures();
-       console.log(JSON.stringify({ active: sm.status().active, used: after.used_bytes - before.used_bytes, live: after.live_blocks - before.live_blocks }));`,
+       ${WITHOUT_GC}
+       const growth = withoutGc(() => {
+         const before = figures();
+         scope.run(body);
+         const after = figures();
+         return { used: after.used_bytes - before.used_bytes, live: after.live_blocks - before.live_blocks };
+       });
+       console.log(JSON.stringify({ active: sm.status().active, ...growth }));`,
     );
     const out = JSON.parse(sh(app, 'npx', ['--no-install', 'skull-mem', 'run', '--', process.execPath, 'app.js'])) as {
       active: boolean;
       used: number;
       live: number;
+      gcs: number;
     };
     expect(out.active).toBe(true);
     expectBuffersCharged(out, 32, 8192);
