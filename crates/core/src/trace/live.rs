@@ -7,6 +7,7 @@
 //! Entries are published by a final Release store of their address, so a reader that sees
 //! an address sees the fields written before it.
 
+use core::num::NonZeroU64;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::backing::{Backing, Bytes};
@@ -51,6 +52,15 @@ pub struct LiveBlock {
 }
 
 impl Entry {
+    /// Writes `block` into this slot, which the caller has claimed, and publishes it.
+    fn fill(&self, block: &LiveBlock) {
+        self.size.store(block.size, Ordering::Relaxed);
+        self.time_ns.store(block.time_ns, Ordering::Relaxed);
+        self.scope.store(block.scope, Ordering::Relaxed);
+        self.stack.store(block.stack, Ordering::Relaxed);
+        self.addr.store(block.addr, Ordering::Release);
+    }
+
     /// The fields of the block at `addr` (whose key the caller loaded with Acquire).
     fn read(&self, addr: u64) -> LiveBlock {
         LiveBlock {
@@ -60,6 +70,48 @@ impl Entry {
             scope: self.scope.load(Ordering::Relaxed),
             stack: self.stack.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// A slot a thread freed a block from and left claimed, for its next traced block if that
+/// is at the same address: malloc's per-thread caches hand the block freed last out again
+/// first, and such a block then takes the slot with plain stores, without the claim's
+/// compare-exchange (a locked instruction, most of an insert's time when the slot's line is
+/// already the thread's). Not a block to readers (a claimed slot holds none), and probing goes
+/// on past it, as past a freed slot. It is the keeping thread's alone: only `fill_kept` and
+/// `release_kept` change it.
+///
+/// Two words, so that an `Option` of it goes in registers (a copy through memory of the
+/// fields' narrower stores stalled the free that kept it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeptSlot {
+    /// The freed block's address (never 0: a block's).
+    addr: NonZeroU64,
+    /// The slot: its level in the top byte, its index in the level below.
+    at: u64,
+}
+
+impl KeptSlot {
+    const LEVEL_SHIFT: u32 = 56;
+
+    fn new(addr: u64, level: usize, index: u64) -> Option<KeptSlot> {
+        Some(KeptSlot {
+            addr: NonZeroU64::new(addr)?,
+            at: (level as u64) << Self::LEVEL_SHIFT | index,
+        })
+    }
+
+    /// The address of the block that was freed from the slot.
+    pub fn addr(self) -> u64 {
+        self.addr.get()
+    }
+
+    fn level(self) -> usize {
+        (self.at >> Self::LEVEL_SHIFT) as usize
+    }
+
+    fn index(self) -> u64 {
+        self.at & ((1 << Self::LEVEL_SHIFT) - 1)
     }
 }
 
@@ -115,11 +167,10 @@ impl LiveTable {
         if self.levels.count() == 0 {
             self.levels.add(0, FIRST_SLOTS, ENTRY_BYTES, pool, backing);
         }
-        let homes = homes(block.addr);
         let newest = self.levels.count();
         if newest > 0 {
             let level = newest - 1;
-            if let Some(full) = self.insert_in(level, homes, block, backing) {
+            if let Some(full) = self.insert_in(level, &block, backing) {
                 if full {
                     self.levels
                         .add(level + 1, FIRST_SLOTS, ENTRY_BYTES, pool, backing);
@@ -130,14 +181,14 @@ impl LiveTable {
             // then a next level (a level twice the size for one crowded key would waste).
             if let Some(older) = (0..level)
                 .rev()
-                .find(|&older| self.insert_in(older, homes, block, backing).is_some())
+                .find(|&older| self.insert_in(older, &block, backing).is_some())
             {
                 return Some(older as u8);
             }
             if self
                 .levels
                 .add(level + 1, FIRST_SLOTS, ENTRY_BYTES, pool, backing)
-                && self.insert_in(level + 1, homes, block, backing).is_some()
+                && self.insert_in(level + 1, &block, backing).is_some()
             {
                 return Some(level as u8 + 1);
             }
@@ -147,17 +198,17 @@ impl LiveTable {
     }
 
     /// Records `block` in `level`: `None` when the level has no room near its key, else
-    /// whether the level is now full enough for the next to be added.
-    fn insert_in(
-        &self,
-        level: usize,
-        homes: [u64; HOMES],
-        block: LiveBlock,
-        backing: &impl Backing,
-    ) -> Option<bool> {
+    /// whether the level is now full enough for the next to be added. (The block's homes are
+    /// worked out here, not passed in: an array made by the caller was copied into the
+    /// probing iterator with 16-byte loads of its 8-byte stores, a store-forwarding stall on
+    /// every traced allocation.)
+    fn insert_in(&self, level: usize, block: &LiveBlock, backing: &impl Backing) -> Option<bool> {
         let bytes = Bytes::of(backing);
         let (offset, slots) = self.levels.level(level, FIRST_SLOTS)?;
-        for index in homes.into_iter().flat_map(|home| probes(home, slots)) {
+        for index in homes(block.addr)
+            .into_iter()
+            .flat_map(|home| probes(home, slots))
+        {
             let entry = Levels::slot::<Entry>(&bytes, offset, index)?;
             let seen = entry.addr.load(Ordering::Relaxed);
             if (seen == EMPTY || seen == TOMBSTONE)
@@ -166,21 +217,69 @@ impl LiveTable {
                     .compare_exchange(seen, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
-                entry.size.store(block.size, Ordering::Relaxed);
-                entry.time_ns.store(block.time_ns, Ordering::Relaxed);
-                entry.scope.store(block.scope, Ordering::Relaxed);
-                entry.stack.store(block.stack, Ordering::Relaxed);
-                entry.addr.store(block.addr, Ordering::Release);
+                entry.fill(block);
                 return Some(seen == EMPTY && self.levels.claimed(level, FIRST_SLOTS));
             }
         }
         None
     }
 
+    /// Records `block` in the slot `kept` and returns its level, when the slot was kept for a
+    /// block at this address; else releases the slot and returns `None` (the caller then
+    /// inserts the block as any other).
+    pub fn fill_kept(&self, bytes: &Bytes, kept: KeptSlot, block: &LiveBlock) -> Option<u8> {
+        let entry = self.kept_entry(bytes, kept)?;
+        if kept.addr.get() != block.addr {
+            entry.addr.store(TOMBSTONE, Ordering::Release);
+            return None;
+        }
+        entry.fill(block);
+        Some(kept.level() as u8)
+    }
+
+    /// Gives the slot `kept` up: it becomes a freed slot, for any block.
+    pub fn release_kept(&self, bytes: &Bytes, kept: KeptSlot) {
+        if let Some(entry) = self.kept_entry(bytes, kept) {
+            entry.addr.store(TOMBSTONE, Ordering::Release);
+        }
+    }
+
+    fn kept_entry<'a>(&self, bytes: &'a Bytes, kept: KeptSlot) -> Option<&'a Entry> {
+        let (offset, _) = self.levels.level(kept.level(), FIRST_SLOTS)?;
+        Levels::slot::<Entry>(bytes, offset, kept.index())
+    }
+
     /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
     /// `hint` is the level `insert` returned: the search starts there, so a free costs one
     /// level's probes, not a probe of every level newer than the block's.
     pub fn take(&self, bytes: &Bytes, addr: u64, hint: u8) -> Option<LiveBlock> {
+        let mut taken = None;
+        self.remove(bytes, addr, hint, TOMBSTONE, |block| taken = Some(block));
+        taken
+    }
+
+    /// As `take`, but the block goes to `seen` and its slot is left claimed for the calling
+    /// thread (see `KeptSlot`), which must fill or release it.
+    pub fn take_keeping(
+        &self,
+        bytes: &Bytes,
+        addr: u64,
+        hint: u8,
+        seen: impl FnOnce(LiveBlock),
+    ) -> Option<KeptSlot> {
+        self.remove(bytes, addr, hint, CLAIMED, seen)
+    }
+
+    /// Removes the block at `addr`, gives it to `seen` and leaves `leave` (`TOMBSTONE` or
+    /// `CLAIMED`) in its slot; returns the slot.
+    fn remove(
+        &self,
+        bytes: &Bytes,
+        addr: u64,
+        hint: u8,
+        leave: u64,
+        seen: impl FnOnce(LiveBlock),
+    ) -> Option<KeptSlot> {
         let homes = homes(addr);
         let hint = usize::from(hint);
         let count = self.levels.count();
@@ -190,24 +289,26 @@ impl LiveTable {
             .into_iter()
             .chain((0..count).rev().filter(move |&level| level != hint));
         for level in order {
-            if let Some(block) = self.take_in(bytes, level, homes, addr) {
-                return Some(block);
+            if let Some((block, index)) = self.take_in(bytes, level, homes, addr, leave) {
+                seen(block);
+                return KeptSlot::new(addr, level, index);
             }
         }
         None
     }
 
-    /// Removes the block at `addr` from `level` when it is there. A slot never becomes empty
-    /// again, so an empty slot where `insert_in` would have looked ends the search: the
-    /// block would be there or before it. Only when a place has no empty slot may the block
-    /// be at the next.
+    /// Removes the block at `addr` from `level` when it is there, leaving `leave` in its slot,
+    /// and returns it with the slot's index. A slot never becomes empty again, so an empty
+    /// slot where `insert_in` would have looked ends the search: the block would be there or
+    /// before it. Only when a place has no empty slot may the block be at the next.
     fn take_in(
         &self,
         bytes: &Bytes,
         level: usize,
         homes: [u64; HOMES],
         addr: u64,
-    ) -> Option<LiveBlock> {
+        leave: u64,
+    ) -> Option<(LiveBlock, u64)> {
         let (offset, slots) = self.levels.level(level, FIRST_SLOTS)?;
         for home in homes {
             for index in probes(home, slots) {
@@ -215,11 +316,12 @@ impl LiveTable {
                 let seen = entry.addr.load(Ordering::Acquire);
                 if seen == addr {
                     let block = entry.read(addr);
-                    return entry
-                        .addr
-                        .compare_exchange(addr, TOMBSTONE, Ordering::Relaxed, Ordering::Relaxed)
-                        .is_ok()
-                        .then_some(block);
+                    // A plain store, not a compare-exchange (a locked instruction, half of a
+                    // free's time in the table): a slot holding a live block's address is
+                    // changed by nobody but the one freeing that block (`insert_in` claims
+                    // only empty and freed slots), and a block is freed once.
+                    entry.addr.store(leave, Ordering::Release);
+                    return Some((block, index));
                 }
                 if seen == EMPTY {
                     return None;
@@ -316,6 +418,73 @@ mod tests {
         }
         assert_eq!(table.bytes(), before);
         assert_eq!(table.blocks(&bytes).len(), 2_000_000);
+    }
+
+    #[test]
+    fn a_kept_slot_holds_no_block_serves_its_address_again_and_is_released_for_another() {
+        let backing = AnonBacking::new(1 << 30);
+        let pool = zeroed::<Pool>();
+        pool.configure(0, 64 << 20);
+        let table = zeroed::<LiveTable>();
+        // Neighbours on both sides, so that the kept slot lies inside a run of used slots.
+        let addrs: Vec<u64> = (0..64u64).map(|i| 0x55_0000 + i * 16).collect();
+        let levels: Vec<u8> = addrs
+            .iter()
+            .map(|&addr| table.insert(block(addr), &pool, &backing).unwrap())
+            .collect();
+        let bytes = Bytes::of(&backing); // all the levels there will be: 64 blocks fit in one
+        let (freed, level) = (addrs[20], levels[20]);
+        let mut seen = None;
+        let kept = table
+            .take_keeping(&bytes, freed, level, |b| seen = Some(b))
+            .unwrap();
+        assert_eq!(seen, Some(block(freed)));
+        // Claimed: no block to readers and to frees, and not free for other blocks either.
+        assert_eq!(table.blocks(&bytes).len(), 63);
+        assert_eq!(table.take(&bytes, freed, level), None);
+        for &addr in &addrs[21..] {
+            assert_eq!(
+                table.take(&bytes, addr, 0),
+                Some(block(addr)),
+                "probing goes past it"
+            );
+            assert!(table.insert(block(addr), &pool, &backing).is_some());
+        }
+        // The same address again: the kept slot, in its level, with the new block's fields.
+        let again = LiveBlock {
+            size: 7,
+            stack: 9,
+            ..block(freed)
+        };
+        assert_eq!(table.fill_kept(&bytes, kept, &again), Some(level));
+        assert_eq!(table.blocks(&bytes).len(), 64);
+        assert_eq!(table.take(&bytes, freed, level), Some(again));
+        // Kept again, then another address: the slot is released, and the block goes elsewhere.
+        let kept = table
+            .take_keeping(&bytes, addrs[5], levels[5], |_| ())
+            .unwrap();
+        assert_eq!(table.fill_kept(&bytes, kept, &block(0x99_0000)), None);
+        assert!(table.insert(block(0x99_0000), &pool, &backing).is_some());
+        let kept = table
+            .take_keeping(&bytes, addrs[6], levels[6], |_| ())
+            .unwrap();
+        table.release_kept(&bytes, kept);
+        let mut left: Vec<u64> = table.blocks(&bytes).iter().map(|b| b.addr).collect();
+        left.sort_unstable();
+        let mut expected: Vec<u64> = addrs
+            .iter()
+            .copied()
+            .filter(|&a| a != addrs[5] && a != addrs[6] && a != freed)
+            .collect();
+        expected.push(0x99_0000);
+        expected.sort_unstable();
+        assert_eq!(left, expected);
+        // Released slots serve other blocks: as many inserts as were freed use no new level.
+        let before = table.bytes();
+        for addr in [addrs[5], addrs[6], freed] {
+            assert!(table.insert(block(addr), &pool, &backing).is_some());
+        }
+        assert_eq!(table.bytes(), before);
     }
 
     #[test]

@@ -258,7 +258,8 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     };
     let pending = capture::pending_slot(recent, || tables.claim_pending(&memory));
     tables.count_allocation(&memory, stack, info.size as u64, pending);
-    if let Some(level) = tables.insert(&memory, block) {
+    let kept = capture::take_kept(recent, block.addr);
+    if let Some(level) = tables.insert_keeping(&memory, block, kept) {
         if region.header.tail.events_wanted() {
             tables.push_event(event(EVENT_ALLOC, &block));
         }
@@ -276,15 +277,20 @@ unsafe fn record(user: *mut u8, info: BlockInfo, config: TraceConfig) {
     }
 }
 
-/// The calling thread is exiting: its running totals go to their stack and it frees the
-/// walks it remembered.
+/// The calling thread is exiting: its running totals go to their stack, the live-table slots
+/// it kept are released, and it frees the walks it remembered.
 pub(crate) fn thread_exiting() {
     let recent = &crate::thread::trace_state().recent;
-    // Only a thread that counted has a slot, and so tables: a thread of a process that never
-    // traces must not set them up here.
+    // Only a thread that counted has slots (of running totals, or kept in the live table),
+    // and so tables: a thread of a process that never traces must not set them up here.
     if let Some(slot) = capture::give_up_pending_slot(recent) {
         if let Some(tables) = tables() {
             tables.release_pending(&OwnMemory, slot);
+        }
+    }
+    for kept in capture::take_all_kept(recent).into_iter().flatten() {
+        if let Some(tables) = tables() {
+            tables.release_kept(&OwnMemory, kept);
         }
     }
     capture::release_recent(recent);
@@ -295,17 +301,35 @@ pub(crate) fn thread_exiting() {
 #[cold]
 #[inline(never)]
 pub(crate) fn on_free(user: *mut u8, level: u8) {
-    if let Some(tables) = tables() {
+    let Some(tables) = tables() else {
+        return;
+    };
+    let thread = crate::thread::trace_state();
+    // The block's slot is kept for a next traced block at its address (`tables::KeptSlot`) by
+    // a thread that traces, and not while it records (a free made by the recording itself),
+    // so that its kept slots are never used by two at once.
+    let freed = |block: LiveBlock| {
+        if crate::region::get().is_some_and(|region| region.header.tail.events_wanted()) {
+            let free = LiveBlock {
+                time_ns: now_ns(),
+                ..block
+            };
+            tables.push_event(event(EVENT_FREE, &free));
+        }
+    };
+    if thread.busy.get() || !capture::can_keep(&thread.recent) {
         if let Some(block) = tables.take(&OwnMemory, user as u64, level) {
-            if crate::region::get().is_some_and(|region| region.header.tail.events_wanted()) {
-                let free = LiveBlock {
-                    time_ns: now_ns(),
-                    ..block
-                };
-                tables.push_event(event(EVENT_FREE, &free));
-            }
+            freed(block);
+        }
+        return;
+    }
+    thread.busy.set(true);
+    if let Some(slot) = tables.take_keeping(&OwnMemory, user as u64, level, freed) {
+        if let Some(other) = capture::keep(&thread.recent, slot) {
+            tables.release_kept(&OwnMemory, other);
         }
     }
+    thread.busy.set(false);
 }
 
 fn event(kind: u32, block: &LiveBlock) -> Event {

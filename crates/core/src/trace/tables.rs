@@ -9,8 +9,8 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::backing::{Backing, Bytes};
-pub use super::live::LiveBlock;
 use super::live::LiveTable;
+pub use super::live::{KeptSlot, LiveBlock};
 use super::pending::PendingTable;
 use super::pool::{Pool, CHUNK};
 use super::stacks::StackTrie;
@@ -278,10 +278,44 @@ impl TraceTables {
         self.live.insert(block, &self.pool, backing)
     }
 
+    /// As `insert`, but into the slot `kept` when it was kept for a block at this address
+    /// (see `KeptSlot`); a slot kept for another address is released.
+    pub fn insert_keeping(
+        &self,
+        backing: &impl Backing,
+        block: LiveBlock,
+        kept: Option<KeptSlot>,
+    ) -> Option<u8> {
+        if let Some(kept) = kept {
+            if let Some(level) = self.live.fill_kept(&Bytes::of(backing), kept, &block) {
+                return Some(level);
+            }
+        }
+        self.insert(backing, block)
+    }
+
     /// Removes the live block at `addr` and returns it; `None` when it is not in the table.
     /// `level` is what `insert` returned for it (searched first).
     pub fn take(&self, backing: &impl Backing, addr: u64, level: u8) -> Option<LiveBlock> {
         self.live.take(&Bytes::of(backing), addr, level)
+    }
+
+    /// As `take`, and the block's slot is kept for the calling thread's next traced block
+    /// (see `KeptSlot`): it must go to `insert_keeping` or `release_kept`.    /// The block goes to `seen`.
+    pub fn take_keeping(
+        &self,
+        backing: &impl Backing,
+        addr: u64,
+        level: u8,
+        seen: impl FnOnce(LiveBlock),
+    ) -> Option<KeptSlot> {
+        self.live
+            .take_keeping(&Bytes::of(backing), addr, level, seen)
+    }
+
+    /// Gives up a slot `take_keeping` kept.
+    pub fn release_kept(&self, backing: &impl Backing, kept: KeptSlot) {
+        self.live.release_kept(&Bytes::of(backing), kept);
     }
 
     /// The first `end` bytes from the header's start are backed now: readers may read them.
