@@ -300,8 +300,9 @@ impl TraceTables {
         self.live.take(&Bytes::of(backing), addr, level)
     }
 
-    /// As `take`, and the block's slot is kept for the calling thread's next traced block
-    /// (see `KeptSlot`): it must go to `insert_keeping` or `release_kept`.    /// The block goes to `seen`.
+    /// As `take`, but the block goes to `seen`, and its slot is kept for the calling thread's
+    /// next traced block at its address (see `KeptSlot`): the slot must go to
+    /// `insert_keeping` or `release_kept`.
     pub fn take_keeping(
         &self,
         backing: &impl Backing,
