@@ -772,6 +772,8 @@ export interface TraceMemory {
   stack_bytes: number
   /** Bytes the live-block table takes. */
   live_bytes: number
+  /** Bytes the threads' running totals take. */
+  totals_bytes: number
 }
 
 /**

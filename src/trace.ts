@@ -45,6 +45,8 @@ export interface TraceStatus {
     stack_nodes: number;
     stack_bytes: number;
     live_bytes: number;
+    /** The threads' running totals: one chunk once a thread has counted. */
+    totals_bytes: number;
   };
 }
 

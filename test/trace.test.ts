@@ -332,13 +332,20 @@ describe('skull-trace on a busy process', () => {
     program.send();
     await program.line(/done 1/);
     const status = JSON.parse(trace(['status', String(pid), '--json', '--dir', dir]).stdout) as Leaks['status'] & {
-      memory: { budget: number; used: number };
+      memory: { budget: number; used: number; stack_nodes: number; stack_bytes: number; live_bytes: number; totals_bytes: number };
     };
     // 1 MiB is 16 chunks of 64 KiB: one of trie nodes, one of their index, one of the
     // threads' running totals (crates/core/src/trace/pending.rs), and live-table levels of 1,
     // 2 and 4 chunks (2,048 + 4,096 + 8,192 blocks); the next level (8 chunks) does not fit.
     // 80,000 leaked blocks (and the reallocs of the array keeping them) do not.
-    expect(status.memory).toMatchObject({ budget: 1_048_576, used: 10 * 65_536 });
+    // The tables' bytes are the parts of the used bytes, each said in the status.
+    expect(status.memory).toMatchObject({
+      budget: 1_048_576,
+      used: 10 * 65_536,
+      stack_bytes: 2 * 65_536,
+      live_bytes: 7 * 65_536,
+      totals_bytes: 65_536,
+    });
     expect(status.live_blocks).toBeLessThanOrEqual(14_336);
     expect(status.live_blocks).toBeGreaterThan(14_336 * 0.75);
     expect(status.counts.dropped_blocks).toBeGreaterThan(80_000 - 14_336);
@@ -349,6 +356,7 @@ describe('skull-trace on a busy process', () => {
     const text = trace(['status', String(pid), '--dir', dir]);
     expect(text.stdout).toMatch(new RegExp(`dropped \\(memory full\\): 0 stacks, ${status.counts.dropped_blocks} blocks`));
     expect(text.stdout).toContain('trace memory: 655360 of 1048576 bytes used');
+    expect(text.stdout).toContain(`stacks ${status.memory.stack_nodes} nodes in 131072 bytes, live blocks 458752 bytes, running totals 65536 bytes`);
     expect(await program.end()).toBe(0);
   });
 

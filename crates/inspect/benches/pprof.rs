@@ -95,6 +95,7 @@ fn trace(addresses: &[u64]) -> HeapTrace {
                 stack_nodes: 0,
                 stack_bytes: 0,
                 live_bytes: 0,
+                totals_bytes: 0,
             },
         },
         scopes,

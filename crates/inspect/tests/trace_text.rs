@@ -26,11 +26,12 @@ fn status(enabled: bool, sample_bytes: u64) -> TraceStatus {
         live_blocks: 100,
         memory: TraceMemory {
             budget: 268_435_456,
-            used: 393_216,
+            used: 458_752,
             committed: 1_049_600,
             stack_nodes: 40,
             stack_bytes: 131_072,
             live_bytes: 262_144,
+            totals_bytes: 65_536,
         },
     }
 }
@@ -241,8 +242,8 @@ fn status_text_says_what_skull_trace_status_said() {
         "tracing of process 42 on: sampling every 524288 bytes on average of the chosen scopes, \
          stacks of up to 16 frames\n\
          120 allocations traced, 20 freed, 100 live; dropped (memory full): 1 stacks, 2 blocks\n\
-         trace memory: 393216 of 268435456 bytes used (1049600 committed); stacks 40 nodes in \
-         131072 bytes, live blocks 262144 bytes\n"
+         trace memory: 458752 of 268435456 bytes used (1049600 committed); stacks 40 nodes in \
+         131072 bytes, live blocks 262144 bytes, running totals 65536 bytes\n"
     );
     assert!(status_text(42, &status(false, 0)).starts_with("tracing of process 42 off\n"));
 }

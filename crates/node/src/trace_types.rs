@@ -45,6 +45,9 @@ pub struct TraceMemory {
     /// Bytes the live-block table takes.
     #[napi(js_name = "live_bytes")]
     pub live_bytes: f64,
+    /// Bytes the threads' running totals take.
+    #[napi(js_name = "totals_bytes")]
+    pub totals_bytes: f64,
 }
 
 /// Tracing state and counts of a process.
@@ -311,6 +314,7 @@ impl From<&status_model::TraceStatus> for TraceStatus {
                 stack_nodes: s.memory.stack_nodes as f64,
                 stack_bytes: s.memory.stack_bytes as f64,
                 live_bytes: s.memory.live_bytes as f64,
+                totals_bytes: s.memory.totals_bytes as f64,
             },
         }
     }
@@ -337,6 +341,7 @@ impl From<TraceStatus> for status_model::TraceStatus {
                 stack_nodes: s.memory.stack_nodes as u64,
                 stack_bytes: s.memory.stack_bytes as u64,
                 live_bytes: s.memory.live_bytes as u64,
+                totals_bytes: s.memory.totals_bytes as u64,
             },
         }
     }

@@ -140,6 +140,8 @@ pub struct MemoryUsage {
     pub stacks: TableUsage,
     /// The live-block table.
     pub live: TableUsage,
+    /// The threads' running totals (`pending`): one chunk, once a thread has counted.
+    pub totals_bytes: u64,
 }
 
 impl TraceTables {
@@ -405,6 +407,10 @@ impl TraceTables {
                 entries: live,
                 bytes: self.live.bytes(),
                 dropped: self.dropped_blocks(),
+            },
+            totals_bytes: match self.pending.load(Ordering::Relaxed) {
+                0 => 0,
+                _ => CHUNK,
             },
         }
     }

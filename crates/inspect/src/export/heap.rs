@@ -267,6 +267,7 @@ mod tests {
                 stack_nodes: 0,
                 stack_bytes: 0,
                 live_bytes: 0,
+                totals_bytes: 0,
             },
         }
     }

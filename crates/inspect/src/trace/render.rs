@@ -38,7 +38,7 @@ pub fn status_text(pid: u32, status: &TraceStatus) -> String {
         "tracing of process {pid} {}\n\
          {} allocations traced, {} freed, {} live; dropped (memory full): {} stacks, {} blocks\n\
          trace memory: {} of {} bytes used ({} committed); stacks {} nodes in {} bytes, \
-         live blocks {} bytes\n",
+         live blocks {} bytes, running totals {} bytes\n",
         describe(status),
         c.traced_allocs,
         c.traced_frees,
@@ -50,7 +50,8 @@ pub fn status_text(pid: u32, status: &TraceStatus) -> String {
         status.memory.committed,
         status.memory.stack_nodes,
         status.memory.stack_bytes,
-        status.memory.live_bytes
+        status.memory.live_bytes,
+        status.memory.totals_bytes
     )
 }
 

@@ -38,6 +38,8 @@ pub struct TraceMemory {
     pub stack_bytes: u64,
     /// Bytes the live-block table takes.
     pub live_bytes: u64,
+    /// Bytes the threads' running totals take (one chunk once a thread has counted).
+    pub totals_bytes: u64,
 }
 
 /// Tracing state and counts of a process (field names stable in `--json`).
@@ -91,6 +93,7 @@ impl TraceStatus {
                 stack_nodes: usage.stacks.entries,
                 stack_bytes: usage.stacks.bytes,
                 live_bytes: usage.live.bytes,
+                totals_bytes: usage.totals_bytes,
             },
         }
     }
