@@ -19,6 +19,7 @@ use skull_mem_core::region::{ThreadBlock, MAX_SCOPES};
 use skull_mem_core::segment::{
     SegmentHeader, FIXED_FILE_BYTES, GROUP_BYTES, LAYOUT_VERSION, MAGIC,
 };
+use skull_mem_core::trace::tables::TRACE_LAYOUT;
 use skull_mem_inspect::reader::{self, ReadError, Reading};
 use support::*;
 
@@ -364,6 +365,33 @@ fn library_version_offset() -> usize {
     // The header's strings follow the trace-scope bitmap; the library version comes first.
     std::mem::offset_of!(SegmentHeader, trace_scopes)
         + std::mem::size_of::<[std::sync::atomic::AtomicU64; 8]>()
+}
+
+/// The same layout version with other trace tables (a layout change nobody bumped the
+/// version for) is refused as another version, naming both fingerprints.
+#[test]
+fn another_trace_layout_is_refused_as_another_version() {
+    let dir = TestDir::new("trace-layout");
+    let (_measured, mut image) = paused(dir.path());
+    let at = std::mem::offset_of!(SegmentHeader, trace_layout);
+    assert_eq!(
+        image.bytes[at..at + 8],
+        u64::from(TRACE_LAYOUT).to_le_bytes(),
+        "the library writes its fingerprint"
+    );
+    let other = u64::from(TRACE_LAYOUT ^ 0x10);
+    image.put_u64(at, other);
+    let path = dir.path().join("trace-layout");
+    image.write(&path);
+    assert_error(
+        reader::read_file(&path),
+        "VERSION_MISMATCH",
+        &[
+            path.to_str().unwrap(),
+            &format!("has segment layout {LAYOUT_VERSION}.{other:08x}"),
+            &format!("reads layout {LAYOUT_VERSION}.{TRACE_LAYOUT:08x}"),
+        ],
+    );
 }
 
 #[test]

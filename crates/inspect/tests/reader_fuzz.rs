@@ -191,7 +191,7 @@ fn source(dir: &Path) -> (Measured, Image) {
 }
 
 /// The header's integer fields: offset and width.
-const HEADER_FIELDS: [(usize, usize); 15] = [
+const HEADER_FIELDS: [(usize, usize); 16] = [
     (offset_of!(SegmentHeader, magic), 8),
     (offset_of!(SegmentHeader, layout_version), 4),
     (offset_of!(SegmentHeader, header_size), 4),
@@ -207,6 +207,7 @@ const HEADER_FIELDS: [(usize, usize); 15] = [
     (offset_of!(SegmentHeader, uid), 4),
     (offset_of!(SegmentHeader, start_time), 8),
     (offset_of!(SegmentHeader, control), 8),
+    (offset_of!(SegmentHeader, trace_layout), 8),
 ];
 
 fn pick(rng: &mut Rng, range: &std::ops::Range<usize>, width: usize) -> usize {

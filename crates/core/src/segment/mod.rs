@@ -42,7 +42,7 @@ pub(crate) use note::degraded;
 /// `SKULLMEM` in little-endian: the first word of every segment, written last.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SKULLMEM");
 /// The segment layout this build writes and reads; bumped on any layout change.
-pub const LAYOUT_VERSION: u32 = 6;
+pub const LAYOUT_VERSION: u32 = 7;
 /// File name prefix; the full name is `skull-mem-<uid>-<pid>`.
 pub const FILE_PREFIX: &str = "skull-mem-";
 /// Where segments go unless `SKULL_MEM_DIR` says otherwise.
@@ -129,6 +129,9 @@ pub struct SegmentHeader {
     /// The process's pid namespace (`proc_self::pid_namespace`; 0: unknown): `pid` is its
     /// pid there, and a reader in another namespace translates it through `/proc`.
     pub pid_namespace: u64,
+    /// `trace::tables::TRACE_LAYOUT` of the writer: the trace tables' layout, which
+    /// `LAYOUT_VERSION` is only bumped for by hand.
+    pub trace_layout: u64,
 }
 
 /// The header's strings, NUL-terminated (truncated where longer).
@@ -238,6 +241,7 @@ pub(crate) unsafe fn write_header(region: *mut Region, pid: u32) {
     header.uid = unsafe { libc::getuid() };
     header.start_time = crate::proc_self::start_time().unwrap_or(0);
     header.pid_namespace = crate::proc_self::pid_namespace();
+    header.trace_layout = u64::from(crate::trace::tables::TRACE_LAYOUT);
     let text = header.text.get_mut();
     copy_truncated(&mut text.library_version, crate::VERSION.as_bytes());
     crate::proc_self::executable(&mut text.executable);

@@ -33,6 +33,26 @@ struct Entry {
 }
 
 const ENTRY_BYTES: u64 = core::mem::size_of::<Entry>() as u64;
+
+/// What readers rely on here, for `tables::TRACE_LAYOUT`: an entry's size and fields, the
+/// header's, and the levels'.
+pub(super) const LAYOUT: [usize; 12] = {
+    use core::mem::{offset_of, size_of};
+    [
+        size_of::<Entry>(),
+        offset_of!(Entry, addr),
+        offset_of!(Entry, size),
+        offset_of!(Entry, time_ns),
+        offset_of!(Entry, scope),
+        offset_of!(Entry, stack),
+        size_of::<LiveTable>(),
+        offset_of!(LiveTable, levels),
+        offset_of!(LiveTable, dropped),
+        size_of::<Levels>(),
+        super::levels::LEVELS,
+        FIRST_SLOTS as usize,
+    ]
+};
 /// Entries of the first level (64 KiB).
 const FIRST_SLOTS: u64 = CHUNK / ENTRY_BYTES;
 

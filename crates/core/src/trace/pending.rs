@@ -35,6 +35,18 @@ pub struct PendingTable {
 
 const _: () = assert!(core::mem::size_of::<PendingTable>() as u64 == super::pool::CHUNK);
 
+/// What readers rely on here, for `tables::TRACE_LAYOUT`: a slot's size and fields.
+pub(super) const LAYOUT: [usize; 5] = {
+    use core::mem::{offset_of, size_of};
+    [
+        size_of::<Pending>(),
+        offset_of!(Pending, owned),
+        offset_of!(Pending, stack),
+        offset_of!(Pending, allocs),
+        offset_of!(Pending, bytes),
+    ]
+};
+
 /// What `count` leaves for the stack's node: totals moved out of a slot.
 pub type Flushed = Option<(u32, u64, u64)>;
 

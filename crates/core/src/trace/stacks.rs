@@ -31,6 +31,26 @@ struct Node {
 }
 
 const NODE_BYTES: u64 = core::mem::size_of::<Node>() as u64;
+
+/// What readers rely on here, for `tables::TRACE_LAYOUT`: the node's and the header's
+/// sizes and fields.
+pub(super) const LAYOUT: [usize; 12] = {
+    use core::mem::{offset_of, size_of};
+    [
+        size_of::<Node>(),
+        offset_of!(Node, ret),
+        offset_of!(Node, parent),
+        offset_of!(Node, depth),
+        offset_of!(Node, allocs),
+        offset_of!(Node, bytes),
+        size_of::<StackTrie>(),
+        offset_of!(StackTrie, nodes),
+        offset_of!(StackTrie, chunks),
+        offset_of!(StackTrie, index),
+        offset_of!(StackTrie, dropped),
+        FIRST_SLOTS as usize,
+    ]
+};
 const NODES_PER_CHUNK: u64 = CHUNK / NODE_BYTES;
 /// Chunks of nodes at most: 2^26 nodes (2 GiB), past any budget.
 const NODE_CHUNKS: usize = 1 << 15;

@@ -116,6 +116,53 @@ pub struct TraceTables {
     space: [AtomicU64; (SPACE_BYTES + CHUNK as usize) / 8],
 }
 
+/// A fingerprint of the tables' layout as readers rely on it: the sizes and field offsets of
+/// the header and of each table's entries and slots. The segment header records it
+/// (`SegmentHeader::trace_layout`), and a reader built from other sources refuses a segment
+/// whose fingerprint differs: a layout change made without bumping `LAYOUT_VERSION` (bumped
+/// by hand) would otherwise be misread, as a stale CLI once read a live table as holding no
+/// block.
+pub const TRACE_LAYOUT: u32 = {
+    use core::mem::{offset_of, size_of};
+    let own = [
+        size_of::<TraceTables>(),
+        offset_of!(TraceTables, events_written),
+        offset_of!(TraceTables, committed),
+        offset_of!(TraceTables, pool),
+        offset_of!(TraceTables, stacks),
+        offset_of!(TraceTables, live),
+        offset_of!(TraceTables, pending),
+        offset_of!(TraceTables, events),
+        offset_of!(TraceTables, space),
+        size_of::<Pool>(),
+        size_of::<EventEntry>(),
+        offset_of!(EventEntry, seq),
+        offset_of!(EventEntry, addr),
+        offset_of!(EventEntry, size),
+        offset_of!(EventEntry, time_ns),
+        offset_of!(EventEntry, kind),
+        offset_of!(EventEntry, scope),
+        offset_of!(EventEntry, stack),
+        offset_of!(EventEntry, thread),
+        CHUNK as usize,
+    ];
+    let hash = fnv(0xcbf2_9ce4_8422_2325, &own);
+    let hash = fnv(hash, &super::stacks::LAYOUT);
+    let hash = fnv(hash, &super::live::LAYOUT);
+    let hash = fnv(hash, &super::pending::LAYOUT);
+    (hash ^ hash >> 32) as u32
+};
+
+/// FNV-1a over `values`, from `hash`.
+const fn fnv(mut hash: u64, values: &[usize]) -> u64 {
+    let mut at = 0;
+    while at < values.len() {
+        hash = (hash ^ values[at] as u64).wrapping_mul(0x100_0000_01b3);
+        at += 1;
+    }
+    hash
+}
+
 /// What one table holds and takes (`skull-trace status`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableUsage {

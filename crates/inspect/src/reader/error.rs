@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::render::escape::escape;
 use skull_mem_core::segment::FIXED_FILE_BYTES;
 use skull_mem_core::segment::LAYOUT_VERSION;
+use skull_mem_core::trace::tables::TRACE_LAYOUT;
 
 /// Why a segment could not be read. `code()` is stable; `Display` is one line for a user.
 #[derive(Debug)]
@@ -33,6 +34,8 @@ pub enum ReadError {
     Version {
         path: PathBuf,
         found: u32,
+        /// The writer's `TRACE_LAYOUT`.
+        trace_layout: u64,
         library: String,
     },
     /// Inconsistent content.
@@ -122,10 +125,11 @@ impl fmt::Display for Raw<'_> {
             ReadError::Version {
                 path,
                 found,
+                trace_layout,
                 library,
             } => write!(
                 f,
-                "{} has segment layout {found} (library {library}); this skull-mem {} reads layout {LAYOUT_VERSION}: use the CLI of the same version as the library",
+                "{} has segment layout {found}.{trace_layout:08x} (library {library}); this skull-mem {} reads layout {LAYOUT_VERSION}.{TRACE_LAYOUT:08x}: use the CLI of the same version as the library",
                 path.display(),
                 skull_mem_core::VERSION
             ),

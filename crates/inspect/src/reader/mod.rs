@@ -36,7 +36,7 @@ use skull_mem_core::segment::{
     LAYOUT_VERSION, MAGIC, TRACE_FILE_OFFSET,
 };
 use skull_mem_core::snapshot::{self, Snapshot};
-use skull_mem_core::trace::tables::TraceTables;
+use skull_mem_core::trace::tables::{TraceTables, TRACE_LAYOUT};
 
 mod error;
 mod namespace;
@@ -549,10 +549,11 @@ fn check_header(path: &Path, header: &SegmentHeader, size: u64) -> Result<(), Re
             path: path.to_owned(),
         });
     }
-    if header.layout_version != LAYOUT_VERSION {
+    if header.layout_version != LAYOUT_VERSION || header.trace_layout != u64::from(TRACE_LAYOUT) {
         return Err(ReadError::Version {
             path: path.to_owned(),
             found: header.layout_version,
+            trace_layout: header.trace_layout,
             library: header.library_version().to_owned(),
         });
     }
