@@ -140,6 +140,47 @@ fn two_hundred_thousand_stacks_and_two_million_live_blocks_are_recorded_exactly(
     traced.wait_success();
 }
 
+/// Threads that free blocks whose live-table slots are then kept for the next block at their
+/// address, free blocks other threads made, and shrink blocks with realloc
+/// (`tests/c/trace_churn.c`): every traced block kept at the end is in the table, none of
+/// the churned ones is left there, and the live traced bytes are the bytes the scopes count.
+#[test]
+fn kept_slots_cross_thread_frees_and_reallocs_leave_the_live_table_exact() {
+    const THREADS: usize = 4;
+    const ROUNDS: u64 = 20_000;
+    const KEEP: usize = 100;
+    let dir = TestDir::new("trace-churn");
+    let mut cmd = Command::new(program("trace_churn"));
+    cmd.env("SKULL_MEM_TRACE", "all");
+    let mut traced = Measured::spawn("trace_churn", cmd, dir.path());
+    traced.expect("ready");
+    let found = read_traced(dir.path(), traced.pid());
+    assert_eq!(
+        (found.usage.stacks.dropped, found.usage.live.dropped),
+        (0, 0)
+    );
+    // Per thread and round, 12 mallocs and a realloc (its block is a new one to tracing); then
+    // KEEP blocks. glibc's own (a thread's TLS vector) come on top.
+    let churn_allocs = THREADS as u64 * (ROUNDS * 13 + KEEP as u64);
+    assert!(
+        (churn_allocs..churn_allocs + 100).contains(&found.allocs),
+        "{}",
+        found.allocs
+    );
+    let sized = |sizes: &[u64]| {
+        found
+            .blocks
+            .iter()
+            .filter(|block| sizes.contains(&block.size))
+            .count()
+    };
+    assert_eq!(sized(&[1000]), THREADS * KEEP);
+    assert_eq!(sized(&[16, 40, 64, 88, 112, 136, 160, 184]), 0);
+    assert_scopes_traced_whole(&found, "trace_churn");
+    traced.send("end");
+    traced.wait_success();
+}
+
 /// The stop-at-exit shim (`tests/c/stop_at_exit.c`), built once.
 fn stop_shim() -> std::path::PathBuf {
     static BUILT: std::sync::OnceLock<(TestDir, std::path::PathBuf)> = std::sync::OnceLock::new();
