@@ -71,9 +71,13 @@ describe('scope.run', () => {
 
   it('interleaved_async_tasks_are_each_charged_only_their_own_allocations', () => {
     // A keeps 64 KiB buffers, B 16 KiB ones; each allocates after an `await` and after a timer,
-    // so both kinds of continuation interleave. Tolerance: 4 KiB either way, for incidental
-    // allocations Node makes while a task's JavaScript runs (timer lists, V8 bookkeeping) and
-    // GCs that free such blocks meanwhile; far below one buffer of the other task.
+    // so both kinds of continuation interleave. The heap is settled (gc() around a turn of the
+    // loop) before each reading, so that garbage the warm-up left is freed before the first.
+    // Tolerance: 12 KiB either way, for incidental allocations Node makes while a task's
+    // JavaScript runs (timer lists, V8 bookkeeping) and frees of such blocks made earlier in
+    // the task's scope: under load, Node 24 freed 7 or 8 of them in the window, 8,536 to 8,696
+    // bytes (in 7 of 30 runs with 3 busy loops beside it, 1 of 30 with the heap settled; and
+    // in CI). Still below one buffer of either task: a misplaced one moves 16 KiB or more.
     const out = evaluate(`${PRELUDE}
       const keep = [];
       const native = require(${JSON.stringify(NATIVE)}).nativeBinding();
@@ -90,9 +94,12 @@ describe('scope.run', () => {
         }
       });
       const a = sm.defineScope('api-task-a'), b = sm.defineScope('api-task-b');
+      const settle = async () => { gc(); await new Promise((resolve) => setImmediate(resolve)); gc(); };
       await Promise.all([task(a, 1024, 1), task(b, 1024, 1)]);
+      await settle();
       const a0 = scopeOf('api-task-a'), b0 = scopeOf('api-task-b');
       await Promise.all([task(a, 65536, 10), task(b, 16384, 10)]);
+      await settle();
       out.a = grown(a0, scopeOf('api-task-a'));
       out.b = grown(b0, scopeOf('api-task-b'));
       out.after = [sm.currentScopeId(), native.scopeCurrent()];
@@ -104,7 +111,7 @@ describe('scope.run', () => {
       [out.a, 65536],
       [out.b, 16384],
     ] as const) {
-      expect(Math.abs(growth.used - 20 * (size + PER_BUFFER_BYTES))).toBeLessThanOrEqual(4096);
+      expect(Math.abs(growth.used - 20 * (size + PER_BUFFER_BYTES))).toBeLessThanOrEqual(12 * 1024);
       // Blocks: 32 either way; Node 22 keeps 13 to 22 more small blocks of its own per task
       // (measured, about two per round), and a misplaced buffer moves the bytes by 16 KiB or
       // more anyway.
