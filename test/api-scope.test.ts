@@ -75,11 +75,9 @@ describe('scope.run', () => {
     // loop) before each reading, so that garbage the warm-up left is freed before the first.
     // Tolerance: 12 KiB either way, for incidental allocations Node makes while a task's
     // JavaScript runs (timer lists, V8 bookkeeping) and frees of such blocks made earlier in
-    // the task's scope: under load, Node 24 freed 7 or 8 of them in the window, 8,536 to 8,696
-    // bytes (in 7 of 30 runs with 3 busy loops beside it; 1 of 30 with the heap settled, 5 of
-    // 40 with compile jobs on the main thread too; and in CI). What they are was not found:
-    // with tracing on, the timing changed and none was freed there in 30 runs. Still below one
-    // buffer of either task: a misplaced one moves 16 KiB or more.
+    // the task's scope (before the compile jobs ran on the main thread, fixtures/api-run.ts,
+    // Node 24 credited a task with 8.6 KB of Sparkplug jobs destroyed in the window). Still
+    // below one buffer of either task: a misplaced one moves 16 KiB or more.
     const out = evaluate(`${PRELUDE}
       const keep = [];
       const native = require(${JSON.stringify(NATIVE)}).nativeBinding();

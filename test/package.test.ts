@@ -141,7 +141,7 @@ describe('the installed tarballs', () => {
        });
        console.log(JSON.stringify({ active: sm.status().active, ...growth }));`,
     );
-    const out = JSON.parse(sh(app, 'npx', ['--no-install', 'skull-mem', 'run', '--', process.execPath, '--no-concurrent-recompilation', 'app.js'])) as {
+    const out = JSON.parse(sh(app, 'npx', ['--no-install', 'skull-mem', 'run', '--', process.execPath, '--no-concurrent-recompilation', '--no-concurrent-sparkplug', 'app.js'])) as {
       active: boolean;
       used: number;
       live: number;

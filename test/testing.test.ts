@@ -10,6 +10,12 @@ const LEAK_MESSAGE =
   'native memory leaked: scope "leaky" grew by 4224 bytes (4.1 KiB) and 4.0 blocks per iteration over 20 iterations ' +
   '(allowed: 256 bytes per iteration); trace the run (`skull-mem run --trace all`) to see where they are allocated';
 
+/** LEAK_MESSAGE with any figure: group 1 is the bytes per iteration. */
+const LEAK_PATTERN = new RegExp(
+  '^native memory leaked: scope "leaky" grew by (\\d+) bytes \\(4\\.\\d KiB\\) and \\d\\.\\d blocks per iteration over 20 iterations ' +
+    '\\(allowed: 256 bytes per iteration\\); trace the run \\(`skull-mem run --trace all`\\) to see where they are allocated$',
+);
+
 describe('expectNoNativeLeaks', () => {
   it('passes Buffers, zlib and TextEncoder work and fails 4 KiB kept per call, 20 times over', () => {
     const r = cli(['run', '--', process.execPath, path.join(ROOT, 'test/fixtures/native-leaks.mjs'), '20']);
@@ -18,7 +24,16 @@ describe('expectNoNativeLeaks', () => {
     expect(out.clean).toHaveLength(20);
     // Each clean round passed (it would have thrown); its growth is within the default budget.
     for (const growth of out.clean) expect(growth).toBeLessThanOrEqual(256);
-    expect(out.leaky).toEqual(Array(20).fill(LEAK_MESSAGE));
+    // Each leaky round fails with the message, with Node's figure per call (4224 bytes) give or
+    // take the default budget: under load, V8's helpers once freed two blocks the scope had
+    // made before a round, during it (4173 bytes, 3.9 blocks per iteration, in 1 of 20 rounds).
+    expect(out.leaky).toHaveLength(20);
+    for (const message of out.leaky) {
+      const figures = LEAK_PATTERN.exec(message);
+      expect(figures, message).not.toBeNull();
+      expect(Math.abs(Number(figures![1]) - 4224), message).toBeLessThanOrEqual(256);
+    }
+    expect(out.leaky.filter((message) => message === LEAK_MESSAGE).length).toBeGreaterThan(0);
   });
 
   it('says how to run the suite when the interposer is not preloaded', () => {
