@@ -5,14 +5,17 @@ import { PER_BUFFER_BYTES } from './fixtures/v8-buffers';
 
 describe('instrumentHttp', () => {
   it('requests_are_charged_to_the_scope_of_their_route_across_awaits_and_timers', () => {
-    // /big keeps two 64 KiB buffers per request, /small two 4 KiB ones, one after an await and
+    // /big keeps two 64 KiB buffers per request, /small two 16 KiB ones, one after an await and
     // one after a timer; 6 requests of each run concurrently. The query string is not part of
-    // the route. Tolerance as in api-scope.test.ts: 4 KiB, far below one buffer.
+    // the route. Tolerance as in api-scope.test.ts: 12 KiB, below one buffer of either route.
+    // V8 compiles on the main thread here (fixtures/api-run.ts), in the scope of the request
+    // whose code got hot, and keeps a little of it: CI once saw a route grow 8,349 bytes more
+    // than its buffers on Node 22.
     const out = evaluate(`${PRELUDE}
       const http = require('node:http');
       const keep = [];
       const server = http.createServer(async (req, res) => {
-        const size = req.url.startsWith('/big') ? 65536 : 4096;
+        const size = req.url.startsWith('/big') ? 65536 : 16384;
         await null;
         keep.push(Buffer.allocUnsafeSlow(size));
         await new Promise((resolve) => setTimeout(resolve, 2));
@@ -46,9 +49,9 @@ describe('instrumentHttp', () => {
     expect(out.afterStop).toBe('0');
     for (const [growth, size] of [
       [out.big, 65536],
-      [out.small, 4096],
+      [out.small, 16384],
     ] as const) {
-      expect(Math.abs(growth.used - 12 * (size + PER_BUFFER_BYTES))).toBeLessThanOrEqual(4096);
+      expect(Math.abs(growth.used - 12 * (size + PER_BUFFER_BYTES))).toBeLessThanOrEqual(12 * 1024);
     }
   });
 
