@@ -171,14 +171,19 @@ fn recent_stacks(recent: &Cell<*mut RecentStacks>) -> Option<*mut RecentStacks> 
     Some(stacks)
 }
 
-/// The calling thread's remembered walks when it has them (not before its first capture,
-/// nor after it exited).
+/// Whether `stacks` (a thread's `ThreadTrace::recent`) points at its remembered walks: not
+/// before its first capture, nor after it exited.
+fn exists(stacks: *mut RecentStacks) -> bool {
+    !stacks.is_null() && stacks != EXITED
+}
+
+/// The calling thread's remembered walks when it has them (`exists`).
 ///
 /// # Safety
 /// `stacks` is the calling thread's own `ThreadTrace::recent`, and no other reference to
 /// its `RecentStacks` lives while the returned one does.
 unsafe fn existing_recent<'a>(stacks: *mut RecentStacks) -> Option<&'a mut RecentStacks> {
-    if stacks.is_null() || stacks == EXITED {
+    if !exists(stacks) {
         return None;
     }
     // SAFETY: allocated for this thread, which alone uses it; the caller holds no other
@@ -247,8 +252,7 @@ pub(crate) fn take_all_kept(recent: &Cell<*mut RecentStacks>) -> [Option<KeptSlo
 /// Whether the calling thread can keep a live-table slot: it has remembered walks (it
 /// traced, and has not exited).
 pub(crate) fn can_keep(recent: &Cell<*mut RecentStacks>) -> bool {
-    let stacks = recent.get();
-    !stacks.is_null() && stacks != EXITED
+    exists(recent.get())
 }
 
 /// Keeps `slot` for the calling thread's next traced block at its address; returns a slot
@@ -274,7 +278,7 @@ pub(crate) fn keep(recent: &Cell<*mut RecentStacks>, slot: KeptSlot) -> Option<K
 /// Frees the thread's remembered walks; the thread is exiting.
 pub(crate) fn release_recent(recent: &Cell<*mut RecentStacks>) {
     let stacks = recent.replace(EXITED);
-    if !stacks.is_null() && stacks != EXITED {
+    if exists(stacks) {
         // SAFETY: allocated with malloc by `recent_stacks`, and no longer reachable.
         unsafe { libc::free(stacks as *mut libc::c_void) };
     }

@@ -53,6 +53,7 @@ pub(super) const LAYOUT: [usize; 12] = {
         FIRST_SLOTS as usize,
     ]
 };
+
 /// Entries of the first level (64 KiB).
 const FIRST_SLOTS: u64 = CHUNK / ENTRY_BYTES;
 

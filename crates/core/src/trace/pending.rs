@@ -93,8 +93,8 @@ impl PendingTable {
         flushed
     }
 
-    /// Empties `slot`, returning what it held. A reader between the caller's add to the
-    /// node and this may count those allocations twice, as any reading of a running process
+    /// Empties `slot`, returning what it held. A reader between this and the caller's add to
+    /// the node misses those allocations for that moment, as any reading of a running process
     /// is a moment's; a stopped or exited thread's totals are exact.
     fn take(&self, slot: &Pending) -> Flushed {
         // Loads and stores, not swaps: only the owner writes the slot, and a swap is a

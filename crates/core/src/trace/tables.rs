@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use super::backing::{Backing, Bytes};
 use super::live::LiveTable;
 pub use super::live::{KeptSlot, LiveBlock};
-use super::pending::PendingTable;
+use super::pending::{Flushed, PendingTable};
 use super::pool::{Pool, CHUNK};
 use super::stacks::StackTrie;
 pub use super::stacks::{Stack, TrieNode, TriePath};
@@ -252,8 +252,14 @@ impl TraceTables {
             Some((table, slot)) => table.count(slot, id, size),
             None => Some((id, 1, size)),
         };
+        self.add_to_node(&bytes, flushed);
+    }
+
+    /// Adds totals moved out of a slot of running totals (or counted without one) to their
+    /// stack's node.
+    fn add_to_node(&self, bytes: &Bytes, flushed: Flushed) {
         if let Some((stack, allocs, total)) = flushed {
-            self.stacks.count(&bytes, stack, allocs, total);
+            self.stacks.count(bytes, stack, allocs, total);
         }
     }
 
@@ -282,15 +288,16 @@ impl TraceTables {
     /// freed.
     pub fn release_pending(&self, backing: &impl Backing, slot: u32) {
         let bytes = Bytes::of(backing);
-        let table = self.pending_table(&bytes);
-        if let Some((stack, allocs, total)) = table.and_then(|table| table.release(slot)) {
-            self.stacks.count(&bytes, stack, allocs, total);
-        }
+        let flushed = self
+            .pending_table(&bytes)
+            .and_then(|table| table.release(slot));
+        self.add_to_node(&bytes, flushed);
     }
 
     /// Every stack something was counted against, as (id, traced allocations, their bytes)
-    /// in id order: the nodes' totals and the threads' running totals together.
-    fn counted_totals(&self) -> Vec<(u32, u64, u64)> {
+    /// in id order: the nodes' totals and the threads' running totals together. For a reader
+    /// that reads many stacks at once (`stack_nodes`) rather than one by one as `stacks` does.
+    pub fn counted_stacks(&self) -> Vec<(u32, u64, u64)> {
         let bytes = self.bytes();
         let nodes = self.stacks.nodes();
         let mut pending: Vec<(u32, u64, u64)> = self
@@ -388,17 +395,10 @@ impl TraceTables {
     /// their bytes.
     pub fn stacks(&self) -> Vec<(Stack, u64, u64)> {
         let bytes = self.bytes();
-        self.counted_totals()
+        self.counted_stacks()
             .into_iter()
             .filter_map(|(id, allocs, total)| Some((self.stacks.stack(&bytes, id)?, allocs, total)))
             .collect()
-    }
-
-    /// Every stack something was counted against, as its id, its traced allocations and
-    /// their bytes, in id order: for a reader that reads many stacks at once
-    /// (`stack_nodes`) rather than one by one as `stacks` does.
-    pub fn counted_stacks(&self) -> Vec<(u32, u64, u64)> {
-        self.counted_totals()
     }
 
     /// The stack with id `id`; empty and not truncated when there is none.
@@ -414,7 +414,7 @@ impl TraceTables {
     /// recording does one atomic add fewer.
     pub fn traced_allocs(&self) -> u64 {
         let counted: u64 = self
-            .counted_totals()
+            .counted_stacks()
             .iter()
             .map(|&(_, allocs, _)| allocs)
             .sum();
